@@ -1,0 +1,1 @@
+"""The `evidence` and `preserve` commands (installed as the package `evidence_cli`)."""

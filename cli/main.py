@@ -1,0 +1,49 @@
+"""The `evidence` command: thin argument parsing over the library.
+
+Each group of subcommands lives in its own module with a ``register(subparsers)``
+function; its handlers take the parsed arguments and return an exit code. Errors from the
+library (:class:`evidence.EvidenceError`) are printed for a human and mapped to exit codes
+here, in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from evidence.errors import EXIT_USAGE, EvidenceError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from evidence_cli import log_cmd
+
+    parser = _Parser(prog="evidence", description="Preserve web pages as court-grade evidence.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    log_cmd.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except EvidenceError as err:
+        print(f"error: {err.diagnostics()}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

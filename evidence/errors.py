@@ -1,0 +1,99 @@
+"""One error root for the whole library.
+
+Every error a user can cause is an :class:`EvidenceError`. Each carries a message meant
+for a person (a lawyer, an investigator, an expert): what failed, what it means, and what
+to do. The command line prints :meth:`EvidenceError.diagnostics` and exits with
+:attr:`EvidenceError.exit_code`:
+
+- 0: success / verified
+- 1: verification failed (the evidence does not check out)
+- 2: usage or input error (the input could not be used at all)
+
+Subclasses group errors by the layer that raises them. Mismatch errors carry both the
+expected and the computed value, so a report can show them side by side.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_VERIFICATION_FAILED = 1
+EXIT_USAGE = 2
+
+
+class EvidenceError(Exception):
+    """Root of every error this library raises on purpose."""
+
+    exit_code: int = EXIT_USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """The message for a human, with what to do next when we know it."""
+        if self.hint:
+            return f"{self.message}\n{self.hint}"
+        return self.message
+
+
+class UsageError(EvidenceError):
+    """The command or call was used wrongly (missing argument, bad option value)."""
+
+
+class FormatError(EvidenceError):
+    """An input is not in the format it claims (note, checkpoint, proof, key, policy)."""
+
+
+class KeyFormatError(FormatError):
+    """A verifier key (vkey) or signer key is malformed."""
+
+
+class LogError(EvidenceError):
+    """The log could not be created, opened, appended to or read."""
+
+
+class LogCorruptError(LogError):
+    """The log's files disagree with each other or with a signed checkpoint."""
+
+
+class EntryTooLargeError(LogError):
+    """An entry exceeds the 65,535-byte limit of the tlog-tiles entry bundle format."""
+
+
+class CaptureError(EvidenceError):
+    """A page could not be captured; nothing was written."""
+
+
+class BundleFormatError(EvidenceError):
+    """A proof bundle is unreadable or structurally wrong."""
+
+
+class VerificationError(EvidenceError):
+    """A check failed: the evidence does not prove what it claims."""
+
+    exit_code = EXIT_VERIFICATION_FAILED
+
+
+class FixityError(VerificationError):
+    """A file's bytes do not match the digest recorded for it."""
+
+
+class InclusionError(VerificationError):
+    """An inclusion proof does not lead from the entry to the checkpoint's root."""
+
+
+class ConsistencyError(VerificationError):
+    """Two tree states are not append-only consistent: history was rewritten."""
+
+
+class SignatureError(VerificationError):
+    """A signature is missing, made by an unexpected key, or invalid."""
+
+
+class TimestampError(VerificationError):
+    """A timestamp token is invalid, untrusted, or does not cover what it should."""
+
+
+class PolicyError(VerificationError):
+    """The trust policy is not satisfied (for example, too few witnesses)."""
