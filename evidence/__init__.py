@@ -22,7 +22,7 @@ from evidence.errors import (
     TimestampError,
     VerificationError,
 )
-from evidence.log import Log
+
 
 __version__ = "0.1.0"
 
@@ -34,7 +34,7 @@ __all__ = [
     "FixityError",
     "FormatError",
     "InclusionError",
-    "Log",
+
     "LogError",
     "SignatureError",
     "TimestampError",
