@@ -97,3 +97,7 @@ class TimestampError(VerificationError):
 
 class PolicyError(VerificationError):
     """The trust policy is not satisfied (for example, too few witnesses)."""
+
+
+class AuditError(VerificationError):
+    """A log's files disagree with its signed checkpoint (found by an audit)."""

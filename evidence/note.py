@@ -24,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -253,11 +254,14 @@ class NoteSignature:
         return int(struct.unpack(">Q", self.signature[:8])[0])
 
 
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+
+
 def _check_text(text: str) -> None:
-    for c in text:
-        o = ord(c)
-        if (o < 0x20 and c != "\n") or o == 0x7F:
-            raise FormatError(
+    bad = _CONTROL.search(text)
+    if bad:
+        o = ord(bad.group())
+        raise FormatError(
                 f"the note contains the control character U+{o:04X}; signed notes allow only "
                 "line feeds (a carriage return usually means an editor or git converted line endings)"
             )

@@ -1,0 +1,166 @@
+"""Where a log's files live: a directory (the embedded default) or, read-only, HTTP.
+
+``Storage`` is the small protocol the sequencer and the reader need. Writes are durable
+when :meth:`DirectoryStorage.write_many` returns: each file is written to a temporary name,
+fsynced, renamed into place, and the directories holding them are fsynced. Readers never
+see a partly written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+from evidence.errors import LogError
+
+MAX_FETCH_BYTES = 1 << 20
+
+
+class Storage(Protocol):
+    """Read access to a tlog-tiles namespace (``checkpoint``, ``tile/...``)."""
+
+    def read(self, path: str) -> bytes | None:
+        """The file's bytes, or None if it does not exist."""
+        ...
+
+    def describe(self) -> str:
+        """Where this storage is, for messages."""
+        ...
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DirectoryStorage:
+    """A log in a local directory; any static web server can serve it as is."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def _full(self, path: str) -> Path:
+        if path.startswith("/") or ".." in path.split("/"):
+            raise LogError(f"refusing the unsafe path {path!r}")
+        return self.root / path
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            return self._full(path).read_bytes()
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            return None
+        except OSError as e:
+            raise LogError(f"cannot read {self._full(path)}: {e.strerror}") from e
+
+    def exists(self, path: str) -> bool:
+        return self._full(path).is_file()
+
+    def _write_one(self, item: tuple[Path, bytes]) -> Path:
+        target, data = item
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        os.close(fd)
+        return tmp
+
+    def write_many(self, files: Mapping[str, bytes]) -> None:
+        """Write all files durably. Each appears whole or not at all."""
+        if not files:
+            return
+        items = [(self._full(p), d) for p, d in files.items()]
+        dirs = {t.parent for t, _ in items}
+        try:
+            for d in sorted(dirs):
+                d.mkdir(parents=True, exist_ok=True)
+            if len(items) > 2:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(4, thread_name_prefix="evidence-fsync")
+                tmps = list(self._pool.map(self._write_one, items))
+            else:
+                tmps = [self._write_one(i) for i in items]
+            for (target, _), tmp in zip(items, tmps, strict=True):
+                os.replace(tmp, target)
+            for d in dirs:
+                _fsync_dir(d)
+        except OSError as e:
+            raise LogError(
+                f"could not write the log's files in {self.root}: {e.strerror or e}",
+                hint="Check free disk space and permissions; the log was left at its last signed state.",
+            ) from e
+
+    def delete(self, paths: Iterable[str]) -> None:
+        for p in paths:
+            with contextlib.suppress(FileNotFoundError):
+                self._full(p).unlink()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+class HTTPStorage:
+    """A tlog-tiles log served over HTTP(S), read-only."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        import requests
+
+        self.base = base_url.rstrip("/") + "/"
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def describe(self) -> str:
+        return self.base
+
+    def read(self, path: str) -> bytes | None:
+        import requests
+
+        url = self.base + path
+        try:
+            resp = self._session.get(url, timeout=self.timeout, stream=True)
+        except requests.RequestException as e:
+            raise LogError(f"could not fetch {url}: {e}") from e
+        with resp:
+            if resp.status_code == 404:
+                return None
+            if resp.status_code != 200:
+                raise LogError(f"fetching {url} gave HTTP {resp.status_code}")
+            data = resp.raw.read(MAX_FETCH_BYTES + 1, decode_content=True)
+            if len(data) > MAX_FETCH_BYTES:
+                raise LogError(f"{url} is larger than {MAX_FETCH_BYTES} bytes; no tile or checkpoint is")
+            return bytes(data)
+
+
+def open_storage(location: str | Path) -> DirectoryStorage | HTTPStorage:
+    """A directory path or an http(s) URL."""
+    loc = str(location)
+    if loc.startswith(("http://", "https://")):
+        return HTTPStorage(loc)
+    path = Path(loc)
+    if not path.is_dir():
+        raise LogError(f"{loc} is not a directory or an http(s) URL of a log")
+    return DirectoryStorage(path)
