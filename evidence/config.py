@@ -1,0 +1,262 @@
+"""The user's configuration: ``config.toml`` in the evidence home directory.
+
+The home directory is ``$EVIDENCE_HOME`` when set, else the platform's data directory
+(``$XDG_DATA_HOME/evidence`` or ``~/.local/share/evidence`` on Linux,
+``~/Library/Application Support/evidence`` on macOS, ``%LOCALAPPDATA%\\evidence`` on
+Windows). It holds the log, its keys, ``config.toml`` and ``trust.policy``.
+
+``config.toml`` lists the RFC 3161 time-stamping authorities (TSAs) to ask for a token
+over every new checkpoint::
+
+    [[tsa]]
+    name = "example-tsa"                  # short name, shown in messages
+    url = "https://tsa.example/tsr"       # where time-stamp queries are POSTed
+    certificate = "tsa/example-tsa.pem"   # optional: the TSA certificate (pins it)
+    sha256 = "3f1c...e2"                  # optional: SHA-256 fingerprint of that certificate
+    root = "tsa/example-root.pem"         # optional: the root the TSA chains to
+    timeout = 10                          # optional: seconds to wait for an answer
+
+Relative paths are relative to the home directory. With ``root`` and a certificate or
+fingerprint, every token is fully verified the moment it arrives; without them it is
+checked for the right imprint and nonce only, and trust is left to the verifier's policy.
+Unknown keys are errors, so a typo cannot silently switch a check off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from evidence.errors import FormatError, UsageError
+
+ENV_HOME = "EVIDENCE_HOME"
+CONFIG_FILE = "config.toml"
+TRUST_POLICY_FILE = "trust.policy"
+DEFAULT_TIMEOUT = 10.0
+MAX_TIMEOUT = 300.0
+
+_TSA_KEYS = frozenset({"name", "url", "certificate", "sha256", "root", "timeout"})
+_TOP_KEYS = frozenset({"tsa"})
+
+
+def evidence_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The evidence home directory: ``$EVIDENCE_HOME``, else the platform data directory."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_HOME):
+        return Path(env[ENV_HOME]).expanduser()
+    home = Path(env.get("HOME") or Path.home())
+    if sys.platform == "win32":
+        base = env.get("LOCALAPPDATA")
+        return (Path(base) if base else home / "AppData" / "Local") / "evidence"
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "evidence"
+    xdg = env.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else home / ".local" / "share") / "evidence"
+
+
+def normalize_fingerprint(text: str) -> str:
+    """A SHA-256 fingerprint as 64 lowercase hex digits.
+
+    Accepts an optional ``sha256:`` prefix, either case, and the colon-separated form that
+    ``openssl x509 -fingerprint -sha256`` prints. Raises :class:`FormatError` otherwise.
+    """
+    raw = text.strip()
+    if raw.lower().startswith("sha256:"):
+        raw = raw[len("sha256:") :]
+    raw = raw.replace(":", "").lower()
+    if len(raw) != 64 or any(c not in "0123456789abcdef" for c in raw):
+        raise FormatError(
+            f"{text!r} is not a SHA-256 fingerprint (expected 64 hexadecimal digits, "
+            "optionally prefixed with 'sha256:')"
+        )
+    return raw
+
+
+@dataclass(frozen=True)
+class TSAConfig:
+    """One RFC 3161 time-stamping authority to request tokens from.
+
+    ``certificate`` / ``sha256`` pin the TSA's own certificate and ``root`` the root it must
+    chain to; when ``root`` and one of the other two are set, tokens are verified on receipt.
+    """
+
+    name: str
+    url: str
+    certificate: Path | None = None
+    sha256: str | None = None
+    root: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def __post_init__(self) -> None:
+        if not self.name or any(c.isspace() for c in self.name):
+            raise FormatError(f"a TSA name must be non-empty without spaces, not {self.name!r}")
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise FormatError(
+                f"the URL of TSA {self.name!r} must start with http:// or https://, "
+                f"not {self.url!r}"
+            )
+        if self.sha256 is not None:
+            object.__setattr__(self, "sha256", normalize_fingerprint(self.sha256))
+        if not 0 < self.timeout <= MAX_TIMEOUT:
+            raise FormatError(
+                f"the timeout of TSA {self.name!r} must be between 0 and {MAX_TIMEOUT:g} "
+                f"seconds, not {self.timeout!r}"
+            )
+
+    @property
+    def pinned(self) -> bool:
+        """Whether enough is configured to verify this TSA's tokens fully on receipt."""
+        return self.root is not None and (self.certificate is not None or self.sha256 is not None)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed ``config.toml`` of one evidence home directory."""
+
+    home: Path
+    tsas: tuple[TSAConfig, ...] = ()
+
+    @property
+    def path(self) -> Path:
+        """Where this configuration lives (``<home>/config.toml``)."""
+        return self.home / CONFIG_FILE
+
+    @property
+    def trust_policy_path(self) -> Path:
+        """The default trust policy file (``<home>/trust.policy``)."""
+        return self.home / TRUST_POLICY_FILE
+
+
+def _tsa_from_table(table: Mapping[str, Any], index: int, home: Path, where: str) -> TSAConfig:
+    label = f"{where}: [[tsa]] entry {index + 1}"
+    unknown = sorted(set(table) - _TSA_KEYS)
+    if unknown:
+        raise FormatError(
+            f"{label} has unknown key(s) {', '.join(unknown)}",
+            hint=f"Allowed keys: {', '.join(sorted(_TSA_KEYS))}.",
+        )
+    for key in ("name", "url"):
+        if not isinstance(table.get(key), str):
+            raise FormatError(f"{label} needs a {key} (a string)")
+    label = f"{where}: TSA {table['name']!r}"
+
+    def path_of(key: str) -> Path | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise FormatError(f"{label}: {key} must be a file path (a string)")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else home / p
+
+    sha256 = table.get("sha256")
+    if sha256 is not None and not isinstance(sha256, str):
+        raise FormatError(f"{label}: sha256 must be a string of 64 hexadecimal digits")
+    timeout = table.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise FormatError(f"{label}: timeout must be a number of seconds")
+    try:
+        return TSAConfig(
+            name=table["name"],
+            url=table["url"],
+            certificate=path_of("certificate"),
+            sha256=sha256,
+            root=path_of("root"),
+            timeout=float(timeout),
+        )
+    except FormatError as e:
+        raise FormatError(f"{where}: {e.message}") from e
+
+
+def parse_config(text: str, home: Path, *, where: str = CONFIG_FILE) -> Config:
+    """Parse the text of a ``config.toml``; relative paths resolve against ``home``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise FormatError(f"{where} is not valid TOML: {e}") from e
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise FormatError(
+            f"{where} has unknown setting(s) {', '.join(unknown)}",
+            hint=f"Known settings: {', '.join(sorted(_TOP_KEYS))}.",
+        )
+    tables = data.get("tsa", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise FormatError(f"{where}: 'tsa' must be an array of tables, written [[tsa]]")
+    tsas = tuple(_tsa_from_table(t, i, home, where) for i, t in enumerate(tables))
+    seen: set[str] = set()
+    for tsa in tsas:
+        if tsa.name in seen:
+            raise FormatError(f"{where}: two TSAs are named {tsa.name!r}; names must be unique")
+        seen.add(tsa.name)
+    return Config(home=home, tsas=tsas)
+
+
+def load_config(home: Path | str | None = None) -> Config:
+    """Read ``config.toml`` from ``home`` (default :func:`evidence_home`).
+
+    A missing file is an empty configuration (no TSAs); an unreadable or invalid one raises
+    :class:`FormatError`.
+    """
+    home_path = evidence_home() if home is None else Path(home)
+    path = home_path / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config(home=home_path)
+    except (OSError, UnicodeDecodeError) as e:
+        raise FormatError(f"could not read the configuration {path}: {e}") from e
+    return parse_config(text, home_path, where=str(path))
+
+
+def _name_for_url(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.netloc + parts.path).rstrip("/") or parts.netloc
+
+
+def select_tsas(
+    configured: Sequence[TSAConfig],
+    requested: Sequence[str],
+    *,
+    timeout: float | None = None,
+) -> tuple[TSAConfig, ...]:
+    """The TSAs to use, given the configured ones and ``--tsa`` values from a command line.
+
+    With no ``requested`` values, all configured TSAs are used. Otherwise exactly the
+    requested ones: each value is the name of a configured TSA, or a URL (a configured TSA
+    with that URL keeps its pins; any other URL is used without pins, under a name derived
+    from the URL). ``timeout``, when given, overrides every TSA's timeout.
+    """
+    if not requested:
+        chosen = tuple(configured)
+    else:
+        by_name = {t.name: t for t in configured}
+        by_url = {t.url: t for t in configured}
+        picked: list[TSAConfig] = []
+        for value in requested:
+            if value in by_name:
+                picked.append(by_name[value])
+            elif value in by_url:
+                picked.append(by_url[value])
+            elif urlsplit(value).scheme in ("http", "https"):
+                picked.append(TSAConfig(name=_name_for_url(value), url=value))
+            else:
+                known = ", ".join(sorted(by_name)) or "none configured"
+                raise UsageError(
+                    f"--tsa {value!r} is neither a URL (http:// or https://) nor the name of a "
+                    f"configured TSA (configured: {known})"
+                )
+        names = [t.name for t in picked]
+        if len(set(names)) != len(names):
+            raise UsageError("the same TSA was given more than once with --tsa")
+        chosen = tuple(picked)
+    if timeout is not None:
+        chosen = tuple(replace(t, timeout=timeout) for t in chosen)
+    return chosen
