@@ -1,0 +1,1272 @@
+"""Capturing a page with Chromium (via Playwright): :class:`Capturer` and :func:`capture_page`.
+
+One :class:`Capturer` owns one Playwright driver and one browser process; each
+:meth:`Capturer.capture` gets a fresh browser context (no cookies, storage or cache from
+any other capture). The steps of one capture, in order:
+
+1. check the address and the output folder; read the storage-state file, if any;
+2. look the host up (DNS) and fetch the main document with ``requests`` + warcio
+   (the raw, browser-independent record; this classifies most failures early);
+3. open the page in a new context, recording every request via CDP Network events;
+   wait for ``load``, scroll through the page so lazy content loads, wait until the
+   network has been quiet for ``settle_ms`` (and for ``wait_selector``/``wait_ms``);
+4. record: full-page and viewport screenshots, rendered DOM, MHTML, PDF (screen media),
+   response bodies, the TLS certificate chain;
+5. write the WARC, ``environment.json`` and ``capture.json`` into a partial folder and
+   rename it into place.
+
+A failure at any step raises a :class:`~evidence.errors.CaptureError` subclass and leaves
+no output folder. Not thread-safe: use one Capturer per thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import os
+import re
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from evidence.capture import http as wire
+from evidence.capture.discovery import BrowserExecutable, find_chromium
+from evidence.capture.environment import (
+    _run,
+    _version,
+    environment_report,
+    software_report,
+    system_snapshot,
+    utc_now,
+)
+from evidence.capture.errors import (
+    BodyTooLargeError,
+    BrowserError,
+    BrowserNotFoundError,
+    CaptureError,
+    CaptureTimeoutError,
+    ConnectionFailedError,
+    HostNotFoundError,
+    RedirectLoopError,
+    TLSFailedError,
+)
+from evidence.capture.network import Exchange, NetworkRecorder
+from evidence.capture.options import CaptureOptions, StorageState, load_storage_state
+from evidence.capture.output import Staging, check_output_dir
+from evidence.capture.result import (
+    ARTIFACT_NAMES,
+    CaptureResult,
+    RedirectHop,
+    Resource,
+    TLSInfo,
+)
+from evidence.capture.urls import Target, check_url
+from evidence.capture.warc import (
+    REDACTED_REQUEST_HEADERS,
+    EvidenceWARCWriter,
+    redact_request_headers,
+    warc_date,
+    write_exchange,
+    write_warcinfo,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Playwright
+
+__all__ = ["CAPTURE_FORMAT", "LAUNCH_ARGS", "Capturer", "capture_page"]
+
+CAPTURE_FORMAT = "evidence-capture/1"
+
+#: Chromium flags, recorded in environment.json. Site isolation is off so that every
+#: frame's requests reach the page's DevTools session (and so the WARC); no
+#: ``--disable-features`` here, as a second one would replace Playwright's own.
+LAUNCH_ARGS: tuple[str, ...] = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-site-isolation-trials",
+)
+
+_PDF_FORMAT = "A4"
+_SCROLL_PAUSE_MS = 30
+
+_SCROLL_JS = """
+async ({maxHeight, pause}) => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const frame = () =>
+    Promise.race([new Promise((r) => requestAnimationFrame(() => r())), sleep(100)]);
+  const root = document.scrollingElement || document.documentElement;
+  const body = () => (document.body ? document.body.scrollHeight : 0);
+  const height = () => Math.max(root.scrollHeight, body());
+  const step = Math.max(100, window.innerHeight);
+  let y = 0, steps = 0;
+  while (y + window.innerHeight < Math.min(height(), maxHeight) && steps < 10000) {
+    y += step;
+    window.scrollTo(0, y);
+    steps += 1;
+    await frame();
+    await sleep(pause);
+  }
+  await frame();
+  return {steps: steps, height: height()};
+}
+"""
+
+_TOP_JS = """
+async () => {
+  window.scrollTo(0, 0);
+  const twoFrames = new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  await Promise.race([twoFrames, new Promise((r) => setTimeout(r, 200))]);
+  if (document.fonts && document.fonts.ready) {
+    await Promise.race([document.fonts.ready, new Promise((r) => setTimeout(r, 1000))]);
+  }
+  const root = document.scrollingElement || document.documentElement;
+  const body = document.body || root;
+  return {
+    width: Math.max(root.scrollWidth, body.scrollWidth, window.innerWidth),
+    height: Math.max(root.scrollHeight, body.scrollHeight, window.innerHeight),
+    charset: document.characterSet || null,
+    contentType: document.contentType || null,
+  };
+}
+"""
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} second" + ("" if value == 1 else "s")
+
+
+# ---------------------------------------------------------------------------------------
+# The browser process
+
+
+@dataclass
+class _Process:
+    playwright: Playwright
+    browser: Browser
+    executable: BrowserExecutable
+    launched_at: str
+    info: dict[str, Any]
+    default_user_agent: str
+    captures: int = 0
+    spare: _Tab | None = None
+    _fingerprint: dict[str, Any] = field(default_factory=dict)
+    _fingerprint_thread: threading.Thread | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """SHA-256 and package of the browser program (computed in the background)."""
+        if self._fingerprint_thread is not None:
+            self._fingerprint_thread.join()
+        return dict(self._fingerprint)
+
+
+def _fingerprint_into(path: Path, out: dict[str, Any]) -> None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        out["executable_sha256"] = digest.hexdigest()
+        out["executable_bytes"] = path.stat().st_size
+    except OSError as err:
+        out["executable_sha256"] = None
+        out["executable_error"] = str(err)
+    out["package"] = None
+    if sys.platform.startswith("linux"):
+        owner = _run(["dpkg-query", "-S", str(path)], timeout=5)
+        if owner:
+            name = owner.split(":", 1)[0].strip()
+            version = _run(["dpkg-query", "-W", "-f=${Version}", name], timeout=5)
+            out["package"] = f"{name} {version.strip()} (dpkg)" if version else name
+
+
+def _launch(explicit: Path | None) -> _Process:
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as err:  # pragma: no cover - a declared dependency
+        raise BrowserError(
+            f"Playwright is not installed ({err}).", hint="pip install playwright"
+        ) from None
+    try:
+        playwright = sync_playwright().start()
+    except PlaywrightError as err:
+        raise BrowserError(
+            f"The browser driver could not start ({_first_line(err)}).",
+            hint="If you call evidence from asyncio code, run the capture in a separate "
+            "thread (asyncio.to_thread).",
+        ) from None
+    try:
+        if explicit is not None:
+            if not (explicit.is_file() and os.access(explicit, os.X_OK)):
+                raise BrowserNotFoundError(
+                    f"There is no browser program at {explicit}.",
+                    hint="Give the full path of a Chromium or Chrome program.",
+                )
+            executable = BrowserExecutable(explicit, "given by the caller")
+        else:
+            try:
+                pw_path: str | None = playwright.chromium.executable_path
+            except PlaywrightError:
+                pw_path = None
+            executable = find_chromium(playwright_executable=pw_path)
+        launched_at = utc_now()
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=str(executable.path),
+                args=list(LAUNCH_ARGS),
+                headless=True,
+                timeout=60_000,
+            )
+        except PlaywrightError as err:
+            raise BrowserError(
+                f"The browser at {executable.path} could not be started ({_first_line(err)}).",
+                hint="Check that it is a working Chromium or Chrome (run it with --version), "
+                "or point EVIDENCE_CHROMIUM at another one.",
+            ) from None
+        session = browser.new_browser_cdp_session()
+        version = session.send("Browser.getVersion")
+        pid: int | None = None
+        try:
+            for proc in session.send("SystemInfo.getProcessInfo").get("processInfo", []):
+                if proc.get("type") == "browser":
+                    pid = int(proc["id"])
+        except PlaywrightError:
+            pass
+        session.detach()
+    except BaseException:
+        playwright.stop()
+        raise
+    command_line: list[str] | None = None
+    if pid is not None and sys.platform.startswith("linux"):
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+            command_line = [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
+        except OSError:
+            command_line = None
+    user_data_dir = None
+    for arg in command_line or []:
+        if arg.startswith("--user-data-dir="):
+            user_data_dir = arg.split("=", 1)[1]
+    created_at = None
+    if user_data_dir:
+        with contextlib.suppress(OSError):
+            created_at = time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(Path(user_data_dir).stat().st_ctime)
+            )
+    agent = str(version.get("userAgent", ""))
+    info: dict[str, Any] = {
+        "product": version.get("product"),
+        "version": browser.version,
+        "revision": version.get("revision"),
+        "protocol_version": version.get("protocolVersion"),
+        "default_user_agent": agent,
+        "executable": str(executable.path),
+        "executable_found_via": executable.source,
+        "headless": True,
+        "launch_args": list(LAUNCH_ARGS),
+        "pid": pid,
+        "command_line": command_line,
+        "command_line_method": "/proc/PID/cmdline" if command_line else "not available",
+        "started_at": launched_at,
+        "user_data_dir": user_data_dir,
+        "user_data_dir_created_at": created_at,
+    }
+    process = _Process(
+        playwright=playwright,
+        browser=browser,
+        executable=executable,
+        launched_at=launched_at,
+        info=info,
+        default_user_agent=agent.replace("HeadlessChrome/", "Chrome/"),
+    )
+    thread = threading.Thread(
+        target=_fingerprint_into,
+        args=(executable.path, process._fingerprint),
+        name="evidence-browser-fingerprint",
+        daemon=True,
+    )
+    process._fingerprint_thread = thread
+    thread.start()
+    return process
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+# ---------------------------------------------------------------------------------------
+# Browser error messages
+
+_NET_ERRORS: list[tuple[str, type[CaptureError], str, str]] = [
+    (
+        "ERR_NAME_NOT_RESOLVED",
+        HostNotFoundError,
+        "The site name {host} could not be found (DNS lookup failed in the browser).",
+        "Check the spelling of the address.",
+    ),
+    (
+        "ERR_CONNECTION_REFUSED",
+        ConnectionFailedError,
+        "The server {host} refused the browser's connection.",
+        "The site may be down; try again later.",
+    ),
+    (
+        "ERR_TOO_MANY_REDIRECTS",
+        RedirectLoopError,
+        "The site redirected the browser in a loop and never showed a page.",
+        "The site may need cookies (capture with a storage-state file) or be misconfigured.",
+    ),
+    (
+        "ERR_CERT_",
+        TLSFailedError,
+        "The browser rejected the site's security certificate ({code}).",
+        wire._INSECURE_HINT,
+    ),
+    (
+        "ERR_SSL_",
+        TLSFailedError,
+        "The secure connection to {host} failed in the browser ({code}).",
+        wire._INSECURE_HINT,
+    ),
+    (
+        "TIMED_OUT",
+        CaptureTimeoutError,
+        "The site {host} did not answer the browser in time ({code}).",
+        "Try again later, or allow more time (CaptureOptions(timeout_s=...)).",
+    ),
+    (
+        "ERR_ABORTED",
+        CaptureError,
+        "The browser did not display the page at {url} ({code}); it may have been "
+        "offered as a file download instead of being shown.",
+        "Capture a page that links to or shows the file instead.",
+    ),
+]
+
+
+def _explain_browser_error(err: BaseException, target: Target) -> CaptureError:
+    text = str(err)
+    match = re.search(r"net::(ERR_[A-Z0-9_]+)", text)
+    if match:
+        code = match.group(1)
+        for key, cls, message, hint in _NET_ERRORS:
+            if key in code:
+                return cls(message.format(host=target.host, code=code, url=target.url), hint=hint)
+        return ConnectionFailedError(
+            f"The browser could not load {target.url} ({code}).",
+            hint="Check the address and this computer's network connection, then try again.",
+        )
+    if "closed" in text.lower() or "crash" in text.lower():
+        return BrowserError(
+            f"The browser stopped working while capturing {target.url} ({_first_line(err)}).",
+            hint="Try again; if it keeps happening, the page may crash the browser.",
+        )
+    return BrowserError(f"The browser failed while capturing {target.url} ({_first_line(err)}).")
+
+
+# ---------------------------------------------------------------------------------------
+# One page in the browser
+
+
+@dataclass
+class _Tab:
+    """A fresh context with one blank page, its DevTools session and recorder attached."""
+
+    key: tuple[Any, ...]
+    context: BrowserContext
+    page: Page
+    cdp: CDPSession
+    recorder: NetworkRecorder
+    created_at: str
+    open_ms: float
+    playwright_urls: list[str]
+    loads: list[float]
+    prewarmed: bool = False
+
+    def close(self) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        with contextlib.suppress(PlaywrightError):
+            self.context.close()
+
+
+def _tab_key(
+    opts: CaptureOptions, user_agent: str, storage: StorageState | None
+) -> tuple[Any, ...]:
+    return (
+        opts.viewport_width,
+        opts.viewport_height,
+        user_agent,
+        opts.insecure,
+        opts.max_body_bytes,
+        storage.sha256 if storage else None,
+    )
+
+
+def _open_tab(
+    process: _Process, opts: CaptureOptions, user_agent: str, storage: StorageState | None
+) -> _Tab:
+    t = time.monotonic()
+    created_at = utc_now()
+    context = process.browser.new_context(
+        viewport={"width": opts.viewport_width, "height": opts.viewport_height},
+        user_agent=user_agent,
+        ignore_https_errors=opts.insecure,
+        storage_state=storage.state if storage else None,  # type: ignore[arg-type]
+        service_workers="block",
+        accept_downloads=False,
+    )
+    try:
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        recorder = NetworkRecorder(cdp, opts.max_body_bytes)
+        recorder.enable()
+    except BaseException:
+        context.close()
+        raise
+    tab = _Tab(
+        key=_tab_key(opts, user_agent, storage),
+        context=context,
+        page=page,
+        cdp=cdp,
+        recorder=recorder,
+        created_at=created_at,
+        open_ms=0.0,
+        playwright_urls=[],
+        loads=[],
+    )
+    context.on("request", lambda request: tab.playwright_urls.append(request.url))
+    page.on("load", lambda _page: tab.loads.append(time.monotonic()))
+    tab.open_ms = _ms(t)
+    return tab
+
+
+def _take_tab(
+    process: _Process, opts: CaptureOptions, user_agent: str, storage: StorageState | None
+) -> _Tab:
+    """The pre-opened spare tab if it was made with the same settings, else a new one."""
+    spare, process.spare = process.spare, None
+    if spare is not None:
+        if spare.key == _tab_key(opts, user_agent, storage) and not spare.page.is_closed():
+            spare.prewarmed = True
+            return spare
+        spare.close()
+    return _open_tab(process, opts, user_agent, storage)
+
+
+@dataclass
+class _Page:
+    final_url: str
+    title: str
+    recorder: NetworkRecorder
+    main: Exchange | None
+    main_chain: list[Exchange]
+    screenshot_full: bytes
+    screenshot_viewport: bytes
+    dom: bytes
+    mhtml: bytes
+    pdf: bytes
+    chain_der: list[bytes]
+    page_width: int
+    page_height: int
+    captured_height: int
+    scroll_steps: int
+    load_event: bool
+    network_quiet: bool
+    charset: str | None
+    cookies_at_start: int
+    origins_at_start: int
+    context_created_at: str
+    context_prewarmed: bool
+    timings: dict[str, float]
+    warnings: list[str]
+
+
+def _browse(
+    process: _Process,
+    target: Target,
+    opts: CaptureOptions,
+    user_agent: str,
+    storage: StorageState | None,
+) -> _Page:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    timeout_ms = opts.timeout_s * 1000
+    t = time.monotonic()
+    try:
+        tab = _take_tab(process, opts, user_agent, storage)
+    except PlaywrightError as err:
+        raise _explain_browser_error(err, target) from None
+    page, cdp, recorder = tab.page, tab.cdp, tab.recorder
+
+    def prewarm() -> None:
+        # Open the next capture's fresh context while this page's network settles (the
+        # browser is idle then); used only if the next capture has the same settings.
+        if process.spare is None:
+            try:
+                process.spare = _open_tab(process, opts, user_agent, storage)
+            except PlaywrightError:
+                process.spare = None
+
+    try:
+        cookies_at_start = len(tab.context.cookies())
+        origins_at_start = len(storage.state.get("origins", [])) if storage else 0
+        timings["context_ms"] = _ms(t) if not tab.prewarmed else 0.0
+
+        t = time.monotonic()
+        deadline = t + opts.timeout_s
+        try:
+            page.goto(target.url, wait_until="commit", timeout=timeout_ms)
+        except PlaywrightTimeout:
+            raise CaptureTimeoutError(
+                f"The site {target.host} did not answer the browser within "
+                f"{_seconds(opts.timeout_s)}.",
+                hint="Try again later, or allow more time (CaptureOptions(timeout_s=...)).",
+            ) from None
+        except PlaywrightError as err:
+            raise _explain_browser_error(err, target) from None
+        timings["navigation_ms"] = _ms(t)
+        while not tab.loads and time.monotonic() < deadline:
+            _check_size(recorder, opts)
+            page.wait_for_timeout(25)
+        _check_size(recorder, opts)
+        load_event = bool(tab.loads)
+        if not load_event:
+            warnings.append(
+                f"The page had not finished loading after {_seconds(opts.timeout_s)} (its load "
+                "event never fired); it was recorded as it was then."
+            )
+        timings["load_ms"] = _ms(t)
+
+        t = time.monotonic()
+        scroll_steps = 0
+        if opts.scroll:
+            scrolled = page.evaluate(
+                _SCROLL_JS, {"maxHeight": opts.full_page_max_height, "pause": _SCROLL_PAUSE_MS}
+            )
+            scroll_steps = int(scrolled.get("steps", 0))
+        timings["scroll_ms"] = _ms(t)
+
+        t = time.monotonic()
+        quiet = _settle(page, recorder, opts, prewarm)
+        if opts.wait_selector:
+            try:
+                page.wait_for_selector(opts.wait_selector, state="attached", timeout=timeout_ms)
+            except PlaywrightTimeout:
+                raise CaptureTimeoutError(
+                    f"The element {opts.wait_selector!r} did not appear on the page within "
+                    f"{_seconds(opts.timeout_s)}.",
+                    hint="Check the selector, or capture without waiting for it.",
+                ) from None
+            except PlaywrightError as err:
+                raise CaptureError(
+                    f"The wait selector {opts.wait_selector!r} is not valid ({_first_line(err)})."
+                ) from None
+        if opts.wait_ms:
+            page.wait_for_timeout(opts.wait_ms)
+        if opts.wait_selector or opts.wait_ms:
+            quiet = _settle(page, recorder, opts, None)
+        if not quiet:
+            warnings.append(
+                f"The network never stayed quiet for {opts.settle_ms} ms within "
+                f"{_seconds(opts.settle_max_s)}; requests still in flight are listed as such."
+            )
+        timings["settle_ms"] = _ms(t)
+
+        t = time.monotonic()
+        dims = page.evaluate(_TOP_JS)
+        page_width = int(dims.get("width") or opts.viewport_width)
+        page_height = int(dims.get("height") or opts.viewport_height)
+        captured_height = min(page_height, opts.full_page_max_height)
+        if page_height > opts.full_page_max_height:
+            warnings.append(
+                f"The page is {page_height} px tall; the full-page screenshot shows the top "
+                f"{opts.full_page_max_height} px (the configured cap)."
+            )
+        full = _screenshot(
+            cdp,
+            {
+                "captureBeyondViewport": True,
+                "clip": {
+                    "x": 0,
+                    "y": 0,
+                    "width": page_width,
+                    "height": captured_height,
+                    "scale": 1,
+                },
+            },
+        )
+        viewport_png = _screenshot(cdp, {})
+        timings["screenshots_ms"] = _ms(t)
+
+        t = time.monotonic()
+        dom = page.content().encode("utf-8")
+        title = page.title()
+        final_url = page.url
+        mhtml = str(cdp.send("Page.captureSnapshot", {"format": "mhtml"})["data"]).encode("utf-8")
+        timings["dom_mhtml_ms"] = _ms(t)
+
+        t = time.monotonic()
+        page.emulate_media(media="screen")
+        pdf = page.pdf(format=_PDF_FORMAT, print_background=True)
+        timings["pdf_ms"] = _ms(t)
+
+        t = time.monotonic()
+        main_chain = [
+            ex for ex in recorder.main_exchanges() if ex.hops[0].response or ex.final.response
+        ]
+        main = _pick_main(main_chain, final_url)
+        recorder.finalize(dims.get("charset"), main.request_id if main else None)
+        _check_size(recorder, opts)
+        for ex in recorder.ordered():
+            if ex.body is not None and len(ex.body) > opts.max_body_bytes:
+                recorder.too_large = (ex.final.url, len(ex.body))
+                _check_size(recorder, opts)
+        chain_der: list[bytes] = []
+        if final_url.startswith("https://"):
+            origin = check_url(final_url).origin
+            try:
+                got = cdp.send("Network.getCertificate", {"origin": origin})
+                chain_der = [base64.b64decode(c) for c in got.get("tableNames", [])]
+            except PlaywrightError as err:
+                warnings.append(
+                    f"The browser did not give the certificate chain ({_first_line(err)})."
+                )
+        timings["bodies_ms"] = _ms(t)
+        seen = {hop.url for ex in recorder.exchanges.values() for hop in ex.hops}
+        for url in tab.playwright_urls:
+            if url.startswith(("http://", "https://")) and url.split("#", 1)[0] not in seen:
+                warnings.append(
+                    "A request the browser made is not in the WARC (the page's DevTools "
+                    f"session did not see it): {url}"
+                )
+        return _Page(
+            final_url=final_url,
+            title=title,
+            recorder=recorder,
+            main=main,
+            main_chain=main_chain,
+            screenshot_full=full,
+            screenshot_viewport=viewport_png,
+            dom=dom,
+            mhtml=mhtml,
+            pdf=pdf,
+            chain_der=chain_der,
+            page_width=page_width,
+            page_height=page_height,
+            captured_height=captured_height,
+            scroll_steps=scroll_steps,
+            load_event=load_event,
+            network_quiet=quiet,
+            charset=dims.get("charset"),
+            cookies_at_start=cookies_at_start,
+            origins_at_start=origins_at_start,
+            context_created_at=tab.created_at,
+            context_prewarmed=tab.prewarmed,
+            timings=timings,
+            warnings=warnings,
+        )
+    except PlaywrightTimeout as err:
+        raise CaptureTimeoutError(
+            f"The browser took too long while recording {target.url} ({_first_line(err)})."
+        ) from None
+    except PlaywrightError as err:
+        raise _explain_browser_error(err, target) from None
+    finally:
+        tab.close()
+
+
+def _screenshot(cdp: CDPSession, params: dict[str, Any]) -> bytes:
+    got = cdp.send("Page.captureScreenshot", {"format": "png", "fromSurface": True, **params})
+    return base64.b64decode(got["data"])
+
+
+def _ms(start: float) -> float:
+    return round((time.monotonic() - start) * 1000, 3)
+
+
+def _check_size(recorder: NetworkRecorder, opts: CaptureOptions) -> None:
+    if recorder.too_large is not None:
+        url, size = recorder.too_large
+        raise BodyTooLargeError(
+            f"A response the page loaded is larger than the allowed maximum of "
+            f"{opts.max_body_bytes:,} bytes (at least {size:,} bytes): {url}",
+            hint="If this size is expected, capture again with a higher maximum body size "
+            "(CaptureOptions(max_body_bytes=...)).",
+        )
+
+
+def _settle(
+    page: Page,
+    recorder: NetworkRecorder,
+    opts: CaptureOptions,
+    idle_work: Callable[[], None] | None,
+) -> bool:
+    """Wait until no request has been in flight for ``settle_ms``; False on giving up.
+    ``idle_work`` runs once while waiting if at least 250 ms of waiting remain."""
+    give_up = time.monotonic() + opts.settle_max_s
+    quiet_s = opts.settle_ms / 1000
+    while True:
+        if idle_work is not None and quiet_s - recorder.quiet_for() > 0.25:
+            idle_work()
+            idle_work = None
+        _check_size(recorder, opts)
+        if recorder.quiet_for() >= quiet_s:
+            return True
+        if time.monotonic() >= give_up:
+            return False
+        page.wait_for_timeout(25)
+
+
+def _pick_main(chain: list[Exchange], final_url: str) -> Exchange | None:
+    with_response = [ex for ex in chain if ex.final.response is not None]
+    for ex in reversed(with_response):
+        if ex.final.url == final_url.split("#", 1)[0]:
+            return ex
+    return with_response[-1] if with_response else None
+
+
+# ---------------------------------------------------------------------------------------
+# Facts
+
+
+def _header(headers: dict[str, Any] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return str(value).split("\n")[0]
+    return None
+
+
+def _redirect_chain(chain: list[Exchange]) -> list[RedirectHop]:
+    hops: list[RedirectHop] = []
+    for n, ex in enumerate(chain):
+        for i, hop in enumerate(ex.hops):
+            if hop.response is None:
+                continue
+            via = hop.via
+            if n > 0 and i == 0:
+                via = "client-navigation"
+            hops.append(
+                RedirectHop(
+                    url=hop.url,
+                    status=int(hop.response.get("status", 0)),
+                    status_text=str(hop.response.get("statusText") or ""),
+                    location=_header(hop.response.get("headers"), "location"),
+                    via=via,
+                    server_ip=(str(hop.response.get("remoteIPAddress") or "").strip("[]") or None),
+                    server_port=_int(hop.response.get("remotePort")),
+                )
+            )
+    return hops
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _resources(recorder: NetworkRecorder) -> list[Resource]:
+    out: list[Resource] = []
+    for ex in recorder.ordered():
+        for i, hop in enumerate(ex.hops):
+            last = i == len(ex.hops) - 1
+            response = hop.response or {}
+            if last:
+                recorded = ex.body is not None
+                note = ex.body_note
+                size = len(ex.body) if ex.body is not None else (ex.data_length or None)
+                transfer = ex.encoded_length
+            else:
+                recorded = True
+                note = "redirect (headers recorded; browsers do not keep redirect bodies)"
+                size = 0
+                transfer = None
+            out.append(
+                Resource(
+                    url=hop.url,
+                    method=hop.method,
+                    resource_type=ex.resource_type,
+                    status=_int(response.get("status")) if hop.response else None,
+                    mime_type=response.get("mimeType") if hop.response else None,
+                    size=size,
+                    transfer_size=transfer,
+                    server_ip=(str(response.get("remoteIPAddress") or "").strip("[]") or None),
+                    server_port=_int(response.get("remotePort")),
+                    protocol=response.get("protocol"),
+                    body_recorded=bool(hop.response) and recorded,
+                    note=note if hop.response else (ex.failed or "no response"),
+                )
+            )
+    return out
+
+
+def _tls_info(
+    page: _Page, raw: wire.RawFetch, verify_error: str | None, insecure: bool
+) -> TLSInfo | None:
+    if page.main is None or page.main.final.response is None:
+        return None
+    details = page.main.final.response.get("securityDetails")
+    if not details:
+        return None
+    chain = page.chain_der
+    leaf_sha = hashlib.sha256(chain[0]).hexdigest() if chain else None
+    raw_leaf = raw.connection.leaf_sha256
+    same_origin = urlsplit(raw.final_url).netloc == urlsplit(page.final_url).netloc
+    return TLSInfo(
+        protocol=str(details.get("protocol", "")),
+        cipher=str(details.get("cipher", "")),
+        key_exchange=details.get("keyExchange") or None,
+        key_exchange_group=details.get("keyExchangeGroup") or None,
+        server_signature_algorithm=_int(details.get("serverSignatureAlgorithm")),
+        subject=str(details.get("subjectName", "")),
+        issuer=str(details.get("issuer", "")),
+        san=tuple(str(s) for s in details.get("sanList", [])),
+        valid_from=_iso(details.get("validFrom")),
+        valid_to=_iso(details.get("validTo")),
+        chain_sha256=tuple(hashlib.sha256(der).hexdigest() for der in chain),
+        certificate_transparency=details.get("certificateTransparencyCompliance"),
+        verified=not (insecure and verify_error is not None),
+        verification_error=verify_error,
+        raw_fetch_protocol=raw.connection.tls_version if same_origin else None,
+        raw_fetch_cipher=raw.connection.tls_cipher if same_origin else None,
+        raw_fetch_leaf_sha256=raw_leaf if same_origin else None,
+        leaf_matches_raw_fetch=(leaf_sha == raw_leaf)
+        if (same_origin and leaf_sha and raw_leaf)
+        else None,
+    )
+
+
+def _iso(epoch: Any) -> str:
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(epoch)))
+    except (TypeError, ValueError, OverflowError):
+        return ""
+
+
+def _write_warc(
+    raw: wire.RawFetch, page: _Page, opts: CaptureOptions, user_agent: str, process: _Process
+) -> tuple[bytes, dict[str, Any]]:
+    buffer = io.BytesIO()
+    writer = EvidenceWARCWriter(buffer)
+    fields = {
+        "software": (
+            f"evidence {_version('preserve-evidence')} (warcio {_version('warcio')}, "
+            f"requests {_version('requests')}, playwright {_version('playwright')})"
+        ),
+        "format": "WARC File Format 1.1",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "description": f"Capture of {raw.requested_url}",
+        "http-header-user-agent": user_agent,
+        "browser": f"{process.info.get('product')} ({process.info.get('executable')})",
+        "operator": opts.operator or "",
+        "isPartOf": opts.case or "",
+        "robots": "ignore",
+    }
+    write_warcinfo(writer, "archive.warc.gz", fields)
+    buffer.write(raw.warc)
+    exchanges = 0
+    skipped = 0
+    redacted = raw.redacted
+    for ex in page.recorder.ordered():
+        for i, hop in enumerate(ex.hops):
+            if hop.response is None:
+                continue
+            last = i == len(ex.hops) - 1
+            if last:
+                if ex.body is None:
+                    skipped += 1
+                    continue
+                body = ex.body
+            else:
+                body = b""
+            status_line, headers, _wire = hop.response_head()
+            request_headers, was_redacted = redact_request_headers(hop.request_header_list())
+            redacted = redacted or was_redacted
+            protocols = []
+            if hop.response.get("protocol"):
+                protocols.append(str(hop.response["protocol"]))
+            security = hop.response.get("securityDetails") or {}
+            if security.get("protocol"):
+                protocols.append(str(security["protocol"]).lower().replace(" ", "/"))
+            write_exchange(
+                writer,
+                url=hop.url,
+                method=hop.method,
+                request_headers=request_headers,
+                request_body=hop.post_data,
+                status_line=status_line,
+                response_headers=headers,
+                body=body,
+                date=warc_date(hop.wall_time),
+                ip=str(hop.response.get("remoteIPAddress") or "") or None,
+                protocols=protocols,
+                cipher=security.get("cipher"),
+            )
+            exchanges += 1
+    raw_exchanges = len(raw.redirect_chain)
+    summary = {
+        "file": "archive.warc.gz",
+        "warc_version": "WARC/1.1",
+        "digest_algorithm": "sha256",
+        "records": 1 + 2 * (exchanges + raw_exchanges),
+        "browser_exchanges": exchanges,
+        "raw_fetch_exchanges": raw_exchanges,
+        "responses_without_body_not_written": skipped,
+        "redacted_request_headers": [h.title() for h in REDACTED_REQUEST_HEADERS],
+        "secret_request_headers_were_present": redacted,
+        "source_header": "WARC-Evidence-Source (browser | raw-fetch)",
+    }
+    return buffer.getvalue(), summary
+
+
+def _chain_pem(chain: list[bytes]) -> bytes:
+    return "".join(ssl.DER_cert_to_PEM_cert(der) for der in chain).encode("ascii")
+
+
+# ---------------------------------------------------------------------------------------
+# Public API
+
+
+class Capturer:
+    """One browser process for one or many captures (a batch reuses it).
+
+        with Capturer() as capturer:
+            result = capturer.capture("https://example.com/", "out/example")
+
+    ``options`` are the defaults for every :meth:`capture`; a capture may pass its own.
+    ``executable`` forces a browser program instead of discovering one (see
+    :func:`~evidence.capture.discovery.find_chromium`). The browser starts on
+    ``__enter__`` (or :meth:`start`), or lazily on the first capture, and is restarted if it
+    died. Not thread-safe.
+    """
+
+    def __init__(
+        self,
+        options: CaptureOptions | None = None,
+        *,
+        executable: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.options = options or CaptureOptions()
+        self._explicit = Path(executable) if executable is not None else None
+        self._process: _Process | None = None
+        self._software: dict[str, Any] | None = None
+
+    def start(self) -> None:
+        """Start Playwright and the browser (no-op if already running)."""
+        if self._process is None:
+            self._process = _launch(self._explicit)
+
+    def close(self) -> None:
+        """Stop the browser and Playwright. Safe to call twice."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(Exception):  # already gone
+            process.browser.close()
+        with contextlib.suppress(Exception):
+            process.playwright.stop()
+
+    def __enter__(self) -> Capturer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def browser_info(self) -> dict[str, Any]:
+        """Facts about the running browser (as in ``environment.json`` → ``browser``)."""
+        self.start()
+        assert self._process is not None
+        return {**self._process.info, **self._process.fingerprint()}
+
+    def _ready(self) -> _Process:
+        if self._process is not None and not self._process.browser.is_connected():
+            self.close()
+        self.start()
+        assert self._process is not None
+        return self._process
+
+    def capture(
+        self,
+        url: str,
+        out_dir: str | os.PathLike[str],
+        options: CaptureOptions | None = None,
+    ) -> CaptureResult:
+        """Capture ``url`` into the new folder ``out_dir``; see the module docstring.
+
+        Returns a :class:`CaptureResult` (4xx/5xx pages included, flagged by
+        ``http_error``). Raises a :class:`~evidence.errors.CaptureError` subclass, leaving
+        no ``out_dir``, when the page cannot be captured.
+        """
+        opts = options or self.options
+        t_total = time.monotonic()
+        started_at = utc_now()
+        timings: dict[str, float] = {}
+        target = check_url(url)
+        out = Path(out_dir)
+        check_output_dir(out)
+        storage = load_storage_state(opts.storage_state) if opts.storage_state else None
+        process = self._ready()
+        user_agent = opts.user_agent or process.default_user_agent
+        snapshot: dict[str, Any] = {}
+        snapshot_thread = threading.Thread(
+            target=lambda: snapshot.update(system_snapshot()),
+            name="evidence-system-snapshot",
+            daemon=True,
+        )
+        snapshot_thread.start()
+
+        t = time.monotonic()
+        dns = wire.resolve(target, opts.timeout_s)
+        timings["dns_ms"] = _ms(t)
+        t = time.monotonic()
+        raw = wire.raw_fetch(
+            target,
+            user_agent=user_agent,
+            cookies=storage.cookies if storage else [],
+            timeout_s=opts.timeout_s,
+            max_body_bytes=opts.max_body_bytes,
+            max_redirects=opts.max_redirects,
+            insecure=opts.insecure,
+        )
+        timings["raw_fetch_ms"] = _ms(t)
+        verify_error = None
+        if opts.insecure and urlsplit(raw.final_url).scheme == "https":
+            final = check_url(raw.final_url)
+            verify_error = wire.verify_tls(final.host, final.port, opts.timeout_s)
+
+        page = _browse(process, target, opts, user_agent, storage)
+        timings.update(page.timings)
+        finished_at = utc_now()
+        captures_before = process.captures
+        process.captures += 1
+
+        t = time.monotonic()
+        chain = _redirect_chain(page.main_chain)
+        hosts = [target.host] + [urlsplit(h.url).hostname or "" for h in chain]
+        other_dns: dict[str, list[str]] = {}
+        for host in dict.fromkeys(h for h in hosts if h and h != target.host):
+            try:
+                other_dns[host] = list(
+                    wire.resolve(check_url(f"http://{host}/"), opts.timeout_s).addresses
+                )
+            except CaptureError as err:
+                other_dns[host] = [f"lookup failed: {err.message}"]
+        main_response = page.main.final.response if page.main and page.main.final.response else {}
+        status = _int(main_response.get("status")) or raw.status
+        status_text = str(
+            main_response.get("statusText") or (raw.status_text if not main_response else "")
+        )
+        http_error = status >= 400
+        tls = _tls_info(page, raw, verify_error, opts.insecure)
+        resources = _resources(page.recorder)
+        warc, warc_summary = _write_warc(raw, page, opts, user_agent, process)
+        warnings = list(page.warnings)
+        if raw.status != status:
+            warnings.append(
+                f"The raw fetch got status {raw.status} where the browser got {status}; both "
+                "answers are in the WARC."
+            )
+        if tls is not None and tls.leaf_matches_raw_fetch is False:
+            warnings.append(
+                "The server certificate the browser saw differs from the one the raw fetch saw."
+            )
+        missing = [r.url for r in resources if not r.body_recorded and r.status is not None]
+        if missing:
+            warnings.append(f"{len(missing)} response(s) are listed without a body in the WARC.")
+        if http_error:
+            warnings.append(f"The page answered with HTTP status {status} ({status_text}).")
+
+        profile = {
+            "browser_context": "new for this capture: no cookies, storage or cache from any "
+            "other capture",
+            "context_created_at": page.context_created_at,
+            "context_opened_before_capture_started": page.context_prewarmed,
+            "cookies_at_start": page.cookies_at_start,
+            "local_storage_origins_at_start": page.origins_at_start,
+            "loaded_from_storage_state": storage is not None,
+            "service_workers": "blocked",
+            "user_data_dir": process.info.get("user_data_dir"),
+            "user_data_dir_note": "temporary folder created by Playwright for this browser "
+            "process; deleted when the browser stops",
+            "user_data_dir_created_at": process.info.get("user_data_dir_created_at"),
+            "browser_started_at": process.launched_at,
+            "captures_before_in_this_browser_process": captures_before,
+        }
+        local = raw.connection
+        snapshot_thread.join()
+        environment = environment_report(
+            software=self._software_report(),
+            browser={**process.info, **process.fingerprint()},
+            profile=profile,
+            started_at=started_at,
+            finished_at=finished_at,
+            hosts=hosts,
+            urls=[target.url, raw.final_url, page.final_url],
+            local_address={"ip": local.local_ip, "port": local.local_port}
+            if local.local_ip
+            else None,
+            operator=opts.operator,
+            case=opts.case,
+            notes=opts.notes,
+            snapshot=snapshot or None,
+        )
+        timings["facts_ms"] = _ms(t)
+
+        names = [n for n in ARTIFACT_NAMES if n != "tls-chain.pem" or page.chain_der]
+        facts: dict[str, Any] = {
+            "format": CAPTURE_FORMAT,
+            "requested_url": target.url,
+            "final_url": page.final_url,
+            "status": status,
+            "status_text": status_text,
+            "http_error": http_error,
+            "error_kind": "client error"
+            if 400 <= status < 500
+            else ("server error" if status >= 500 else None),
+            "mime_type": main_response.get("mimeType"),
+            "page_title": page.title,
+            "redirect_chain": [h.to_json() for h in chain],
+            "server": {
+                "ip": (str(main_response.get("remoteIPAddress") or "").strip("[]") or None),
+                "port": _int(main_response.get("remotePort")),
+                "protocol": main_response.get("protocol"),
+            },
+            "dns": {**dns.to_json(), "other_hosts": other_dns},
+            "tls": tls.to_json() if tls else None,
+            "insecure": opts.insecure,
+            "user_agent": user_agent,
+            "storage_state": storage.summary() if storage else {"used": False},
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "timings_ms": timings,
+            "page": {
+                "viewport": {"width": opts.viewport_width, "height": opts.viewport_height},
+                "width": page.page_width,
+                "height": page.page_height,
+                "full_page_cap": opts.full_page_max_height,
+                "full_page_captured_height": page.captured_height,
+                "full_page_truncated": page.page_height > opts.full_page_max_height,
+                "scrolled": opts.scroll,
+                "scroll_steps": page.scroll_steps,
+                "load_event": page.load_event,
+                "network_quiet": page.network_quiet,
+                "document_charset": page.charset,
+                "pdf": {"media": "screen", "format": _PDF_FORMAT, "print_background": True},
+            },
+            "raw_fetch": raw.to_json(),
+            "warc": warc_summary,
+            "resources": [r.to_json() for r in resources],
+            "resource_count": len(resources),
+            "options": opts.to_json(),
+            "browser": {
+                "version": process.info.get("version"),
+                "captures_before_in_this_browser_process": captures_before,
+            },
+            "warnings": warnings,
+            "artifacts": names,
+        }
+
+        t = time.monotonic()
+        files: dict[str, bytes] = {
+            "archive.warc.gz": warc,
+            "screenshot-full.png": page.screenshot_full,
+            "screenshot-viewport.png": page.screenshot_viewport,
+            "dom.html": page.dom,
+            "page.pdf": page.pdf,
+            "page.mhtml": page.mhtml,
+        }
+        if page.chain_der:
+            files["tls-chain.pem"] = _chain_pem(page.chain_der)
+        artifacts: dict[str, Path] = {}
+        with Staging(out) as staging:
+            for name, data in files.items():
+                artifacts[name] = staging.write(name, data)
+            artifacts["environment.json"] = staging.write("environment.json", _json(environment))
+            timings["write_ms"] = _ms(t)
+            timings["total_ms"] = _ms(t_total)
+            artifacts["capture.json"] = staging.write("capture.json", _json(facts))
+            staging.commit()
+        return CaptureResult(
+            out_dir=staging.out,
+            requested_url=target.url,
+            final_url=page.final_url,
+            status=status,
+            status_text=status_text,
+            http_error=http_error,
+            mime_type=main_response.get("mimeType"),
+            page_title=page.title,
+            redirect_chain=tuple(chain),
+            server_ip=facts["server"]["ip"],
+            server_port=facts["server"]["port"],
+            dns_host=dns.host,
+            dns_answers=dns.addresses,
+            tls=tls,
+            insecure=opts.insecure,
+            storage_state_used=storage is not None,
+            storage_state_sha256=storage.sha256 if storage else None,
+            user_agent=user_agent,
+            started_at=started_at,
+            finished_at=finished_at,
+            timings_ms=dict(timings),
+            full_page_height=page.page_height,
+            full_page_cap=opts.full_page_max_height,
+            full_page_truncated=page.page_height > opts.full_page_max_height,
+            resources=tuple(resources),
+            warnings=tuple(warnings),
+            options=opts,
+            artifacts=artifacts,
+            facts=facts,
+            environment=environment,
+        )
+
+    def _software_report(self) -> dict[str, Any]:
+        if self._software is None:
+            self._software = software_report()
+        return self._software
+
+
+def _json(value: Any) -> bytes:
+    import json
+
+    return (json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
+
+
+def capture_page(
+    url: str,
+    out_dir: str | os.PathLike[str],
+    options: CaptureOptions | None = None,
+) -> CaptureResult:
+    """Capture one page with a browser started and stopped for it (cold start).
+
+    For several pages, use one :class:`Capturer` instead: it keeps the browser running.
+    """
+    with Capturer(options) as capturer:
+        return capturer.capture(url, out_dir)
