@@ -197,19 +197,11 @@ def _fingerprint_into(path: Path, out: dict[str, Any]) -> None:
 def _launch(explicit: Path | None) -> _Process:
     try:
         from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
     except ImportError as err:  # pragma: no cover - a declared dependency
         raise BrowserError(
             f"Playwright is not installed ({err}).", hint="pip install playwright"
         ) from None
-    try:
-        playwright = sync_playwright().start()
-    except PlaywrightError as err:
-        raise BrowserError(
-            f"The browser driver could not start ({_first_line(err)}).",
-            hint="If you call evidence from asyncio code, run the capture in a separate "
-            "thread (asyncio.to_thread).",
-        ) from None
+    playwright = _acquire_driver()
     try:
         if explicit is not None:
             if not (explicit.is_file() and os.access(explicit, os.X_OK)):
@@ -249,7 +241,7 @@ def _launch(explicit: Path | None) -> _Process:
             pass
         session.detach()
     except BaseException:
-        playwright.stop()
+        _release_driver()
         raise
     command_line: list[str] | None = None
     if pid is not None and sys.platform.startswith("linux"):
@@ -303,6 +295,44 @@ def _launch(explicit: Path | None) -> _Process:
     process._fingerprint_thread = thread
     thread.start()
     return process
+
+
+_drivers = threading.local()
+
+
+def _acquire_driver() -> Playwright:
+    """The Playwright driver of this thread, started on first use and shared by every
+    Capturer in the thread (Playwright's sync API allows only one per thread)."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    state: list[Any] | None = getattr(_drivers, "state", None)
+    if state is None:
+        try:
+            driver = sync_playwright().start()
+        except PlaywrightError as err:
+            raise BrowserError(
+                f"The browser driver could not start ({_first_line(err)}).",
+                hint="Playwright's synchronous driver cannot run in a thread that runs an "
+                "asyncio event loop or another Playwright; call the capture from a separate "
+                "thread (for example asyncio.to_thread).",
+            ) from None
+        state = [driver, 0]
+        _drivers.state = state
+    state[1] += 1
+    playwright: Playwright = state[0]
+    return playwright
+
+
+def _release_driver() -> None:
+    state: list[Any] | None = getattr(_drivers, "state", None)
+    if state is None:
+        return
+    state[1] -= 1
+    if state[1] <= 0:
+        _drivers.state = None
+        with contextlib.suppress(Exception):
+            state[0].stop()
 
 
 def _first_line(err: BaseException) -> str:
@@ -984,8 +1014,7 @@ class Capturer:
             return
         with contextlib.suppress(Exception):  # already gone
             process.browser.close()
-        with contextlib.suppress(Exception):
-            process.playwright.stop()
+        _release_driver()
 
     def __enter__(self) -> Capturer:
         self.start()

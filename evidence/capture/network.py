@@ -31,6 +31,7 @@ _EVENTS = (
     "dataReceived",
     "loadingFinished",
     "loadingFailed",
+    "requestServedFromCache",
 )
 
 
@@ -106,6 +107,7 @@ class Exchange:
     body: bytes | None = field(default=None, repr=False)
     body_encoding: str | None = None
     body_note: str | None = None
+    from_cache: bool = False
 
     @property
     def final(self) -> Hop:
@@ -207,6 +209,11 @@ class NetworkRecorder:
         self.inflight.discard(rid)
         self._touch()
 
+    def _on_requestServedFromCache(self, e: dict[str, Any]) -> None:
+        ex = self.exchanges.get(str(e["requestId"]))
+        if ex is not None:
+            ex.from_cache = True
+
     def _on_loadingFailed(self, e: dict[str, Any]) -> None:
         rid = str(e["requestId"])
         ex = self.exchanges.get(rid)
@@ -266,18 +273,45 @@ class NetworkRecorder:
             return
         data = str(got.get("body", ""))
         if got.get("base64Encoded"):
-            ex.body = base64.b64decode(data)
-            ex.body_encoding = "binary"
+            body = base64.b64decode(data)
+            encoding = "binary"
+            slack = 0
+        else:
+            charset = _charset(hop.response) or document_charset or "utf-8"
+            try:
+                codecs.lookup(charset)
+                body = data.encode(charset)
+                encoding = charset.lower()
+            except (LookupError, UnicodeError):
+                body = data.encode("utf-8")
+                encoding = "utf-8"
+                ex.body_note = (
+                    f"text re-encoded as UTF-8 (it could not be written back as {charset})"
+                )
+            slack = 4  # the browser drops a byte-order mark when it decodes text
+        cached = ex.from_cache or any(
+            hop.response.get(flag)
+            for flag in ("fromDiskCache", "fromPrefetchCache", "fromServiceWorker")
+        )
+        if body and ex.encoded_length == 0 and not cached:
+            # Nothing came over the network, yet the browser offers a body: it handed the
+            # response to a built-in viewer (a PDF) and gives the viewer's page instead.
+            ex.body_note = (
+                "the browser passed this response to a built-in viewer (for example its PDF "
+                "viewer) and did not keep the server's bytes; for the page itself they are in "
+                "the raw-fetch record"
+            )
             return
-        charset = _charset(hop.response) or document_charset or "utf-8"
-        try:
-            codecs.lookup(charset)
-            ex.body = data.encode(charset)
-            ex.body_encoding = charset.lower()
-        except (LookupError, UnicodeError):
-            ex.body = data.encode("utf-8")
-            ex.body_encoding = "utf-8"
-            ex.body_note = f"text re-encoded as UTF-8 (it could not be written back as {charset})"
+        if len(body) + slack < ex.data_length:
+            # The browser stopped using the response (e.g. an image it could not decode)
+            # and kept only part of it: better no body than a wrong one.
+            ex.body_note = (
+                f"the browser kept only {len(body):,} of the {ex.data_length:,} bytes it "
+                "received (it stopped using this response), so no body is recorded"
+            )
+            return
+        ex.body = body
+        ex.body_encoding = encoding
 
     def main_exchanges(self) -> list[Exchange]:
         """The top-level document requests, in order (navigation and any client redirects)."""

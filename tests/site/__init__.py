@@ -10,7 +10,8 @@ images, a stylesheet, a script and a lazy-loaded reviews section far below the f
 ``/redirect/N`` a chain of N redirects ending at ``/listing``, ``/loop`` a redirect loop,
 ``/not-found`` (404), ``/server-error`` (500), ``/slow?ms=N``, ``/long?px=N`` a very long
 page, ``/files/catalogue.pdf`` and ``/img/*.png`` (non-HTML), ``/big?bytes=N`` a large
-body, ``/big-image-page?bytes=N`` a page whose image is large, ``/gzip`` a gzip +
+body, ``/big-resource-page?bytes=N`` a page whose stylesheet is large,
+``/broken-image-page`` an image the browser gives up on, ``/gzip`` a gzip +
 chunked response with unusual header spacing, ``/account`` a page that needs a cookie,
 ``/framed`` a page with a cross-site frame.
 """
@@ -138,10 +139,13 @@ class _Handler(BaseHTTPRequestHandler):
             src = f"{self.server.scheme}://{other}:{port}/listing"
             frame = f'<iframe src="{src}" width="900" height="600"></iframe>'
             self._send(200, pages.simple_html("Page with a cross-site frame", frame))
-        elif path == "/big-image-page":
+        elif path == "/broken-image-page":
+            img = '<img src="/big?bytes=3000000&amp;type=image/png">'
+            self._send(200, pages.simple_html("Page with a broken image", img))
+        elif path == "/big-resource-page":
             size = int(query.get("bytes", "1000000"))
-            img = f'<img src="/big?bytes={size}&amp;type=image/png">'
-            self._send(200, pages.simple_html("Page with a big image", img))
+            css = f'<link rel="stylesheet" href="/big?bytes={size}&amp;type=text/css">'
+            self._send(200, pages.simple_html("Page with a big stylesheet", css))
         else:
             self._send(404, pages.simple_html("404 Not Found", "<p>No such page.</p>"))
 
