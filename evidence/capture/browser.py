@@ -726,7 +726,11 @@ def _browse(
 
 
 def _screenshot(cdp: CDPSession, params: dict[str, Any]) -> bytes:
-    got = cdp.send("Page.captureScreenshot", {"format": "png", "fromSurface": True, **params})
+    # Lossless PNG either way; optimizeForSpeed trades file size for encoding time.
+    got = cdp.send(
+        "Page.captureScreenshot",
+        {"format": "png", "fromSurface": True, "optimizeForSpeed": True, **params},
+    )
     return base64.b64decode(got["data"])
 
 
@@ -845,6 +849,7 @@ def _resources(recorder: NetworkRecorder) -> list[Resource]:
                     server_port=_int(response.get("remotePort")),
                     protocol=response.get("protocol"),
                     body_recorded=bool(hop.response) and recorded,
+                    body_encoding=ex.body_encoding if last else None,
                     note=note if hop.response else (ex.failed or "no response"),
                 )
             )
@@ -885,6 +890,21 @@ def _tls_info(
         if (same_origin and leaf_sha and raw_leaf)
         else None,
     )
+
+
+def _main_document(page: _Page, raw: wire.RawFetch) -> dict[str, Any]:
+    """The page's own body as the browser had it, compared with the raw fetch's."""
+    body = page.main.body if page.main else None
+    digest = hashlib.sha256(body).hexdigest() if body is not None else None
+    same_url = page.main is not None and page.main.final.url == raw.final_url
+    return {
+        "url": page.main.final.url if page.main else None,
+        "body_sha256": digest,
+        "body_bytes": len(body) if body is not None else None,
+        "body_encoding": page.main.body_encoding if page.main else None,
+        "raw_fetch_body_sha256": raw.body_sha256,
+        "matches_raw_fetch": (digest == raw.body_sha256) if (digest and same_url) else None,
+    }
 
 
 def _iso(epoch: Any) -> str:
@@ -1210,6 +1230,7 @@ class Capturer:
                 "document_charset": page.charset,
                 "pdf": {"media": "screen", "format": _PDF_FORMAT, "print_background": True},
             },
+            "main_document": _main_document(page, raw),
             "raw_fetch": raw.to_json(),
             "warc": warc_summary,
             "resources": [r.to_json() for r in resources],

@@ -315,6 +315,7 @@ class RawFetch:
     redirect_chain: tuple[RedirectHop, ...]
     connection: WireConnection
     body_bytes: int
+    body_sha256: str
     date_header: str | None
     elapsed_ms: float
     warc: bytes = field(repr=False)
@@ -330,6 +331,7 @@ class RawFetch:
             "redirect_chain": [hop.to_json() for hop in self.redirect_chain],
             "connection": self.connection.to_json(),
             "body_bytes": self.body_bytes,
+            "body_sha256": self.body_sha256,
             "date_header": self.date_header,
             "elapsed_ms": round(self.elapsed_ms, 3),
             "secret_request_headers_redacted": self.redacted,
@@ -408,6 +410,7 @@ def raw_fetch(
     hops: list[RedirectHop] = []
     url = target.url.split("#", 1)[0]
     body_bytes = 0
+    body_sha256 = hashlib.sha256().hexdigest()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
@@ -425,7 +428,9 @@ def raw_fetch(
                         verify=not insecure,
                     )
                     try:
-                        body_bytes = _read_body(response, url, max_body_bytes, deadline)
+                        body_bytes, body_sha256 = _read_body(
+                            response, url, max_body_bytes, deadline
+                        )
                     finally:
                         response.close()
                     conns: list[WireConnection] = _local.connections
@@ -473,6 +478,7 @@ def raw_fetch(
         redirect_chain=tuple(hops),
         connection=conns[-1] if conns else WireConnection(None, None, None, None),
         body_bytes=body_bytes,
+        body_sha256=body_sha256,
         date_header=response.headers.get("Date"),
         elapsed_ms=(time.monotonic() - start) * 1000,
         warc=warc,
@@ -480,10 +486,15 @@ def raw_fetch(
     )
 
 
-def _read_body(response: requests.Response, url: str, limit: int, deadline: float) -> int:
+def _read_body(
+    response: requests.Response, url: str, limit: int, deadline: float
+) -> tuple[int, str]:
+    """Read the (decoded) body within the size limit; returns its length and SHA-256."""
     total = 0
+    digest = hashlib.sha256()
     for chunk in response.iter_content(chunk_size=65536):
         total += len(chunk)
+        digest.update(chunk)
         if total > limit:
             raise BodyTooLargeError(
                 f"The page at {url} is larger than the allowed maximum of {limit:,} bytes.",
@@ -492,7 +503,7 @@ def _read_body(response: requests.Response, url: str, limit: int, deadline: floa
             )
         if time.monotonic() > deadline:
             raise requests.exceptions.ReadTimeout("deadline")
-    return total
+    return total, digest.hexdigest()
 
 
 def _explain(

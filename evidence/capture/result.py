@@ -74,6 +74,8 @@ class Resource:
     ``body_recorded`` is true when the response body is in the WARC; ``note`` says why
     not otherwise (request failed, still loading, body not kept by the browser).
     ``size`` is the decoded body length; ``transfer_size`` the bytes on the wire.
+    ``body_encoding`` is ``"binary"`` when the browser handed over the bytes as they
+    were, or the character set its decoded text was written back with.
     """
 
     url: str
@@ -87,6 +89,7 @@ class Resource:
     server_port: int | None
     protocol: str | None
     body_recorded: bool
+    body_encoding: str | None
     note: str | None
 
     def to_json(self) -> dict[str, Any]:
@@ -102,6 +105,7 @@ class Resource:
             "server_port": self.server_port,
             "protocol": self.protocol,
             "body_recorded": self.body_recorded,
+            "body_encoding": self.body_encoding,
             "note": self.note,
         }
 

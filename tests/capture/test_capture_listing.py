@@ -59,6 +59,8 @@ def test_result_facts(listing: CaptureResult, site: Any) -> None:
     assert facts["page"]["load_event"] and facts["page"]["network_quiet"]
     assert facts["page"]["full_page_truncated"] is False
     assert facts["raw_fetch"]["status"] == 200
+    main = facts["main_document"]
+    assert main["matches_raw_fetch"] is True and main["body_encoding"] == "utf-8"
     assert facts["raw_fetch"]["connection"]["server_port"] == site.http_port
     assert facts["storage_state"] == {"used": False}
     assert facts["warnings"] == []
