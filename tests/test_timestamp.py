@@ -7,9 +7,11 @@ signers made with ``openssl cms``, certificates that expire during the test. No 
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import hashlib
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -18,10 +20,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cryptography import x509
+from evidence_cli import timestamp_cmd
 from tsa.server import TestPKI, TSAServer, resign_token, unused_port_url
 
 from evidence.config import TSAConfig, evidence_home, load_config, parse_config, select_tsas
-from evidence.errors import FormatError, TimestampError, UsageError
+from evidence.errors import EvidenceError, FormatError, TimestampError, UsageError
 from evidence.log import Log
 from evidence.timestamp import (
     CertPin,
@@ -547,3 +550,133 @@ def test_command_line_tsas_replace_the_configured_ones(tmp_path: Path) -> None:
     assert select_tsas(configured, ["b"]) == (configured[1],)
     with pytest.raises(UsageError, match="neither a URL"):
         select_tsas(configured, ["nope"])
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _cli(*argv: str) -> int:
+    """`evidence timestamp ...` in-process, with the error-to-exit-code mapping of main."""
+    parser = argparse.ArgumentParser(prog="evidence")
+    timestamp_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["timestamp", *argv])
+    try:
+        code: int = args.func(args)
+    except EvidenceError as err:
+        print(f"error: {err.diagnostics()}", file=sys.stderr)
+        return err.exit_code
+    return code
+
+
+@pytest.fixture
+def two_checkpoints(tmp_path: Path) -> Path:
+    """A log with checkpoints of size 1 and 2 and no time-stamps."""
+    path = tmp_path / "log"
+    with Log.create(path, "example.org/evidence/cli") as log:
+        log.append([b"one"])
+        log.append([b"two"])
+    return path
+
+
+def test_cli_add_fills_gaps_and_reports_failures(
+    local_tsa: RunningTSA,
+    two_checkpoints: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    home = ["--home", str(tmp_path / "home")]
+    down = unused_port_url()
+    assert _cli("add", str(two_checkpoints), "--missing", "--tsa", down, *home) == 1
+    err = capsys.readouterr().err
+    assert f"no time-stamp from {down[len('http://') :]}" in err and "could not be reached" in err
+    assert "checkpoint 1 has NO independent time-stamp" in err
+    assert err.count("could not be reached") == 1  # a failed TSA is not asked again
+    assert "not asking 127.0.0.1" in err and "checkpoint 2 has NO independent" in err
+
+    assert _cli("status", str(two_checkpoints)) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint 1: NO independent time-stamp" in out
+    assert "2 checkpoint(s) lack an independent time-stamp" in out
+
+    assert _cli("add", str(two_checkpoints), "--missing", "--tsa", local_tsa.url, *home) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint 1: time-stamp from 127.0.0.1" in out and "(not pinned)" in out
+    assert "checkpoint 2: time-stamp from" in out
+    assert _cli("add", str(two_checkpoints), "--missing", "--tsa", local_tsa.url, *home) == 0
+    assert "Every checkpoint already has" in capsys.readouterr().out
+
+    # Re-time-stamping later adds a second token beside the first.
+    assert _cli("add", str(two_checkpoints), "--size", "2", "--tsa", local_tsa.url, *home) == 0
+    with Log.open(two_checkpoints) as log:
+        assert [len(log.timestamps(s)) for s in (1, 2)] == [1, 2]
+
+
+def test_cli_add_uses_config_toml_and_verifies_pinned_tsas(
+    local_tsa: RunningTSA,
+    two_checkpoints: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    assert _cli("add", str(two_checkpoints), "--home", str(home)) == 2
+    assert "no time-stamping authority to ask" in capsys.readouterr().err
+
+    (home / "config.toml").write_text(
+        f'[[tsa]]\nname = "local"\nurl = "{local_tsa.url}"\n'
+        f'certificate = "{local_tsa.cert_path}"\nroot = "{local_tsa.root_path}"\n'
+    )
+    assert _cli("add", str(two_checkpoints), "--home", str(home)) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint 2: time-stamp from local at" in out and "verified against its pins" in out
+
+
+def test_cli_status_verify_and_show(
+    local_tsa: RunningTSA,
+    make_tsa: MakeTSA,
+    two_checkpoints: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    other = make_tsa("unpinned")
+    home = ["--home", str(tmp_path)]
+    assert _cli("add", str(two_checkpoints), "--tsa", local_tsa.url, "--tsa", other.url, *home) == 0
+    policy = tmp_path / "trust.policy"
+    policy.write_text("quorum none\n" + local_tsa.policy_lines())
+    capsys.readouterr()
+
+    assert _cli("status", str(two_checkpoints), "--policy", str(policy)) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint 2: 2 time-stamp(s)" in out
+    assert "verified: TSA local-tsa certifies that the data existed at" in out
+    assert "REJECTED: The time-stamp was signed by CN=Evidence Test TSA unpinned" in out
+
+    with Log.open(two_checkpoints) as log:
+        note = log.checkpoint_note(2)
+        tokens = log.timestamps(2)
+    (tmp_path / "note").write_bytes(note)
+    [mine] = [t for t in tokens if verify_tokens([t], note, [local_tsa.pinned()])[0].ok]
+    (tmp_path / "t.tsr").write_bytes(mine)
+    args = ["verify", str(tmp_path / "t.tsr"), "--note", str(tmp_path / "note")]
+
+    assert _cli(*args, "--policy", str(policy)) == 0
+    assert "Verified: TSA local-tsa certifies" in capsys.readouterr().out
+    pins = ["--tsa-cert", str(local_tsa.cert_path), "--root", str(local_tsa.root_path)]
+    assert _cli(*args, *pins) == 0
+    capsys.readouterr()
+    assert _cli(*args, *pins, "--not-after", "2001-01-01T00:00:00Z") == 1
+    assert "outside the period" in capsys.readouterr().err
+    assert _cli(*args) == 2
+    assert "say whom to trust" in capsys.readouterr().err
+
+    (tmp_path / "note").write_bytes(note + b"tampered")
+    assert _cli(*args, "--policy", str(policy)) == 1
+    assert "does not cover this data" in capsys.readouterr().err
+
+    assert _cli("show", str(tmp_path / "t.tsr")) == 0
+    out = capsys.readouterr().out
+    assert "nothing here is verified or trusted" in out
+    assert "certificate in the token: CN=Evidence Test TSA" in out
+    (tmp_path / "junk.tsr").write_bytes(b"junk")
+    assert _cli("show", str(tmp_path / "junk.tsr")) == 1
+    assert "not an RFC 3161 time-stamp" in capsys.readouterr().err

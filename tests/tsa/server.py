@@ -359,7 +359,9 @@ class TSAServer:
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            args=(0.05,),  # poll interval: close() returns quickly name="local-tsa", daemon=True
+            args=(0.05,),  # poll interval, so that close() returns quickly
+            name="local-tsa",
+            daemon=True,
         )
         self._thread.start()
 
