@@ -276,6 +276,20 @@ class TrustPolicy:
         """The pinned TSA called ``name``."""
         return next((t for t in self.tsas if t.name == name), None)
 
+    # ---------------------------------------------------------------- export
+
+    def to_tlog_policy(self) -> str:
+        """The C2SP tlog-policy part alone (no TSA lines), for tools that know only that
+        format. Parsing it again gives the same logs, witnesses, groups and quorum."""
+        out = [" ".join(filter(None, ("log", log.verifier.vkey(), log.url))) for log in self.logs]
+        out += [
+            " ".join(filter(None, ("witness", w.name, w.verifier.vkey(), w.url)))
+            for w in self.witnesses
+        ]
+        out += [f"group {g.name} {g.threshold} {' '.join(g.members)}" for g in self.groups]
+        out.append(f"quorum {self.quorum}")
+        return "\n".join(out) + "\n"
+
     # ---------------------------------------------------------------- display
 
     def explain_key(self, verifier: Verifier) -> str:

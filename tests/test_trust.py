@@ -21,6 +21,10 @@ pytest_plugins = ["tsa.fixtures"]  # local_tsa, make_tsa, tsa_pki
 LOG = Signer.generate("example.org/evidence/log", ALG_ED25519).verifier()
 
 
+def _log_key() -> Verifier:
+    return Signer.generate("other.example/log", ALG_ED25519).verifier()
+
+
 def _witness(name: str) -> Verifier:
     return Signer.generate(name, ALG_COSIGNATURE_V1).verifier()
 
@@ -307,3 +311,19 @@ def test_missing_policy_file_says_what_to_do(tmp_path: Path) -> None:
         TrustPolicy.load(tmp_path / "trust.policy")
     assert "could not read the trust policy" in err.value.message
     assert err.value.hint is not None and "docs/trust-policy.md" in err.value.hint
+
+
+def test_tlog_policy_part_round_trips(local_tsa: RunningTSA) -> None:
+    urls = EXAMPLE.replace(W["X1"].vkey(), W["X1"].vkey() + " https://x1.example/witness")
+    text = f"log {_log_key().vkey()} https://log.example/\n" + urls + local_tsa.policy_lines()
+    policy = TrustPolicy.parse(text)
+    exported = policy.to_tlog_policy()
+    assert "tsa" not in exported
+    again = TrustPolicy.parse(exported)
+    assert (again.logs, again.witnesses, again.groups, again.quorum) == (
+        policy.logs,
+        policy.witnesses,
+        policy.groups,
+        policy.quorum,
+    )
+    assert again.tsas == () and len(policy.tsas) == 1
