@@ -53,7 +53,7 @@ from typing import Protocol
 
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from rfc3161_client import (
     HashAlgorithm,
@@ -125,7 +125,7 @@ class MissingTimestampWarning(UserWarning):
 def certificate_fingerprint(cert: x509.Certificate) -> str:
     """Hex SHA-256 of the certificate's DER encoding (what ``openssl x509 -fingerprint
     -sha256`` prints, without colons, lowercase)."""
-    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+    return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def describe_certificate(cert: x509.Certificate) -> str:
