@@ -52,9 +52,7 @@ class BrowserExecutable:
     source: str
 
 
-def well_known_paths(
-    platform: str | None = None, environ: Mapping[str, str] | None = None
-) -> list[Path]:
+def well_known_paths(platform: str | None = None, environ: Mapping[str, str] | None = None) -> list[Path]:
     """Usual install locations of Chromium and Chrome on ``platform`` (``sys.platform``)."""
     platform = platform or sys.platform
     env = os.environ if environ is None else environ
@@ -135,7 +133,6 @@ def find_chromium(
     if playwright_executable and _usable(Path(playwright_executable)):
         return BrowserExecutable(Path(playwright_executable), "Playwright's own browser")
     raise BrowserNotFoundError(
-        "No Chromium or Google Chrome browser was found on this computer, so the page "
-        "cannot be captured.",
+        "No Chromium or Google Chrome browser was found on this computer, so the page cannot be captured.",
         hint=INSTALL_HINT,
     )

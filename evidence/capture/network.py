@@ -126,6 +126,7 @@ class NetworkRecorder:
         self.inflight: set[str] = set()
         self.last_activity = time.monotonic()
         self.too_large: tuple[str, int] | None = None
+        self._bodies: dict[str, dict[str, Any] | str] = {}
         self._counter = 0
         for name in _EVENTS:
             cdp.on(f"Network.{name}", getattr(self, f"_on_{name}"))
@@ -238,6 +239,29 @@ class NetworkRecorder:
         """Exchanges in the order the browser first requested them."""
         return sorted(self.exchanges.values(), key=lambda ex: ex.order)
 
+    def _get_body(self, request_id: str) -> dict[str, Any] | str:
+        """Chromium's ``getResponseBody`` answer, or why there is none."""
+        try:
+            got: dict[str, Any] = self.cdp.send("Network.getResponseBody", {"requestId": request_id})
+        except Exception as err:  # the browser no longer holds the body
+            return f"body not available from the browser ({_first_line(err)})"
+        return got
+
+    def prefetch_one(self) -> bool:
+        """Fetch one finished response's body now (while the capture would only wait
+        anyway); False when there is none left to fetch."""
+        for rid, ex in self.exchanges.items():
+            if (
+                ex.finished
+                and not ex.failed
+                and ex.final.response is not None
+                and rid == ex.request_id
+                and rid not in self._bodies
+            ):
+                self._bodies[rid] = self._get_body(rid)
+                return True
+        return False
+
     def finalize(self, document_charset: str | None, main_request_id: str | None) -> None:
         """Attach ExtraInfo events to hops and fetch every finished body from Chromium."""
         for ex in self.ordered():
@@ -266,10 +290,9 @@ class NetworkRecorder:
             ex.body = b""
             ex.body_encoding = "binary"
             return
-        try:
-            got = self.cdp.send("Network.getResponseBody", {"requestId": ex.request_id})
-        except Exception as err:  # the browser no longer holds the body
-            ex.body_note = f"body not available from the browser ({_first_line(err)})"
+        got = self._bodies.get(ex.request_id) or self._get_body(ex.request_id)
+        if isinstance(got, str):
+            ex.body_note = got
             return
         data = str(got.get("body", ""))
         if got.get("base64Encoded"):
@@ -285,13 +308,10 @@ class NetworkRecorder:
             except (LookupError, UnicodeError):
                 body = data.encode("utf-8")
                 encoding = "utf-8"
-                ex.body_note = (
-                    f"text re-encoded as UTF-8 (it could not be written back as {charset})"
-                )
+                ex.body_note = f"text re-encoded as UTF-8 (it could not be written back as {charset})"
             slack = 4  # the browser drops a byte-order mark when it decodes text
         cached = ex.from_cache or any(
-            hop.response.get(flag)
-            for flag in ("fromDiskCache", "fromPrefetchCache", "fromServiceWorker")
+            hop.response.get(flag) for flag in ("fromDiskCache", "fromPrefetchCache", "fromServiceWorker")
         )
         if body and ex.encoded_length == 0 and not cached:
             # Nothing came over the network, yet the browser offers a body: it handed the

@@ -30,8 +30,7 @@ def check_output_dir(out: Path) -> None:
             )
         if any(out.iterdir()):
             raise OutputDirError(
-                f"The output folder {out} already exists and is not empty; evidence is never "
-                "overwritten.",
+                f"The output folder {out} already exists and is not empty; evidence is never overwritten.",
                 hint="Choose a new folder name for this capture.",
             )
 

@@ -53,8 +53,7 @@ def check_url(url: str) -> Target:
     scheme, sep, _rest = text.partition(":")
     if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
         raise InvalidURLError(
-            f"{text[:200]!r} is not a complete web address: it does not start with "
-            "http:// or https://.",
+            f"{text[:200]!r} is not a complete web address: it does not start with http:// or https://.",
             hint=f"Did you mean https://{text[:200]}? " + _HINT,
         )
     scheme = scheme.lower()
@@ -69,9 +68,7 @@ def check_url(url: str) -> Target:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as err:
-        raise InvalidURLError(
-            f"The web address {text[:200]!r} is malformed ({err}).", hint=_HINT
-        ) from None
+        raise InvalidURLError(f"The web address {text[:200]!r} is malformed ({err}).", hint=_HINT) from None
     if not text[len(scheme) + 1 :].startswith("//") or not parts.hostname:
         raise InvalidURLError(f"The web address {text[:200]!r} names no web site.", hint=_HINT)
     if parts.username is not None or parts.password is not None:
@@ -85,9 +82,7 @@ def check_url(url: str) -> Target:
     is_ip = _is_ip(host)
     if not is_ip:
         if "[" in parts.netloc:
-            raise InvalidURLError(
-                f"The web address {text[:200]!r} has a malformed IPv6 address.", hint=_HINT
-            )
+            raise InvalidURLError(f"The web address {text[:200]!r} has a malformed IPv6 address.", hint=_HINT)
         try:
             host = host.encode("idna").decode("ascii").lower()
         except UnicodeError:
