@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from evidence.errors import EXIT_USAGE, EvidenceError
 
@@ -22,12 +23,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from evidence_cli import log_cmd
+    from . import log_cmd, timestamp_cmd
 
     parser = _Parser(prog="evidence", description="Preserve web pages as court-grade evidence.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     log_cmd.register(sub)
+    timestamp_cmd.register(sub)
     return parser
 
 

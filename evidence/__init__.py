@@ -23,7 +23,6 @@ from evidence.errors import (
     VerificationError,
 )
 
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -34,7 +33,6 @@ __all__ = [
     "FixityError",
     "FormatError",
     "InclusionError",
-
     "LogError",
     "SignatureError",
     "TimestampError",

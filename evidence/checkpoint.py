@@ -136,9 +136,7 @@ class SignedCheckpoint:
             lines = [s for s in self.note.signatures if s.name == key.name and s.key_id == key.key_id]
             for sig in lines:
                 if not key.verify(msg, sig.signature):
-                    raise SignatureError(
-                        f"the cosignature by {key.name} (key ID {key.key_id:08x}) does not verify"
-                    )
+                    raise SignatureError(f"the cosignature by {key.name} (key ID {key.key_id:08x}) does not verify")
                 ts = sig.timestamp
                 if ts is not None:
                     out[key] = ts

@@ -183,9 +183,7 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
     sha = _sha256
     for p in proof:
         if sn == 0:
-            raise InclusionError(
-                f"the inclusion proof has {len(proof)} hashes, more than a tree of size {size} needs"
-            )
+            raise InclusionError(f"the inclusion proof has {len(proof)} hashes, more than a tree of size {size} needs")
         if fn & 1 or fn == sn:
             r = sha(b"\x01" + p + r).digest()
             if not fn & 1:
@@ -197,9 +195,7 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise InclusionError(
-            f"the inclusion proof has {len(proof)} hashes, fewer than a tree of size {size} needs"
-        )
+        raise InclusionError(f"the inclusion proof has {len(proof)} hashes, fewer than a tree of size {size} needs")
     return r
 
 
@@ -290,13 +286,11 @@ def verify_consistency(
         raise ConsistencyError("the consistency proof is shorter than the tree sizes need")
     if not hmac.compare_digest(fr, old_root):
         raise ConsistencyError(
-            f"the consistency proof does not reproduce the older root: expected "
-            f"{old_root.hex()}, calculated {fr.hex()}"
+            f"the consistency proof does not reproduce the older root: expected {old_root.hex()}, calculated {fr.hex()}"
         )
     if not hmac.compare_digest(sr, new_root):
         raise ConsistencyError(
-            f"the consistency proof does not reproduce the newer root: expected "
-            f"{new_root.hex()}, calculated {sr.hex()}"
+            f"the consistency proof does not reproduce the newer root: expected {new_root.hex()}, calculated {sr.hex()}"
         )
 
 

@@ -262,9 +262,9 @@ def _check_text(text: str) -> None:
     if bad:
         o = ord(bad.group())
         raise FormatError(
-                f"the note contains the control character U+{o:04X}; signed notes allow only "
-                "line feeds (a carriage return usually means an editor or git converted line endings)"
-            )
+            f"the note contains the control character U+{o:04X}; signed notes allow only "
+            "line feeds (a carriage return usually means an editor or git converted line endings)"
+        )
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vectors import load, load_or_empty, params
 
 from evidence import merkle
 from evidence.errors import ConsistencyError, InclusionError
-from vectors import load, load_or_empty, params
 
 
 def b64(s: str | None) -> bytes:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vectors import load
 
 from evidence import note
 from evidence.errors import FormatError, KeyFormatError, SignatureError
-from vectors import load
 
 
 def test_go_keys_and_key_ids() -> None:
@@ -96,7 +96,7 @@ def test_cosignature_vectors() -> None:
         signer = note.Signer(case["cosigner_name"], note.ALG_COSIGNATURE_V1, bytes.fromhex(case["ed25519_seed_hex"]))
         assert signer.verifier() == v
         opened = note.open_note(case["cosigned_note"].encode(), [v])
-        (verifier, sig) = opened.verified[0]
+        (_, sig) = opened.verified[0]
         assert sig.timestamp == case["timestamp"]
         # Re-signing reproduces the signature byte for byte.
         text = opened.note.text.encode()

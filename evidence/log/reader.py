@@ -22,8 +22,19 @@ Progress = Callable[[str], None]
 class LogReader:
     """Proofs and entries of a tlog-tiles log, computed from its tiles alone."""
 
-    def __init__(self, location: str | DirectoryStorage | HTTPStorage) -> None:
+    def __init__(self, location: str | DirectoryStorage | HTTPStorage, cache: int = 1024) -> None:
         self.storage = open_storage(location) if isinstance(location, str) else location
+        self._cache: dict[tuple[int, int, int], bytes] = {}
+        self._cache_max = cache
+
+    def _cached(self, key: tuple[int, int, int], load: Callable[[], bytes]) -> bytes:
+        got = self._cache.get(key)
+        if got is None:
+            got = load()
+            if len(self._cache) >= self._cache_max:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = got
+        return got
 
     def signed_checkpoint(self, keys: Sequence[Verifier], origin: str | None = None) -> SignedCheckpoint:
         """The log's current checkpoint, verified against ``keys``."""
@@ -35,6 +46,10 @@ class LogReader:
         return signed
 
     def fetch_tile(self, level: int, n: int, width: int) -> bytes:
+        """A tile's bytes (falling back to a prefix of the full tile), length-checked."""
+        return self._cached((level, n, width), lambda: self._load_tile(level, n, width))
+
+    def _load_tile(self, level: int, n: int, width: int) -> bytes:
         path = tiles.tile_path(level, n, width)
         raw = self.storage.read(path)
         if raw is None and width < tiles.TILE_WIDTH:
@@ -50,6 +65,11 @@ class LogReader:
         return raw
 
     def fetch_bundle(self, n: int, width: int) -> list[bytes]:
+        """An entry bundle's entries (falling back to a prefix of the full bundle)."""
+        raw = self._cached((-1, n, width), lambda: tiles.encode_bundle(self._load_bundle(n, width)))
+        return tiles.decode_bundle(raw)
+
+    def _load_bundle(self, n: int, width: int) -> list[bytes]:
         path = tiles.entries_path(n, width)
         raw = self.storage.read(path)
         if raw is None and width < tiles.TILE_WIDTH:
@@ -102,7 +122,9 @@ class AuditReport:
         )
 
 
-def audit(location: str, keys: Sequence[Verifier], *, origin: str | None = None, progress: Progress | None = None) -> AuditReport:
+def audit(
+    location: str, keys: Sequence[Verifier], *, origin: str | None = None, progress: Progress | None = None
+) -> AuditReport:
     """Recompute every entry bundle and tile of a log and check them against its checkpoint.
 
     Raises :class:`AuditError` naming the first file that disagrees, or
@@ -136,9 +158,9 @@ def audit(location: str, keys: Sequence[Verifier], *, origin: str | None = None,
     for tid in tiles.bundles_for_size(size):
         entries = reader.fetch_bundle(tid.n, tid.width)
         n_bundles += 1
-        for e in entries:
-            push(0, merkle.leaf_hash(e), tid.n)
-        if progress and tid.n % 256 == 0:
+        for entry in entries:
+            push(0, merkle.leaf_hash(entry), tid.n)
+        if progress and tid.n and tid.n % 256 == 0:
             progress(f"checked {tid.n * width + len(entries)} of {size} entries")
     # The partial tiles at the right edge.
     for level, hashes in enumerate(pending):
@@ -149,9 +171,7 @@ def audit(location: str, keys: Sequence[Verifier], *, origin: str | None = None,
             n_tiles += 1
     root = reader.hashes(size).root()
     if not merkle.hashes_equal(root, cp.root_hash):
-        raise AuditError(
-            f"the tiles reproduce the root {root.hex()}, but the checkpoint signs {cp.root_hash.hex()}"
-        )
+        raise AuditError(f"the tiles reproduce the root {root.hex()}, but the checkpoint signs {cp.root_hash.hex()}")
     partials = _audit_partials(reader, size) if isinstance(reader.storage, DirectoryStorage) else 0
     history = _audit_history(reader, signed, keys) if isinstance(reader.storage, DirectoryStorage) else 0
     return AuditReport(reader.storage.describe(), cp, size, n_tiles, n_bundles, partials, history)

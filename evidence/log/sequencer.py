@@ -55,6 +55,7 @@ META_FILE = f"{STATE_DIR}/log.json"
 SIGNED_FILE = f"{STATE_DIR}/signed"
 LOCK_FILE = f"{STATE_DIR}/lock"
 DEDUP_FILE = f"{STATE_DIR}/dedup.sqlite"
+PENDING_FILE = f"{STATE_DIR}/pending"
 LOG_SKEY = "log.skey"
 TIMESTAMP_SKEY = "timestamp.skey"
 
@@ -75,7 +76,12 @@ class LogInfo:
     timestamp_vkey: str
 
     def to_json(self) -> bytes:
-        data = {"format": FORMAT, "origin": self.origin, "log_vkey": self.log_vkey, "timestamp_vkey": self.timestamp_vkey}
+        data = {
+            "format": FORMAT,
+            "origin": self.origin,
+            "log_vkey": self.log_vkey,
+            "timestamp_vkey": self.timestamp_vkey,
+        }
         return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
     @classmethod
@@ -107,7 +113,16 @@ class _Dedup:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.conn = self._connect()
+        try:
+            self.conn = self._connect()
+        except sqlite3.DatabaseError:
+            self._remove()
+            self.conn = self._connect()
+
+    def _remove(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(str(self.path) + suffix)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -120,9 +135,7 @@ class _Dedup:
 
     def reset(self) -> None:
         self.conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(str(self.path) + suffix)
+        self._remove()
         self.conn = self._connect()
 
     def covered(self) -> int:
@@ -135,12 +148,12 @@ class _Dedup:
         found: dict[int, int] = {}
         for i in range(0, len(keys), 4096):
             chunk = keys[i : i + 4096]
-            q = "SELECT k, idx FROM leaves WHERE k IN (%s)" % ",".join("?" * len(chunk))
+            q = f"SELECT k, idx FROM leaves WHERE k IN ({','.join('?' * len(chunk))})"
             found.update(self.conn.execute(q, chunk).fetchall())
         return found
 
     def insert(self, hashes: Sequence[bytes], start: int) -> None:
-        rows = sorted(zip(map(_key, hashes), range(start, start + len(hashes))))
+        rows = sorted(zip(map(_key, hashes), range(start, start + len(hashes)), strict=True))
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
@@ -429,9 +442,13 @@ class Log:
                 # release the GIL); both finish before the lock is released.
                 indexer = _Background(dedup.insert, fresh_hashes, size)
                 try:
-                    self.storage.write_many(self._integrate(size, fresh_entries, fresh_hashes))
+                    files = self._integrate(size, fresh_entries, fresh_hashes)
+                    # Name the files first, so a crash before the commit can be undone.
+                    self.storage.write_many({PENDING_FILE: "\n".join(files).encode()})
+                    self.storage.write_many(files)
                     root = self._checked_root(signed.checkpoint, new_size)
                     self._sign_and_commit(new_size, root, signed.checkpoint)
+                    self.storage.delete([PENDING_FILE])
                 finally:
                     indexer.join()  # a failed index update is repaired by the next _recover
         if new_size is not None:
@@ -534,6 +551,7 @@ class Log:
                 f"(signed {cp.root_hash.hex()}, tiles give {root.hex()}); the log's files were damaged",
                 hint="Restore the tile/ directory from a backup; `evidence log audit` finds the first bad file.",
             )
+        self._undo_pending(cp.size)
         if self.storage.read("checkpoint") != data or self.storage.read(f"{history_dir(cp.size)}/checkpoint") != data:
             self._publish(cp.size, data)  # a crash came between commit and publish
         dedup = self._dedup_index()
@@ -548,6 +566,23 @@ class Log:
             self._rebuild_dedup(dedup, 0, cp.size)
         self._trusted_state = data
         return signed
+
+    def _undo_pending(self, size: int) -> None:
+        """Remove tiles written by an append that crashed before its commit."""
+        raw = self.storage.read(PENDING_FILE)
+        if raw is None:
+            return
+        stale = []
+        for path in raw.decode("utf-8", "replace").splitlines():
+            try:
+                tid = tiles.parse_tile_path(path)
+            except FormatError:
+                continue
+            level = max(tid.level, 0)
+            if tid.width > tiles.tile_width(level, tid.n, size):
+                stale.append(path)
+        self.storage.delete(stale)
+        self.storage.delete([PENDING_FILE])
 
     def _rebuild_dedup(self, dedup: _Dedup, start: int, size: int) -> None:
         reader = self._reader(size)
@@ -599,7 +634,7 @@ class _Background(threading.Thread):
     def run(self) -> None:
         try:
             self._fn(*self._args)
-        except BaseException as e:  # noqa: BLE001 - reported through .error
+        except BaseException as e:
             self.error = e
 
 

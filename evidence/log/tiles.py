@@ -88,8 +88,10 @@ def parse_tile_path(path: str) -> TileId:
     if level > MAX_LEVEL:
         raise FormatError(f"{path!r}: level above {MAX_LEVEL}")
     n = int(index_s.replace("x", "").replace("/", ""))
+    if n >= 1 << 64:
+        raise FormatError(f"{path!r}: tile index does not fit in 64 bits")
     width = int(width_s) if width_s else TILE_WIDTH
-    if width >= TILE_WIDTH:
+    if width_s and width >= TILE_WIDTH:
         raise FormatError(f"{path!r}: partial width must be 1..255")
     tid = TileId(level, n, width)
     if tid.path != path:
