@@ -738,11 +738,11 @@ def _settle(
     idle_work: Callable[[], None] | None,
 ) -> bool:
     """Wait until no request has been in flight for ``settle_ms``; False on giving up.
-    ``idle_work`` runs once while waiting if at least 250 ms of waiting remain."""
+    ``idle_work`` runs once while waiting if at least 350 ms of waiting remain."""
     give_up = time.monotonic() + opts.settle_max_s
     quiet_s = opts.settle_ms / 1000
     while True:
-        if idle_work is not None and quiet_s - recorder.quiet_for() > 0.25:
+        if idle_work is not None and quiet_s - recorder.quiet_for() > 0.35:
             idle_work()
             idle_work = None
         _check_size(recorder, opts)
