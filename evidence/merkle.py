@@ -100,6 +100,9 @@ def range_hash(perfect: PerfectHash, start: int, end: int) -> bytes:
     n = end - start
     if n <= 0:
         raise ValueError("empty range")
+    if n & (n - 1) == 0:  # a perfect subtree: the common case
+        height = n.bit_length() - 1
+        return perfect(height, start >> height)
     parts: list[bytes] = []
     pos = start
     for height in range(n.bit_length() - 1, -1, -1):

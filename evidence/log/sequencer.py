@@ -366,7 +366,7 @@ class Log:
         """A C2SP tlog-proof for entry ``index`` against the checkpoint of ``size``."""
         if size is None:
             latest = self._read_signed()
-            note, cp = latest.to_bytes(), latest.checkpoint
+            note, cp = self._verified[0] if self._verified else latest.to_bytes(), latest.checkpoint
         else:
             note = self.checkpoint_note(size)
             cp = SignedCheckpoint.parse(note).checkpoint

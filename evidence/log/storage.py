@@ -46,6 +46,7 @@ class DirectoryStorage:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._prefix = str(self.root) + os.sep
         self._pool: ThreadPoolExecutor | None = None
 
     def describe(self) -> str:
@@ -57,14 +58,16 @@ class DirectoryStorage:
         return self.root / path
 
     def read(self, path: str) -> bytes | None:
+        if path.startswith("/") or ".." in path.split("/"):
+            raise LogError(f"refusing the unsafe path {path!r}")
+        full = self._prefix + path
         try:
-            return self._full(path).read_bytes()
-        except FileNotFoundError:
-            return None
-        except IsADirectoryError:
+            with open(full, "rb") as f:
+                return f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
         except OSError as e:
-            raise LogError(f"cannot read {self._full(path)}: {e.strerror}") from e
+            raise LogError(f"cannot read {full}: {e.strerror}") from e
 
     def exists(self, path: str) -> bool:
         return self._full(path).is_file()

@@ -207,16 +207,16 @@ class TileHashReader:
     def __init__(self, size: int, fetch: TileFetch, cache_tiles: int = 256) -> None:
         self.size = size
         self._fetch = fetch
-        self._cache: dict[tuple[int, int, int], list[bytes]] = {}
+        self._cache: dict[tuple[int, int], list[bytes]] = {}
         self._cache_max = cache_tiles
 
     def _levels(self, level: int, n: int) -> list[bytes]:
-        width = tile_width(level, n, self.size)
-        if width == 0:
-            raise LogCorruptError(f"asked for tile {level}/{n}, which a tree of size {self.size} does not have")
-        key = (level, n, width)
+        key = (level, n)
         got = self._cache.get(key)
         if got is None:
+            width = tile_width(level, n, self.size)
+            if width == 0:
+                raise LogCorruptError(f"asked for tile {level}/{n}, which a tree of size {self.size} does not have")
             data = self._fetch(level, n, width)
             if len(data) != width * HASH:
                 raise LogCorruptError(
@@ -231,10 +231,9 @@ class TileHashReader:
     def perfect(self, height: int, index: int) -> bytes:
         level, r = divmod(height, TILE_HEIGHT)
         first = index << r  # position of the subtree's first hash among level-`level` hashes
-        n, offset = divmod(first, TILE_WIDTH)
-        levels = self._levels(level, n)
-        pos = (offset >> r) * HASH
-        data = levels[r]
+        got = self._cache.get((level, first >> TILE_HEIGHT)) or self._levels(level, first >> TILE_HEIGHT)
+        data = got[r]
+        pos = ((first & (TILE_WIDTH - 1)) >> r) * HASH
         if pos + HASH > len(data):
             raise LogCorruptError(f"the tree of size {self.size} has no subtree at height {height}, index {index}")
         return data[pos : pos + HASH]
