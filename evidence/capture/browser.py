@@ -198,7 +198,9 @@ def _launch(explicit: Path | None) -> _Process:
     try:
         from playwright.sync_api import Error as PlaywrightError
     except ImportError as err:  # pragma: no cover - a declared dependency
-        raise BrowserError(f"Playwright is not installed ({err}).", hint="pip install playwright") from None
+        raise BrowserError(
+            f"Playwright is not installed ({err}).", hint="pip install playwright"
+        ) from None
     playwright = _acquire_driver()
     try:
         if explicit is not None:
@@ -255,7 +257,9 @@ def _launch(explicit: Path | None) -> _Process:
     created_at = None
     if user_data_dir:
         with contextlib.suppress(OSError):
-            created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(Path(user_data_dir).stat().st_ctime))
+            created_at = time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(Path(user_data_dir).stat().st_ctime)
+            )
     agent = str(version.get("userAgent", ""))
     info: dict[str, Any] = {
         "product": version.get("product"),
@@ -432,7 +436,9 @@ class _Tab:
             self.context.close()
 
 
-def _tab_key(opts: CaptureOptions, user_agent: str, storage: StorageState | None) -> tuple[Any, ...]:
+def _tab_key(
+    opts: CaptureOptions, user_agent: str, storage: StorageState | None
+) -> tuple[Any, ...]:
     return (
         opts.viewport_width,
         opts.viewport_height,
@@ -443,7 +449,9 @@ def _tab_key(opts: CaptureOptions, user_agent: str, storage: StorageState | None
     )
 
 
-def _open_tab(process: _Process, opts: CaptureOptions, user_agent: str, storage: StorageState | None) -> _Tab:
+def _open_tab(
+    process: _Process, opts: CaptureOptions, user_agent: str, storage: StorageState | None
+) -> _Tab:
     t = time.monotonic()
     created_at = utc_now()
     context = process.browser.new_context(
@@ -479,7 +487,9 @@ def _open_tab(process: _Process, opts: CaptureOptions, user_agent: str, storage:
     return tab
 
 
-def _take_tab(process: _Process, opts: CaptureOptions, user_agent: str, storage: StorageState | None) -> _Tab:
+def _take_tab(
+    process: _Process, opts: CaptureOptions, user_agent: str, storage: StorageState | None
+) -> _Tab:
     """The pre-opened spare tab if it was made with the same settings, else a new one."""
     spare, process.spare = process.spare, None
     if spare is not None:
@@ -580,7 +590,9 @@ def _browse(
         t = time.monotonic()
         scroll_steps = 0
         if opts.scroll:
-            scrolled = page.evaluate(_SCROLL_JS, {"maxHeight": opts.full_page_max_height, "pause": _SCROLL_PAUSE_MS})
+            scrolled = page.evaluate(
+                _SCROLL_JS, {"maxHeight": opts.full_page_max_height, "pause": _SCROLL_PAUSE_MS}
+            )
             scroll_steps = int(scrolled.get("steps", 0))
         timings["scroll_ms"] = _ms(t)
 
@@ -648,7 +660,9 @@ def _browse(
         timings["pdf_ms"] = _ms(t)
 
         t = time.monotonic()
-        main_chain = [ex for ex in recorder.main_exchanges() if ex.hops[0].response or ex.final.response]
+        main_chain = [
+            ex for ex in recorder.main_exchanges() if ex.hops[0].response or ex.final.response
+        ]
         main = _pick_main(main_chain, final_url)
         recorder.finalize(dims.get("charset"), main.request_id if main else None)
         _check_size(recorder, opts)
@@ -663,7 +677,9 @@ def _browse(
                 got = cdp.send("Network.getCertificate", {"origin": origin})
                 chain_der = [base64.b64decode(c) for c in got.get("tableNames", [])]
             except PlaywrightError as err:
-                warnings.append(f"The browser did not give the certificate chain ({_first_line(err)}).")
+                warnings.append(
+                    f"The browser did not give the certificate chain ({_first_line(err)})."
+                )
         timings["bodies_ms"] = _ms(t)
         seen = {hop.url for ex in recorder.exchanges.values() for hop in ex.hops}
         for url in tab.playwright_urls:
@@ -839,7 +855,9 @@ def _resources(recorder: NetworkRecorder) -> list[Resource]:
     return out
 
 
-def _tls_info(page: _Page, raw: wire.RawFetch, verify_error: str | None, insecure: bool) -> TLSInfo | None:
+def _tls_info(
+    page: _Page, raw: wire.RawFetch, verify_error: str | None, insecure: bool
+) -> TLSInfo | None:
     if page.main is None or page.main.final.response is None:
         return None
     details = page.main.final.response.get("securityDetails")
@@ -867,7 +885,9 @@ def _tls_info(page: _Page, raw: wire.RawFetch, verify_error: str | None, insecur
         raw_fetch_protocol=raw.connection.tls_version if same_origin else None,
         raw_fetch_cipher=raw.connection.tls_cipher if same_origin else None,
         raw_fetch_leaf_sha256=raw_leaf if same_origin else None,
-        leaf_matches_raw_fetch=(leaf_sha == raw_leaf) if (same_origin and leaf_sha and raw_leaf) else None,
+        leaf_matches_raw_fetch=(leaf_sha == raw_leaf)
+        if (same_origin and leaf_sha and raw_leaf)
+        else None,
     )
 
 
@@ -1102,12 +1122,16 @@ class Capturer:
         other_dns: dict[str, list[str]] = {}
         for host in dict.fromkeys(h for h in hosts if h and h != target.host):
             try:
-                other_dns[host] = list(wire.resolve(check_url(f"http://{host}/"), opts.timeout_s).addresses)
+                other_dns[host] = list(
+                    wire.resolve(check_url(f"http://{host}/"), opts.timeout_s).addresses
+                )
             except CaptureError as err:
                 other_dns[host] = [f"lookup failed: {err.message}"]
         main_response = page.main.final.response if page.main and page.main.final.response else {}
         status = _int(main_response.get("status")) or raw.status
-        status_text = str(main_response.get("statusText") or (raw.status_text if not main_response else ""))
+        status_text = str(
+            main_response.get("statusText") or (raw.status_text if not main_response else "")
+        )
         http_error = status >= 400
         tls = _tls_info(page, raw, verify_error, opts.insecure)
         resources = _resources(page.recorder)
@@ -1118,7 +1142,9 @@ class Capturer:
                 f"The raw fetch got status {raw.status} where the browser got {status}; both answers are in the WARC."
             )
         if tls is not None and tls.leaf_matches_raw_fetch is False:
-            warnings.append("The server certificate the browser saw differs from the one the raw fetch saw.")
+            warnings.append(
+                "The server certificate the browser saw differs from the one the raw fetch saw."
+            )
         missing = [r.url for r in resources if not r.body_recorded and r.status is not None]
         if missing:
             warnings.append(f"{len(missing)} response(s) are listed without a body in the WARC.")
@@ -1150,7 +1176,9 @@ class Capturer:
             finished_at=finished_at,
             hosts=hosts,
             urls=[target.url, raw.final_url, page.final_url],
-            local_address={"ip": local.local_ip, "port": local.local_port} if local.local_ip else None,
+            local_address={"ip": local.local_ip, "port": local.local_port}
+            if local.local_ip
+            else None,
             operator=opts.operator,
             case=opts.case,
             notes=opts.notes,
@@ -1166,7 +1194,9 @@ class Capturer:
             "status": status,
             "status_text": status_text,
             "http_error": http_error,
-            "error_kind": "client error" if 400 <= status < 500 else ("server error" if status >= 500 else None),
+            "error_kind": "client error"
+            if 400 <= status < 500
+            else ("server error" if status >= 500 else None),
             "mime_type": main_response.get("mimeType"),
             "page_title": page.title,
             "redirect_chain": [h.to_json() for h in chain],
@@ -1285,5 +1315,7 @@ def capture_page(
 
     For several pages, use one :class:`Capturer` instead: it keeps the browser running.
     """
+    check_url(url)  # refuse bad input before starting a browser
+    check_output_dir(Path(out_dir))
     with Capturer(options) as capturer:
         return capturer.capture(url, out_dir)

@@ -52,7 +52,9 @@ class BrowserExecutable:
     source: str
 
 
-def well_known_paths(platform: str | None = None, environ: Mapping[str, str] | None = None) -> list[Path]:
+def well_known_paths(
+    platform: str | None = None, environ: Mapping[str, str] | None = None
+) -> list[Path]:
     """Usual install locations of Chromium and Chrome on ``platform`` (``sys.platform``)."""
     platform = platform or sys.platform
     env = os.environ if environ is None else environ

@@ -106,7 +106,10 @@ def software_report() -> dict[str, Any]:
             "implementation": platform.python_implementation(),
             "executable": sys.executable,
         },
-        "libraries": {name: _version(name) for name in ("playwright", "warcio", "requests", "urllib3", "cryptography")},
+        "libraries": {
+            name: _version(name)
+            for name in ("playwright", "warcio", "requests", "urllib3", "cryptography")
+        },
         "os": {
             "system": platform.system(),
             "release": platform.release(),
@@ -167,7 +170,9 @@ def ntp_status() -> dict[str, Any]:
     return {"ntp_synchronized": ntp, "ntp_check": method, "kernel": _kernel_clock()}
 
 
-def clock_report(started_at: str, finished_at: str, status: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def clock_report(
+    started_at: str, finished_at: str, status: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Capture start/end from the system clock, the time zone and any sync evidence."""
     local = dt.datetime.now().astimezone()
     return {
@@ -197,7 +202,9 @@ def network_interfaces() -> dict[str, Any]:
                     "state": iface.get("operstate"),
                     "mac": iface.get("address"),
                     "addresses": [
-                        f"{a.get('local')}/{a.get('prefixlen')}" for a in iface.get("addr_info", []) if a.get("local")
+                        f"{a.get('local')}/{a.get('prefixlen')}"
+                        for a in iface.get("addr_info", [])
+                        if a.get("local")
                     ],
                 }
                 for iface in data

@@ -287,7 +287,9 @@ _POOLS = {"http": _RecordingHTTPPool, "https": _RecordingHTTPSPool}
 
 
 class _RecordingAdapter(requests.adapters.HTTPAdapter):
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
 
@@ -352,7 +354,9 @@ def _filter_records(state: dict[str, Any]) -> Callable[[Any, Any, Any], tuple[An
         conns: list[WireConnection] = _local.connections
         conn = conns[-1] if conns else None
         if conn and conn.tls_version:
-            response.rec_headers.add_header("WARC-Protocol", conn.tls_version.lower().replace("v", "/"))
+            response.rec_headers.add_header(
+                "WARC-Protocol", conn.tls_version.lower().replace("v", "/")
+            )
             if conn.tls_cipher:
                 response.rec_headers.add_header("WARC-Cipher-Suite", conn.tls_cipher)
         if response.http_headers is not None:
@@ -424,7 +428,9 @@ def raw_fetch(
                         verify=not insecure,
                     )
                     try:
-                        body_bytes, body_sha256 = _read_body(response, url, max_body_bytes, deadline)
+                        body_bytes, body_sha256 = _read_body(
+                            response, url, max_body_bytes, deadline
+                        )
                     finally:
                         response.close()
                     conns: list[WireConnection] = _local.connections
@@ -480,7 +486,9 @@ def raw_fetch(
     )
 
 
-def _read_body(response: requests.Response, url: str, limit: int, deadline: float) -> tuple[int, str]:
+def _read_body(
+    response: requests.Response, url: str, limit: int, deadline: float
+) -> tuple[int, str]:
     """Read the (decoded) body within the size limit; returns its length and SHA-256."""
     total = 0
     digest = hashlib.sha256()
@@ -517,7 +525,8 @@ def _explain(
         reason = _ssl_reason(err)
         return TLSFailedError(
             f"The secure connection to {host} failed: {reason}.",
-            hint="The site's certificate could not be verified, so its identity is not proven. " + _INSECURE_HINT,
+            hint="The site's certificate could not be verified, so its identity is not proven. "
+            + _INSECURE_HINT,
         )
     if isinstance(err, requests.exceptions.Timeout):
         return CaptureTimeoutError(
@@ -558,7 +567,11 @@ def _ssl_reason(err: BaseException) -> str:
             return f"the TLS handshake failed ({e.reason or e})"
         stack.extend([e.__cause__, e.__context__])
         stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
-        stack.append(getattr(e, "reason", None) if isinstance(getattr(e, "reason", None), BaseException) else None)
+        stack.append(
+            getattr(e, "reason", None)
+            if isinstance(getattr(e, "reason", None), BaseException)
+            else None
+        )
     text = str(err)
     if "CERTIFICATE_VERIFY_FAILED" in text:
         detail = text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()

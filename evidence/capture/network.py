@@ -242,7 +242,9 @@ class NetworkRecorder:
     def _get_body(self, request_id: str) -> dict[str, Any] | str:
         """Chromium's ``getResponseBody`` answer, or why there is none."""
         try:
-            got: dict[str, Any] = self.cdp.send("Network.getResponseBody", {"requestId": request_id})
+            got: dict[str, Any] = self.cdp.send(
+                "Network.getResponseBody", {"requestId": request_id}
+            )
         except Exception as err:  # the browser no longer holds the body
             return f"body not available from the browser ({_first_line(err)})"
         return got
@@ -308,10 +310,13 @@ class NetworkRecorder:
             except (LookupError, UnicodeError):
                 body = data.encode("utf-8")
                 encoding = "utf-8"
-                ex.body_note = f"text re-encoded as UTF-8 (it could not be written back as {charset})"
+                ex.body_note = (
+                    f"text re-encoded as UTF-8 (it could not be written back as {charset})"
+                )
             slack = 4  # the browser drops a byte-order mark when it decodes text
         cached = ex.from_cache or any(
-            hop.response.get(flag) for flag in ("fromDiskCache", "fromPrefetchCache", "fromServiceWorker")
+            hop.response.get(flag)
+            for flag in ("fromDiskCache", "fromPrefetchCache", "fromServiceWorker")
         )
         if body and ex.encoded_length == 0 and not cached:
             # Nothing came over the network, yet the browser offers a body: it handed the

@@ -79,7 +79,9 @@ class CaptureOptions:
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> InvalidOptionError:
             value = getattr(self, field)
-            return InvalidOptionError(f"The capture option {field}={value!r} cannot be used: {why}.")
+            return InvalidOptionError(
+                f"The capture option {field}={value!r} cannot be used: {why}."
+            )
 
         for name, low, high in (
             ("viewport_width", 100, 10_000),
@@ -109,14 +111,18 @@ class CaptureOptions:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise bad(name, "it must be text")
-        if self.user_agent is not None and (not self.user_agent.strip() or any(c in self.user_agent for c in "\r\n\0")):
+        if self.user_agent is not None and (
+            not self.user_agent.strip() or any(c in self.user_agent for c in "\r\n\0")
+        ):
             raise bad("user_agent", "it must be one non-empty line of text")
         if self.wait_selector is not None and not self.wait_selector.strip():
             raise bad("wait_selector", "it must not be empty")
         if self.storage_state is not None and not isinstance(self.storage_state, Path):
             object.__setattr__(self, "storage_state", Path(self.storage_state))
         if not isinstance(self.insecure, bool) or not isinstance(self.scroll, bool):
-            raise InvalidOptionError("The capture options insecure and scroll must be True or False.")
+            raise InvalidOptionError(
+                "The capture options insecure and scroll must be True or False."
+            )
 
     def replace(self, **changes: Any) -> CaptureOptions:
         """A copy with some fields changed (validated again)."""

@@ -68,7 +68,9 @@ def check_url(url: str) -> Target:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as err:
-        raise InvalidURLError(f"The web address {text[:200]!r} is malformed ({err}).", hint=_HINT) from None
+        raise InvalidURLError(
+            f"The web address {text[:200]!r} is malformed ({err}).", hint=_HINT
+        ) from None
     if not text[len(scheme) + 1 :].startswith("//") or not parts.hostname:
         raise InvalidURLError(f"The web address {text[:200]!r} names no web site.", hint=_HINT)
     if parts.username is not None or parts.password is not None:
@@ -82,7 +84,9 @@ def check_url(url: str) -> Target:
     is_ip = _is_ip(host)
     if not is_ip:
         if "[" in parts.netloc:
-            raise InvalidURLError(f"The web address {text[:200]!r} has a malformed IPv6 address.", hint=_HINT)
+            raise InvalidURLError(
+                f"The web address {text[:200]!r} has a malformed IPv6 address.", hint=_HINT
+            )
         try:
             host = host.encode("idna").decode("ascii").lower()
         except UnicodeError:

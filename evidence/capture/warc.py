@@ -104,7 +104,9 @@ def parse_headers_text(text: str) -> tuple[str, str, list[tuple[str, str]]] | No
     return protocol, status.strip(), headers
 
 
-def archive_response_headers(headers: Iterable[tuple[str, str]], body_length: int) -> list[tuple[str, str]]:
+def archive_response_headers(
+    headers: Iterable[tuple[str, str]], body_length: int
+) -> list[tuple[str, str]]:
     """Rename wire-encoding headers to ``X-Archive-Orig-*`` and state the real length of
     the (decoded) body, so replay tools read the record correctly."""
     out: list[tuple[str, str]] = []

@@ -23,6 +23,8 @@ from evidence.capture.errors import (
 )
 from evidence.capture.urls import check_url
 
+pytestmark = pytest.mark.browser
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

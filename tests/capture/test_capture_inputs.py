@@ -117,8 +117,7 @@ def test_storage_state_json_and_cookies_txt(tmp_path: Path) -> None:
 
     txt = tmp_path / "cookies.txt"
     txt.write_text(
-        "# Netscape HTTP Cookie File\n"
-        "#HttpOnly_.shop.example\tTRUE\t/\tTRUE\t0\tsession\tVERY-SECRET\n"
+        "# Netscape HTTP Cookie File\n#HttpOnly_.shop.example\tTRUE\t/\tTRUE\t0\tsession\tVERY-SECRET\n"
     )
     jar = load_storage_state(txt)
     assert jar.file_format == "netscape-cookies"
@@ -209,3 +208,15 @@ def test_debian_wrapper_is_bypassed() -> None:
     )
     assert found.path == Path("/usr/lib/chromium/chromium")
     assert "wrapper" in found.source
+
+
+def test_capture_page_refuses_bad_input_before_starting_a_browser(tmp_path: Path) -> None:
+    from evidence.capture import capture_page
+
+    with pytest.raises(InvalidURLError):
+        capture_page("javascript:alert(1)", tmp_path / "out")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(OutputDirError):
+        capture_page("http://127.0.0.1:9/", tmp_path / "full")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]

@@ -7,9 +7,12 @@ import email
 import json
 from typing import Any
 
+import pytest
 from capture_helpers import load_site_module, png_size, read_raw_records, read_warc, warcio_check
 
 from evidence.capture import ARTIFACT_NAMES, Capturer, CaptureResult
+
+pytestmark = pytest.mark.browser
 
 pages = load_site_module().pages
 

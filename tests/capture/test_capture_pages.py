@@ -13,6 +13,8 @@ from capture_helpers import load_site_module, png_size, read_raw_records, read_w
 
 from evidence.capture import CaptureOptions, Capturer, CaptureResult, capture_page
 
+pytestmark = pytest.mark.browser
+
 site_module = load_site_module()
 pages = site_module.pages
 SECRET_NAME, SECRET_VALUE = site_module.SESSION_COOKIE
@@ -121,8 +123,7 @@ def test_compressed_chunked_page(capturer: Capturer, site: Any, tmp_path: Path) 
     ]
     # The raw fetch keeps the wire bytes: odd header spacing, chunk framing, gzip body.
     assert raw_blocks[0].startswith(
-        b"HTTP/1.1 200 OK\r\nContent-Type:text/html; charset=utf-8\r\n"
-        b"X-Odd-Spacing:   three spaces\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Type:text/html; charset=utf-8\r\nX-Odd-Spacing:   three spaces\r\n"
     )
     assert b"Transfer-Encoding: chunked\r\n\r\n" in raw_blocks[0]
     assert raw_blocks[0].endswith(b"\r\n0\r\n\r\n")

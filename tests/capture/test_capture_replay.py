@@ -18,6 +18,8 @@ from capture_helpers import load_site_module
 
 from evidence.capture import Capturer, CaptureResult
 
+pytestmark = pytest.mark.browser
+
 PYWB = os.environ.get("EVIDENCE_PYWB")
 pages = load_site_module().pages
 
@@ -39,7 +41,9 @@ def test_listing_replays_offline_from_the_warc(
 ) -> None:
     assert PYWB is not None
     bin_dir = Path(PYWB)
-    subprocess.run([str(bin_dir / "wb-manager"), "init", "demo"], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run(
+        [str(bin_dir / "wb-manager"), "init", "demo"], cwd=tmp_path, check=True, capture_output=True
+    )
     subprocess.run(
         [str(bin_dir / "wb-manager"), "add", "demo", str(listing.artifacts["archive.warc.gz"])],
         cwd=tmp_path,
