@@ -1,0 +1,132 @@
+"""The one call: capture a URL, seal it into the log, write a proof bundle.
+
+    import evidence
+    bundle = evidence.capture("https://shop.example/item/1", case="2026-017", operator="J. Smith")
+    print(bundle.path, bundle.log_index)
+
+The default log is the embedded one in the evidence home (``$EVIDENCE_HOME``, else the
+platform data directory): ``log/`` with its keys in ``keys/``, created on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from evidence.bundle import Bundle, seal
+from evidence.capture import CaptureOptions, Capturer
+from evidence.config import TSAConfig, evidence_home, load_config, select_tsas
+from evidence.errors import UsageError
+from evidence.log import Log
+
+LogLike = Log | str | os.PathLike[str] | None
+
+
+def default_origin() -> str:
+    """A fresh, unique origin for a new embedded log."""
+    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-.") or "localhost"
+    return f"evidence.invalid/{host}/{secrets.token_hex(4)}"
+
+
+def default_log(home: Path | None = None, *, tsas: Sequence[TSAConfig] = ()) -> Log:
+    """The embedded default log in the evidence home, created with its keys on first use."""
+    from evidence.timestamp import timestamper
+
+    h = home or evidence_home()
+    hook = timestamper(tsas) if tsas else None
+    return Log.open_or_create(h / "log", default_origin(), keys_dir=h / "keys", after_checkpoint=hook)
+
+
+def resolve_log(log: LogLike, *, tsas: Sequence[TSAConfig] = ()) -> Log:
+    """A Log object from what a caller passed: a Log, a directory, or None (the default)."""
+    from evidence.timestamp import timestamper
+
+    if isinstance(log, Log):
+        return log
+    if log is None:
+        return default_log(tsas=tsas)
+    text = os.fspath(log)
+    if text.startswith(("http://", "https://")):
+        raise UsageError(
+            f"submitting to a log server ({text}) is not supported by this version",
+            hint="Use a local log directory, or the embedded default log.",
+        )
+    hook = timestamper(tsas) if tsas else None
+    return Log.open(text, after_checkpoint=hook)
+
+
+def resolve_tsas(tsa: str | Sequence[str] | None) -> tuple[TSAConfig, ...]:
+    """TSAs from the configuration, narrowed or extended by names/URLs the caller gave."""
+    requested = [tsa] if isinstance(tsa, str) else list(tsa or [])
+    return select_tsas(load_config().tsas, requested)
+
+
+_CAPTURE_FIELDS = set(CaptureOptions.__dataclass_fields__)
+
+
+@contextmanager
+def session(
+    *,
+    log: LogLike = None,
+    tsa: str | Sequence[str] | None = None,
+    executable: str | None = None,
+    **options: Any,
+) -> Iterator[tuple[Capturer, Log, tuple[TSAConfig, ...]]]:
+    """One browser and one log for many captures (what ``preserve`` uses for batches)."""
+    unknown = set(options) - _CAPTURE_FIELDS
+    if unknown:
+        raise UsageError(f"unknown capture option(s): {', '.join(sorted(unknown))}")
+    tsas = resolve_tsas(tsa)
+    the_log = resolve_log(log, tsas=tsas)
+    with Capturer(CaptureOptions(**options), executable=executable) as capturer:
+        yield capturer, the_log, tsas
+
+
+def capture_with(
+    capturer: Capturer,
+    the_log: Log,
+    url: str,
+    *,
+    out_dir: str | os.PathLike[str] = ".",
+    tsas: Sequence[TSAConfig] = (),
+    name: str | None = None,
+    options: CaptureOptions | None = None,
+) -> Bundle:
+    """Capture one URL with a running browser and seal it into ``the_log``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".evidence-capture-", dir=out) as tmp:
+        cap_dir = Path(tmp) / "capture"
+        capturer.capture(url, cap_dir, options)
+        return seal(cap_dir, the_log, out, name=name, tsas=tsas)
+
+
+def capture(
+    url: str,
+    *,
+    out_dir: str | os.PathLike[str] = ".",
+    log: LogLike = None,
+    tsa: str | Sequence[str] | None = None,
+    name: str | None = None,
+    executable: str | None = None,
+    **options: Any,
+) -> Bundle:
+    """Capture ``url``, seal it into the log and write a proof bundle; return the Bundle.
+
+    ``options`` are :class:`~evidence.capture.CaptureOptions` fields (``case``,
+    ``operator``, ``viewport_width``, ``timeout_s``, ``insecure``, ...). ``log`` is a
+    :class:`~evidence.log.Log`, a log directory, or None for the embedded default log.
+    ``tsa`` names configured time-stamping authorities or gives their URLs (default: all
+    configured in ``config.toml``).
+
+    Raises :class:`~evidence.errors.CaptureError` (nothing written anywhere) when the page
+    cannot be captured.
+    """
+    with session(log=log, tsa=tsa, executable=executable, **options) as (capturer, the_log, tsas):
+        return capture_with(capturer, the_log, url, out_dir=out_dir, tsas=tsas, name=name)

@@ -1,0 +1,461 @@
+"""Proof bundles: seal a capture into the log and write a WACZ with an ``evidence/`` folder.
+
+A bundle is a WACZ 1.1.1 file (replayable by ReplayWeb.page and pywb) with one extra
+folder, ``evidence/``. Its layout, the manifest and the log entry are specified in
+``docs/bundle-format.md``. In short:
+
+- ``evidence/manifest.json`` lists the SHA-256 and size of every *sealed* file (the WARC,
+  index, pages list and the capture's artifacts), the capture facts and a random salt.
+- The log entry is ``evidence-entry/v1\\nmanifest-sha256 <hex>\\n``: it reveals nothing
+  about the capture, and the manifest's salt keeps it unguessable.
+- After the entry is logged, the proof files are added: ``entry.tlog-proof`` (inclusion
+  proof and the signed checkpoint), ``checkpoint.note`` (the same checkpoint, for
+  ``openssl ts -verify``), ``checkpoint.<k>.tsr`` (RFC 3161 responses over it),
+  ``log.vkey``, ``tsa-<k>.pem``, ``report.html`` and ``VERIFY.txt``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import shutil
+import stat
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from evidence import __version__
+from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
+from evidence.errors import BundleFormatError, EvidenceError, LogError
+from evidence.log import Log
+from evidence.wacz import (
+    Member,
+    cdxj_lines,
+    datapackage,
+    datapackage_digest,
+    iso_now,
+    pages_jsonl,
+    sha256_file,
+    write_zip,
+)
+
+MANIFEST_FORMAT = "evidence-manifest/1"
+ENTRY_HEADER = b"evidence-entry/v1\n"
+TOOL_NAME = "preserve-evidence"
+
+WARC_PATH = "archive/data.warc.gz"
+INDEX_PATH = "indexes/index.cdx"
+PAGES_PATH = "pages/pages.jsonl"
+MANIFEST_PATH = "evidence/manifest.json"
+PROOF_PATH = "evidence/entry.tlog-proof"
+NOTE_PATH = "evidence/checkpoint.note"
+VKEY_PATH = "evidence/log.vkey"
+REPORT_PATH = "evidence/report.html"
+VERIFY_PATH = "evidence/VERIFY.txt"
+DATAPACKAGE = "datapackage.json"
+DATAPACKAGE_DIGEST = "datapackage-digest.json"
+
+#: Capture artifacts sealed into the manifest, by their name in the capture directory.
+CAPTURE_ARTIFACTS = (
+    "capture.json",
+    "environment.json",
+    "screenshot-full.png",
+    "screenshot-viewport.png",
+    "dom.html",
+    "page.pdf",
+    "page.mhtml",
+    "tls-chain.pem",
+)
+TOKEN_RE = re.compile(r"^evidence/checkpoint\.([1-9][0-9]{0,2})\.tsr$")
+TSA_CERT_RE = re.compile(r"^evidence/tsa-([1-9][0-9]{0,2})\.pem$")
+
+
+def log_entry(manifest_bytes: bytes) -> bytes:
+    """The log entry for a manifest: a versioned record holding its SHA-256."""
+    return ENTRY_HEADER + b"manifest-sha256 " + hashlib.sha256(manifest_bytes).hexdigest().encode() + b"\n"
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A written proof bundle: where it is, what it seals, and where it sits in the log."""
+
+    path: Path
+    manifest: dict[str, Any] = field(repr=False)
+    manifest_sha256: str
+    log_index: int
+    checkpoint: Checkpoint
+    log_origin: str
+    url: str
+    final_url: str
+    status: int | None
+    http_error: bool
+    timestamps: int
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        cp = self.checkpoint
+        lines = [
+            f"{self.url} -> {self.path}",
+            f"  sealed as entry {self.log_index} of the log {self.log_origin!r} (checkpoint of "
+            f"{cp.size} entries, root {cp.root_hash.hex()[:16]}...)",
+            f"  manifest SHA-256 {self.manifest_sha256}",
+            f"  independent RFC 3161 time-stamps: {self.timestamps}",
+        ]
+        if self.http_error:
+            lines.append(f"  note: the server answered HTTP {self.status}; the error page was preserved as is")
+        lines.extend(f"  warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+def build_manifest(
+    sealed: Sequence[Member],
+    facts: dict[str, Any],
+    *,
+    log_origin: str,
+    salt: bytes | None = None,
+) -> bytes:
+    """``evidence/manifest.json``: the leaf preimage (see docs/bundle-format.md)."""
+    files = []
+    for m in sorted(sealed, key=lambda m: m.path):
+        digest, size = m.digest()
+        files.append({"path": m.path, "sha256": digest, "size": size})
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "salt": (salt or secrets.token_bytes(32)).hex(),
+        "created": iso_now(),
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "log": {"origin": log_origin},
+        "url": facts.get("requested_url"),
+        "final_url": facts.get("final_url"),
+        "status": facts.get("status"),
+        "http_error": bool(facts.get("http_error")),
+        "capture_started": facts.get("started_at"),
+        "capture_finished": facts.get("finished_at"),
+        "case": (facts.get("options") or {}).get("case"),
+        "operator": (facts.get("options") or {}).get("operator"),
+        "files": files,
+    }
+    return _json_bytes(manifest)
+
+
+def _sealed_members(capture_dir: Path, staging: Path, facts: dict[str, Any]) -> list[Member]:
+    warc = capture_dir / "archive.warc.gz"
+    if not warc.is_file():
+        raise BundleFormatError(f"the capture in {capture_dir} has no archive.warc.gz")
+    members = [Member(WARC_PATH, warc)]
+    index = "\n".join(cdxj_lines(warc, "data.warc.gz")) + "\n"
+    (staging / "index.cdx").write_text(index, encoding="utf-8")
+    members.append(Member(INDEX_PATH, staging / "index.cdx"))
+    page = {
+        "id": hashlib.sha256(str(facts.get("requested_url")).encode()).hexdigest()[:32],
+        "url": facts.get("final_url") or facts.get("requested_url"),
+        "ts": facts.get("started_at"),
+        "title": facts.get("page_title") or "",
+    }
+    members.append(Member(PAGES_PATH, pages_jsonl([page])))
+    for name in CAPTURE_ARTIFACTS:
+        p = capture_dir / name
+        if p.is_file():
+            members.append(Member(f"evidence/{name}", p))
+    return members
+
+
+def bundle_name(facts: dict[str, Any], index: int) -> str:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(str(facts.get("requested_url") or "")).hostname or "page"
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", host)[:80]
+    digits = re.sub(r"[^0-9]", "", str(facts.get("started_at") or iso_now()))
+    ts = f"{digits[:8]}T{digits[8:14]}Z" if len(digits) >= 14 else "undated"
+    return f"{host}-{ts}-{index}.wacz"
+
+
+def seal(
+    capture_dir: Path,
+    log: Log,
+    out_dir: Path,
+    *,
+    name: str | None = None,
+    tsas: Sequence[Any] = (),
+) -> Bundle:
+    """Seal a finished capture directory into ``log`` and write its bundle into ``out_dir``.
+
+    The bundle file appears whole or not at all. If the entry was logged but the bundle
+    could not be written (for example, the disk is full), the error says so and names
+    the entry; the capture directory is left in place for a retry.
+    """
+    from evidence.report import render_report, render_verify_txt
+    from evidence.timestamp import TimestampToken, stamp_checkpoint
+
+    facts = json.loads((capture_dir / "capture.json").read_text(encoding="utf-8"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".evidence-", dir=out_dir) as tmp:
+        staging = Path(tmp)
+        sealed = _sealed_members(capture_dir, staging, facts)
+        manifest_bytes = build_manifest(sealed, facts, log_origin=log.origin)
+        entry = log_entry(manifest_bytes)
+        [index] = log.append([entry])
+        try:
+            signed = log.checkpoint()
+            size = signed.checkpoint.size
+            tokens = log.timestamps(size)
+            warnings: list[str] = []
+            if not tokens and tsas:
+                report = stamp_checkpoint(log, size, tsas)
+                warnings.extend(f"no time-stamp from {f.tsa}: {f.error}" for f in report.failures)
+                tokens = log.timestamps(size)
+            if not tsas:
+                warnings.append("no time-stamping authority is configured: the bundle has no independent time-stamp")
+            proof = log.prove(index, size)
+            note = proof.checkpoint_note
+            proof_members = [
+                Member(MANIFEST_PATH, manifest_bytes),
+                Member(PROOF_PATH, proof.to_bytes()),
+                Member(NOTE_PATH, note),
+                Member(VKEY_PATH, (log.verifier.vkey() + "\n" + log.timestamp_verifier.vkey() + "\n").encode()),
+            ]
+            parsed_tokens = []
+            for k, der in enumerate(tokens, start=1):
+                proof_members.append(Member(f"evidence/checkpoint.{k}.tsr", der))
+                parsed_tokens.append(TimestampToken.parse(der))
+            for k, tok in enumerate(parsed_tokens, start=1):
+                pem = b"".join(_pem(c) for c in tok.embedded_certificates())
+                if pem:
+                    proof_members.append(Member(f"evidence/tsa-{k}.pem", pem))
+            contents = BundleView.from_members(sealed + proof_members)
+            proof_members.append(Member(REPORT_PATH, render_report(contents)))
+            proof_members.append(Member(VERIFY_PATH, render_verify_txt(contents)))
+            members = sealed + proof_members
+            members = sorted(members, key=lambda m: _member_order(m.path))
+            pkg = datapackage(
+                members,
+                title=f"Evidence: {facts.get('requested_url')}",
+                main_url=facts.get("final_url") or facts.get("requested_url"),
+                main_date=facts.get("started_at"),
+                created=json.loads(manifest_bytes)["created"],
+                software=f"{TOOL_NAME} {__version__}",
+            )
+            final = [*members, Member(DATAPACKAGE, pkg), Member(DATAPACKAGE_DIGEST, datapackage_digest(pkg))]
+            dest = out_dir / (name or bundle_name(facts, index))
+            write_zip(dest, final)
+        except (OSError, EvidenceError) as e:
+            reason = e.diagnostics() if isinstance(e, EvidenceError) else (e.strerror or str(e))
+            raise LogError(
+                f"the capture was sealed as entry {index} of the log {log.origin!r}, but its bundle could "
+                f"not be written: {reason}",
+                hint=f"The captured files are still in {capture_dir}; free space and run the capture again.",
+            ) from e
+    return Bundle(
+        path=dest,
+        manifest=json.loads(manifest_bytes),
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        log_index=index,
+        checkpoint=SignedCheckpoint.parse(note).checkpoint,
+        log_origin=log.origin,
+        url=str(facts.get("requested_url")),
+        final_url=str(facts.get("final_url")),
+        status=facts.get("status"),
+        http_error=bool(facts.get("http_error")),
+        timestamps=len(tokens),
+        warnings=tuple(warnings),
+    )
+
+
+def _pem(cert: Any) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return bytes(cert.public_bytes(Encoding.PEM))
+
+
+_ORDER = [WARC_PATH, INDEX_PATH, PAGES_PATH]
+
+
+def _member_order(path: str) -> tuple[int, str]:
+    if path in _ORDER:
+        return (_ORDER.index(path), path)
+    return (len(_ORDER), path)
+
+
+# --------------------------------------------------------------------------- reading
+
+#: Limits for reading untrusted bundles.
+MAX_MEMBERS = 10_000
+MAX_MEMBER_BYTES = 1 << 30  # 1 GiB per file
+MAX_TOTAL_BYTES = 8 << 30
+MAX_SMALL_FILE = 64 << 20  # JSON, notes, proofs, keys, report: read into memory
+MAX_RATIO = 200  # uncompressed/compressed, for members that are compressed at all
+
+
+def _safe_name(name: str) -> bool:
+    if not name or name.startswith("/") or "\\" in name or "\x00" in name:
+        return False
+    if re.match(r"^[A-Za-z]:", name):
+        return False
+    parts = name.split("/")
+    return all(p not in ("", ".", "..") for p in parts)
+
+
+@dataclass(frozen=True)
+class BundleView:
+    """The members of a bundle, checked for safety, readable without extracting them.
+
+    Either opened from a ZIP file (:meth:`open`) or built in memory from members
+    (:meth:`from_members`, used while writing). Small files are read into memory on
+    demand; large ones are streamed.
+    """
+
+    names: tuple[str, ...]
+    _zip: zipfile.ZipFile | None = field(default=None, repr=False)
+    _members: dict[str, Member] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_members(cls, members: Sequence[Member]) -> BundleView:
+        return cls(names=tuple(m.path for m in members), _members={m.path: m for m in members})
+
+    @classmethod
+    def open(cls, path: Path | str) -> BundleView:
+        p = Path(path)
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            raise BundleFormatError(f"the bundle {p} does not exist") from None
+        except OSError as e:
+            raise BundleFormatError(f"cannot read the bundle {p}: {e.strerror}") from e
+        if not stat.S_ISREG(st.st_mode):
+            raise BundleFormatError(f"{p} is not a file")
+        try:
+            zf = zipfile.ZipFile(p)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+            raise BundleFormatError(
+                f"{p} is not a readable ZIP/WACZ file ({e}); it may be truncated or not a bundle at all"
+            ) from e
+        try:
+            infos = zf.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise BundleFormatError(f"the bundle has {len(infos)} files; at most {MAX_MEMBERS} are accepted")
+            names: list[str] = []
+            seen: set[str] = set()
+            total = 0
+            for info in infos:
+                name = info.filename
+                if not _safe_name(name) or info.is_dir():
+                    raise BundleFormatError(f"the bundle holds an unsafe or unexpected path {name!r}; refusing it")
+                if name in seen:
+                    raise BundleFormatError(f"the bundle holds the file {name!r} twice; refusing an ambiguous bundle")
+                seen.add(name)
+                if info.file_size > MAX_MEMBER_BYTES:
+                    raise BundleFormatError(
+                        f"the file {name!r} declares {info.file_size} bytes, more than the {MAX_MEMBER_BYTES} "
+                        "accepted; refusing it (a real capture is far smaller)"
+                    )
+                big = info.compress_type != zipfile.ZIP_STORED and info.file_size > 1 << 20
+                if big and info.file_size > MAX_RATIO * max(1, info.compress_size):
+                    raise BundleFormatError(f"the file {name!r} is compressed suspiciously well (a zip bomb?)")
+                if info.flag_bits & 0x1:
+                    raise BundleFormatError(f"the file {name!r} is encrypted; bundles are never encrypted")
+                total += info.file_size
+                names.append(name)
+            if total > MAX_TOTAL_BYTES:
+                raise BundleFormatError(f"the bundle declares {total} bytes in all, more than {MAX_TOTAL_BYTES}")
+        except BundleFormatError:
+            zf.close()
+            raise
+        return cls(names=tuple(names), _zip=zf)
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+    def __enter__(self) -> BundleView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def has(self, name: str) -> bool:
+        return name in self.names
+
+    def size(self, name: str) -> int:
+        if self._zip is not None:
+            return self._zip.getinfo(name).file_size
+        return self._members[name].digest()[1]
+
+    def read(self, name: str, limit: int = MAX_SMALL_FILE) -> bytes:
+        """A member's bytes (at most ``limit``; BundleFormatError if larger or unreadable)."""
+        if name not in self.names:
+            raise BundleFormatError(f"the bundle has no {name}")
+        if self._zip is None:
+            data = self._members[name].open_bytes()
+        else:
+            with self.stream(name) as f:
+                data = f.read(limit + 1)
+        if len(data) > limit:
+            raise BundleFormatError(f"{name} is larger than {limit} bytes")
+        return data
+
+    def stream(self, name: str) -> IO[bytes]:
+        if self._zip is None:
+            m = self._members[name]
+            if isinstance(m.source, bytes):
+                import io
+
+                return io.BytesIO(m.source)
+            return open(m.source, "rb")
+        try:
+            return self._zip.open(name)
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as e:
+            raise BundleFormatError(f"cannot read {name} from the bundle: {e}") from e
+
+    def sha256(self, name: str) -> tuple[str, int]:
+        """Hex SHA-256 and size of a member, streamed."""
+        h = hashlib.sha256()
+        size = 0
+        try:
+            with self.stream(name) as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+                    size += len(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+            raise BundleFormatError(f"cannot read {name} from the bundle (damaged?): {e}") from e
+        return h.hexdigest(), size
+
+    def json(self, name: str) -> Any:
+        try:
+            return json.loads(self.read(name))
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise BundleFormatError(f"{name} is not valid JSON: {e}") from e
+
+    def tokens(self) -> list[tuple[str, bytes]]:
+        """The RFC 3161 responses, as (member name, bytes), in order."""
+        found = sorted(((int(m.group(1)), n) for n in self.names if (m := TOKEN_RE.match(n))), key=lambda x: x[0])
+        return [(n, self.read(n)) for _, n in found]
+
+    def proof(self) -> TlogProof:
+        return TlogProof.parse(self.read(PROOF_PATH))
+
+    def extract_to(self, dest: Path) -> None:
+        """Extract every member below ``dest`` (a fresh temporary directory)."""
+        for name in self.names:
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with self.stream(name) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+
+
+__all__ = [
+    "Bundle",
+    "BundleView",
+    "build_manifest",
+    "log_entry",
+    "seal",
+    "sha256_file",
+]

@@ -1,0 +1,205 @@
+"""WACZ 1.1.1 packaging: CDXJ index, pages list, datapackage, deterministic ZIP.
+
+A WACZ is a ZIP with ``archive/*.warc.gz``, ``indexes/index.cdx``, ``pages/pages.jsonl``,
+``datapackage.json`` (every other file with its SHA-256 and size) and
+``datapackage-digest.json`` (the SHA-256 of ``datapackage.json``). ReplayWeb.page and pywb
+replay it; ``wacz validate`` checks it.
+
+Determinism: members are written in a fixed order, all with the same fixed timestamp
+(1980-01-01 00:00:00, the earliest ZIP date), fixed permissions, and *stored* (no
+compression), so the same inputs give the same bytes on any machine and zlib version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+WACZ_VERSION = "1.1.1"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """Hex SHA-256 and size of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def surt(url: str) -> str:
+    """Sort-friendly URI Reordering Transform, as CDXJ indexes key their lines.
+
+    ``https://www.Example.com:443/Path?b=2&a=1`` -> ``com,example)/path?a=1&b=2``.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    is_ip = host.replace(".", "").isdigit() or ":" in host
+    key = host if is_ip else ",".join(reversed(host.split(".")))
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port and port != default:
+        key += f":{port}"
+    path = parts.path or "/"
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    out = f"{key}){path}"
+    if query:
+        out += f"?{query}"
+    return out.lower()
+
+
+def cdxj_lines(warc_path: Path, filename: str) -> list[str]:
+    """CDXJ index lines for the response, resource and revisit records of a WARC."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    lines: list[str] = []
+    with open(warc_path, "rb") as f:
+        it = ArchiveIterator(f)
+        for record in it:
+            rtype = record.rec_type
+            if rtype not in ("response", "resource", "revisit"):
+                continue
+            url = record.rec_headers.get_header("WARC-Target-URI")
+            date = record.rec_headers.get_header("WARC-Date") or ""
+            if not url:
+                continue
+            ts = "".join(c for c in date if c.isdigit())[:14].ljust(14, "0")
+            data: dict[str, Any] = {"url": url}
+            if rtype == "response" and record.http_headers is not None:
+                data["mime"] = (record.http_headers.get_header("Content-Type") or "").split(";")[0].strip()
+                data["status"] = str(record.http_headers.get_statuscode())
+            elif rtype == "resource":
+                data["mime"] = (record.rec_headers.get_header("Content-Type") or "").split(";")[0].strip()
+                data["status"] = "200"
+            else:
+                data["mime"] = "warc/revisit"
+            digest = record.rec_headers.get_header("WARC-Payload-Digest")
+            if digest:
+                data["digest"] = digest
+            record.content_stream().read()  # consume, so offset and length are known
+            data["offset"] = str(it.get_record_offset())
+            data["length"] = str(it.get_record_length())
+            data["filename"] = filename
+            if rtype == "resource" and url.startswith("urn:"):
+                continue
+            lines.append(f"{surt(url)} {ts} {json.dumps(data, sort_keys=True, separators=(',', ':'))}")
+    lines.sort()
+    return lines
+
+
+def pages_jsonl(pages: Sequence[dict[str, Any]]) -> bytes:
+    """``pages/pages.jsonl``: a header line, then one JSON object per page."""
+    header = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
+    out = [json.dumps(header, sort_keys=True)]
+    out.extend(json.dumps(p, sort_keys=True, ensure_ascii=False) for p in pages)
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file to put into the ZIP: its path inside the archive and its source."""
+
+    path: str
+    source: Path | bytes
+
+    def open_bytes(self) -> bytes:
+        return self.source if isinstance(self.source, bytes) else self.source.read_bytes()
+
+    def digest(self) -> tuple[str, int]:
+        if isinstance(self.source, bytes):
+            return hashlib.sha256(self.source).hexdigest(), len(self.source)
+        return sha256_file(self.source)
+
+
+def _resource_name(path: str) -> str:
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in path.lower())
+    return name.strip("-.") or "resource"
+
+
+def datapackage(
+    members: Iterable[Member],
+    *,
+    title: str,
+    main_url: str | None,
+    main_date: str | None,
+    created: str,
+    software: str,
+    extras: dict[str, Any] | None = None,
+) -> bytes:
+    """``datapackage.json`` for the members (which must not include the datapackage files)."""
+    resources = []
+    for m in members:
+        digest, size = m.digest()
+        resources.append({"name": _resource_name(m.path), "path": m.path, "hash": f"sha256:{digest}", "bytes": size})
+    pkg: dict[str, Any] = {
+        "profile": "data-package",
+        "wacz_version": WACZ_VERSION,
+        "title": title,
+        "created": created,
+        "software": software,
+        "resources": resources,
+    }
+    if main_url:
+        pkg["mainPageUrl"] = main_url
+    if main_date:
+        pkg["mainPageDate"] = main_date
+    if extras:
+        pkg.update(extras)
+    return (json.dumps(pkg, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def datapackage_digest(datapackage_bytes: bytes) -> bytes:
+    digest = hashlib.sha256(datapackage_bytes).hexdigest()
+    body = {"path": "datapackage.json", "hash": f"sha256:{digest}"}
+    return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def write_zip(dest: Path, members: Sequence[Member]) -> None:
+    """Write a deterministic, stored (uncompressed) ZIP atomically at ``dest``."""
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for m in members:
+                info = zipfile.ZipInfo(m.path, date_time=ZIP_DATE)
+                info.compress_type = zipfile.ZIP_STORED
+                info.external_attr = 0o644 << 16
+                info.create_system = 3
+                if isinstance(m.source, bytes):
+                    zf.writestr(info, m.source)
+                else:
+                    info.file_size = m.source.stat().st_size
+                    with open(m.source, "rb") as src, zf.open(info, "w") as out:
+                        while chunk := src.read(CHUNK):
+                            out.write(chunk)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+        fd = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
