@@ -23,13 +23,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import log_cmd, timestamp_cmd
+    from . import bundle_cmd, log_cmd, timestamp_cmd
 
     parser = _Parser(prog="evidence", description="Preserve web pages as court-grade evidence.")
     sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     log_cmd.register(sub)
     timestamp_cmd.register(sub)
+    bundle_cmd.register(sub)
     return parser
 
 

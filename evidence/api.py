@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from evidence.bundle import Bundle, seal
+from evidence.bundle import Bundle, remove_stale, seal
 from evidence.capture import CaptureOptions, Capturer
 from evidence.config import TSAConfig, evidence_home, load_config, select_tsas
 from evidence.errors import UsageError
@@ -100,8 +100,12 @@ def capture_with(
 ) -> Bundle:
     """Capture one URL with a running browser and seal it into ``the_log``."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".evidence-capture-", dir=out) as tmp:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create the output folder {out}: {e.strerror}") from e
+    remove_stale(out)
+    with tempfile.TemporaryDirectory(prefix=f".evidence-capture-{os.getpid()}-", dir=out) as tmp:
         cap_dir = Path(tmp) / "capture"
         capturer.capture(url, cap_dir, options)
         return seal(cap_dir, the_log, out, name=name, tsas=tsas)

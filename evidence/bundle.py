@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import shutil
@@ -198,7 +199,7 @@ def seal(
 
     facts = json.loads((capture_dir / "capture.json").read_text(encoding="utf-8"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".evidence-", dir=out_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f".evidence-seal-{os.getpid()}-", dir=out_dir) as tmp:
         staging = Path(tmp)
         sealed = _sealed_members(capture_dir, staging, facts)
         manifest_bytes = build_manifest(sealed, facts, log_origin=log.origin)
@@ -268,6 +269,45 @@ def seal(
         timestamps=len(tokens),
         warnings=tuple(warnings),
     )
+
+
+_STALE = re.compile(r"^\.(?:evidence-(?:seal|capture)-(\d+)-.*|.*\.(\d+)\.partial)$")
+
+
+def remove_stale(out_dir: Path) -> list[Path]:
+    """Remove what a killed ``preserve`` left in ``out_dir``: its hidden temporary files.
+
+    Only names this library makes (``.evidence-capture-<pid>-*``, ``.evidence-seal-<pid>-*``,
+    ``.<bundle>.<pid>.partial``) whose process no longer runs are touched.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(out_dir.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = _STALE.match(p.name)
+        if not m:
+            continue
+        pid = int(m.group(1) or m.group(2))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _pem(cert: Any) -> bytes:

@@ -1,0 +1,179 @@
+"""End to end: `evidence.capture()` and `preserve` against the local site, a local TSA and a real log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "capture"))
+from capture_helpers import load_site_module  # noqa: E402
+from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: E402, F401
+
+import evidence  # noqa: E402
+from evidence.bundle import MANIFEST_PATH, NOTE_PATH, PROOF_PATH, BundleView, log_entry  # noqa: E402
+from evidence.capture import find_chromium  # noqa: E402
+from evidence.capture.errors import BrowserNotFoundError  # noqa: E402
+from evidence.checkpoint import TlogProof  # noqa: E402
+from evidence.log import Log  # noqa: E402
+from evidence.wacz import Member, write_zip  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Any]:
+    running = load_site_module().TestSite.start()
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    try:
+        return str(find_chromium().path)
+    except BrowserNotFoundError as err:
+        pytest.skip(f"no browser: {err.diagnostics()}")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    h = tmp_path / "home"
+    monkeypatch.setenv("EVIDENCE_HOME", str(h))
+    return h
+
+
+def _env(home: Path) -> dict[str, str]:
+    return dict(os.environ, EVIDENCE_HOME=str(home))
+
+
+def test_capture_api_end_to_end(tmp_path: Path, home: Path, site: Any, chromium: str, local_tsa: RunningTSA) -> None:
+    out = tmp_path / "out"
+    bundle = evidence.capture(
+        site.url("/listing"), out_dir=out, tsa=local_tsa.url, case="2026-017", operator="J. Smith"
+    )
+    assert bundle.path.parent == out and bundle.path.suffix == ".wacz"
+    assert bundle.timestamps == 1 and not bundle.http_error and bundle.status == 200
+    # The embedded default log was created in the home, with its keys apart.
+    log = Log.open(home / "log", keys_dir=home / "keys")
+    assert (home / "keys" / "log.skey").is_file()
+    with BundleView.open(bundle.path) as view:
+        manifest_bytes = view.read(MANIFEST_PATH)
+        manifest = json.loads(manifest_bytes)
+        assert manifest["case"] == "2026-017" and manifest["operator"] == "J. Smith"
+        assert len(bytes.fromhex(manifest["salt"])) == 32
+        for f in manifest["files"]:
+            assert view.sha256(f["path"]) == (f["sha256"], f["size"])
+        sealed = {f["path"] for f in manifest["files"]}
+        assert {"archive/data.warc.gz", "evidence/screenshot-full.png", "evidence/page.pdf"} <= sealed
+        # The log holds exactly the versioned record of the manifest's digest.
+        entry = log_entry(manifest_bytes)
+        assert log.entry(bundle.log_index) == entry
+        proof = TlogProof.parse(view.read(PROOF_PATH))
+        proof.verify(entry, [log.verifier], origin=log.origin)
+        assert view.read(NOTE_PATH) == proof.checkpoint_note
+        tokens = view.tokens()
+        assert len(tokens) == 1
+        note_file = tmp_path / "checkpoint.note"
+        note_file.write_bytes(proof.checkpoint_note)
+        tsr = tmp_path / "token.tsr"
+        tsr.write_bytes(tokens[0][1])
+    r = subprocess.run(
+        ["openssl", "ts", "-verify", "-in", str(tsr), "-data", str(note_file), "-CAfile", str(local_tsa.root_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert "Verification: OK" in r.stdout, r.stdout + r.stderr
+
+
+def test_bundle_zip_is_deterministic(tmp_path: Path) -> None:
+    members = [Member("a/b.txt", b"hello"), Member("c.bin", bytes(range(256)))]
+    write_zip(tmp_path / "1.zip", members)
+    time.sleep(1.1)
+    write_zip(tmp_path / "2.zip", members)
+    assert (tmp_path / "1.zip").read_bytes() == (tmp_path / "2.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "1.zip") as zf:
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
+
+
+def test_evidence_capture_stays_the_function() -> None:
+    import evidence.capture.browser  # noqa: F401 - importing submodules must not rebind the name
+    from evidence.capture import discovery  # noqa: F401
+
+    assert callable(evidence.capture) and evidence.capture.__module__ == "evidence.api"
+
+
+def test_preserve_batch_cli(tmp_path: Path, home: Path, site: Any, chromium: str, local_tsa: RunningTSA) -> None:
+    out = tmp_path / "out"
+    urls = [site.url("/listing"), "javascript:alert(1)", site.url("/not-found")]
+    r = subprocess.run(
+        ["preserve", *urls, "-o", str(out), "--tsa", local_tsa.url, "--json", "--case", "C-9"],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 4, r.stderr
+    doc = json.loads(r.stdout)
+    ok = [x for x in doc["results"] if x["ok"]]
+    bad = [x for x in doc["results"] if not x["ok"]]
+    assert len(ok) == 2 and len(bad) == 1 and "javascript" in bad[0]["url"]
+    assert "Traceback" not in r.stderr
+    assert [x["log_index"] for x in ok] == [0, 1]
+    assert ok[1]["http_error"] is True and ok[1]["status"] == 404
+    assert sorted(p.name for p in out.iterdir()) == sorted(Path(x["bundle"]).name for x in ok)
+    assert doc["log_key"].startswith("evidence.invalid/")
+
+
+def test_capture_failure_writes_nothing(tmp_path: Path, home: Path, chromium: str) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connection refused
+    out = tmp_path / "out"
+    r = subprocess.run(
+        ["preserve", f"http://127.0.0.1:{port}/", "-o", str(out)], env=_env(home), capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 2
+    assert "refused" in r.stderr.lower() and "Traceback" not in r.stderr
+    assert list(out.iterdir()) == []
+    assert Log.open(home / "log", keys_dir=home / "keys").size == 0
+
+
+def test_killed_preserve_leaves_no_half_bundle(tmp_path: Path, home: Path, site: Any, chromium: str) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        ["preserve", site.url("/slow?ms=8000"), "-o", str(out)], env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out.exists() and any(out.iterdir())):
+        time.sleep(0.1)  # wait until the capture is under way
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert not list(out.glob("*.wacz"))
+    leftovers = list(out.iterdir())
+    assert leftovers, "the capture should have been under way"
+    # The next run cleans up what the killed one left, and works.
+    r = subprocess.run(
+        ["preserve", site.url("/listing"), "-o", str(out), "-q"], env=_env(home), capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    assert [p.suffix for p in out.iterdir()] == [".wacz"]
+
+
+def test_report_pdf(tmp_path: Path, home: Path, site: Any, chromium: str) -> None:
+    bundle = evidence.capture(site.url("/listing"), out_dir=tmp_path)
+    pdf = tmp_path / "report.pdf"
+    r = subprocess.run(["evidence", "report", str(bundle.path), "-o", str(pdf)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 5000
