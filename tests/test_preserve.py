@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "capture"))
-from capture_helpers import load_site_module  # noqa: E402
-from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: E402, F401
+from capture_helpers import load_site_module
+from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401
 
-import evidence  # noqa: E402
-from evidence.bundle import MANIFEST_PATH, NOTE_PATH, PROOF_PATH, BundleView, log_entry  # noqa: E402
-from evidence.capture import find_chromium  # noqa: E402
-from evidence.capture.errors import BrowserNotFoundError  # noqa: E402
-from evidence.checkpoint import TlogProof  # noqa: E402
-from evidence.log import Log  # noqa: E402
-from evidence.wacz import Member, write_zip  # noqa: E402
+import evidence
+from evidence.bundle import MANIFEST_PATH, NOTE_PATH, PROOF_PATH, BundleView, log_entry
+from evidence.capture import find_chromium
+from evidence.capture.errors import BrowserNotFoundError
+from evidence.checkpoint import TlogProof
+from evidence.log import Log
+from evidence.wacz import Member, write_zip
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_bundle_zip_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_evidence_capture_stays_the_function() -> None:
-    import evidence.capture.browser  # noqa: F401 - importing submodules must not rebind the name
+    import evidence.capture.browser
     from evidence.capture import discovery  # noqa: F401
 
     assert callable(evidence.capture) and evidence.capture.__module__ == "evidence.api"
@@ -140,7 +140,11 @@ def test_capture_failure_writes_nothing(tmp_path: Path, home: Path, chromium: st
         port = s.getsockname()[1]  # closed again: connection refused
     out = tmp_path / "out"
     r = subprocess.run(
-        ["preserve", f"http://127.0.0.1:{port}/", "-o", str(out)], env=_env(home), capture_output=True, text=True, timeout=120
+        ["preserve", f"http://127.0.0.1:{port}/", "-o", str(out)],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 2
     assert "refused" in r.stderr.lower() and "Traceback" not in r.stderr
@@ -151,7 +155,10 @@ def test_capture_failure_writes_nothing(tmp_path: Path, home: Path, chromium: st
 def test_killed_preserve_leaves_no_half_bundle(tmp_path: Path, home: Path, site: Any, chromium: str) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        ["preserve", site.url("/slow?ms=8000"), "-o", str(out)], env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ["preserve", site.url("/slow?ms=8000"), "-o", str(out)],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.time() + 60
     while time.time() < deadline and not (out.exists() and any(out.iterdir())):
@@ -164,7 +171,11 @@ def test_killed_preserve_leaves_no_half_bundle(tmp_path: Path, home: Path, site:
     assert leftovers, "the capture should have been under way"
     # The next run cleans up what the killed one left, and works.
     r = subprocess.run(
-        ["preserve", site.url("/listing"), "-o", str(out), "-q"], env=_env(home), capture_output=True, text=True, timeout=300
+        ["preserve", site.url("/listing"), "-o", str(out), "-q"],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert r.returncode == 0, r.stderr
     assert [p.suffix for p in out.iterdir()] == [".wacz"]
@@ -173,7 +184,9 @@ def test_killed_preserve_leaves_no_half_bundle(tmp_path: Path, home: Path, site:
 def test_report_pdf(tmp_path: Path, home: Path, site: Any, chromium: str) -> None:
     bundle = evidence.capture(site.url("/listing"), out_dir=tmp_path)
     pdf = tmp_path / "report.pdf"
-    r = subprocess.run(["evidence", "report", str(bundle.path), "-o", str(pdf)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        ["evidence", "report", str(bundle.path), "-o", str(pdf)], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 5000
