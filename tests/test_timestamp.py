@@ -7,11 +7,9 @@ signers made with ``openssl cms``, certificates that expire during the test. No 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -20,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cryptography import x509
-from evidence_cli import timestamp_cmd
+from evidence_cli.main import main as cli_main
 from tsa.server import TestPKI, TSAServer, resign_token, unused_port_url
 
 from evidence.config import TSAConfig, evidence_home, load_config, parse_config, select_tsas
-from evidence.errors import EvidenceError, FormatError, TimestampError, UsageError
+from evidence.errors import FormatError, TimestampError, UsageError
 from evidence.log import Log
 from evidence.timestamp import (
     CertPin,
@@ -116,9 +114,7 @@ def test_openssl_ts_verify_accepts_the_stored_token(
     out = _openssl_verify(token.der, NOTE, local_tsa.root_path, tmp_path)
     assert "Verification: OK" in out
     # ... and OpenSSL, too, refuses it for other data.
-    assert "Verification: OK" not in _openssl_verify(
-        token.der, NOTE + b"x", local_tsa.root_path, tmp_path
-    )
+    assert "Verification: OK" not in _openssl_verify(token.der, NOTE + b"x", local_tsa.root_path, tmp_path)
 
 
 def test_bare_timestamp_token_is_accepted(
@@ -190,9 +186,7 @@ def test_token_stays_valid_after_the_tsa_certificate_expires(
     out_now = _openssl_verify(tok.der, NOTE, short.root_path, tmp_path)
     assert "certificate has expired" in out_now
     at = str(int(tok.gen_time.timestamp()))
-    assert "Verification: OK" in _openssl_verify(
-        tok.der, NOTE, short.root_path, tmp_path, "-attime", at
-    )
+    assert "Verification: OK" in _openssl_verify(tok.der, NOTE, short.root_path, tmp_path, "-attime", at)
 
 
 def test_verify_tokens_reports_each_token(
@@ -313,9 +307,7 @@ def test_gen_time_outside_the_policy_window_is_rejected(
 
 def test_gen_time_outside_the_certificate_validity_is_rejected(make_tsa: MakeTSA) -> None:
     now = _now()
-    expired = make_tsa(
-        "expired", not_before=now - dt.timedelta(days=2), not_after=now - dt.timedelta(days=1)
-    )
+    expired = make_tsa("expired", not_before=now - dt.timedelta(days=2), not_after=now - dt.timedelta(days=1))
     tok = request_timestamp(NOTE, expired.config(pinned=False))  # OpenSSL signs anyway
     with pytest.raises(TimestampError, match="cannot vouch for a time outside its validity"):
         verify_token(tok, NOTE, expired.pinned())
@@ -425,9 +417,7 @@ def test_pinned_tsa_whose_answer_does_not_verify_stores_nothing(
     make_tsa: MakeTSA,
 ) -> None:
     other = make_tsa("other")
-    cfg = TSAConfig(
-        "pinned-local", other.url, certificate=local_tsa.cert_path, root=local_tsa.root_path
-    )
+    cfg = TSAConfig("pinned-local", other.url, certificate=local_tsa.cert_path, root=local_tsa.root_path)
     with pytest.raises(TimestampRequestError, match="not a time-stamping authority the trust"):
         request_timestamp(NOTE, cfg)
 
@@ -484,9 +474,7 @@ def test_certificates_in_a_token_are_only_displayed(token: TimestampToken) -> No
 # --------------------------------------------------------------------------- configuration
 
 
-def test_config_reads_tsas_from_evidence_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_config_reads_tsas_from_evidence_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "config.toml").write_text(
         "[[tsa]]\n"
         'name = "first"\n'
@@ -556,16 +544,8 @@ def test_command_line_tsas_replace_the_configured_ones(tmp_path: Path) -> None:
 
 
 def _cli(*argv: str) -> int:
-    """`evidence timestamp ...` in-process, with the error-to-exit-code mapping of main."""
-    parser = argparse.ArgumentParser(prog="evidence")
-    timestamp_cmd.register(parser.add_subparsers())
-    args = parser.parse_args(["timestamp", *argv])
-    try:
-        code: int = args.func(args)
-    except EvidenceError as err:
-        print(f"error: {err.diagnostics()}", file=sys.stderr)
-        return err.exit_code
-    return code
+    """`evidence timestamp ...`, in-process through the real entry point."""
+    return cli_main(["timestamp", *argv])
 
 
 @pytest.fixture
