@@ -372,8 +372,8 @@ class _Parser:
         if not low <= len(args) <= high:
             raise self.fail(f"wrong number of items; the form is '{usage}'")
 
-    def limit(self, items: list[object] | dict[str, TSARoot], what: str) -> None:
-        if len(items) >= MAX_ENTRIES:
+    def limit(self, count: int, what: str) -> None:
+        if count >= MAX_ENTRIES:
             raise self.fail(f"more than {MAX_ENTRIES} {what}; this tool stops there")
 
     def define(self, name: str, kind: str) -> None:
@@ -402,7 +402,7 @@ class _Parser:
 
     def log(self, args: list[str]) -> None:
         self.arity(args, 1, 2, "log <vkey> [<url>]")
-        self.limit(list(self.logs), "logs")
+        self.limit(len(self.logs), "logs")
         verifier = self.vkey(args[0], ALG_ED25519, "log")
         if any(log.verifier.public_key == verifier.public_key for log in self.logs):
             raise self.fail(f"the log key {verifier.name!r} is listed twice (same public key)")
@@ -410,7 +410,7 @@ class _Parser:
 
     def witness(self, args: list[str]) -> None:
         self.arity(args, 2, 3, "witness <name> <vkey> [<url>]")
-        self.limit(list(self.witnesses), "witnesses")
+        self.limit(len(self.witnesses), "witnesses")
         name = args[0]
         verifier = self.vkey(args[1], ALG_COSIGNATURE_V1, "witness")
         dup = next(
@@ -427,7 +427,7 @@ class _Parser:
                 "a group needs a name, a threshold and at least one member: "
                 "'group <name> all|any|<k> <member>...'"
             )
-        self.limit(list(self.groups), "groups")
+        self.limit(len(self.groups), "groups")
         name, k_text, members = args[0], args[1], args[2:]
         n = len(members)
         if k_text == "all":
@@ -479,7 +479,7 @@ class _Parser:
 
     def tsa_root(self, args: list[str]) -> None:
         self.arity(args, 2, 2, "tsa-root <name> sha256:<hex>|<certificate file>")
-        self.limit(self.roots, "TSA roots")
+        self.limit(len(self.roots), "TSA roots")
         name = args[0]
         pin = self.pin(args[1], f"the certificate of TSA root {name!r}")
         self.define(name, "TSA root")
@@ -492,7 +492,7 @@ class _Parser:
         )
         if len(args) < 3 or len(args) % 2 == 0 or len(args) > 7:
             raise self.fail(f"wrong number of items; the form is '{usage}'")
-        self.limit(list(self.tsas), "TSAs")
+        self.limit(len(self.tsas), "TSAs")
         name, spec, root_name = args[:3]
         root = self.roots.get(root_name)
         if root is None:
