@@ -196,9 +196,7 @@ class CertPin:
         """Pin the single certificate in a PEM or DER file."""
         certs = load_certificates(path)
         if len(certs) != 1:
-            raise FormatError(
-                f"{path} holds {len(certs)} certificates; a pin needs a file with exactly one"
-            )
+            raise FormatError(f"{path} holds {len(certs)} certificates; a pin needs a file with exactly one")
         return cls.of(certs[0])
 
     @classmethod
@@ -245,8 +243,7 @@ class PinnedTSA:
         """The pins of a configured TSA (its ``certificate``/``sha256`` and ``root``)."""
         if not tsa.pinned or tsa.root is None:
             raise UsageError(
-                f"TSA {tsa.name!r} is not pinned: its configuration needs 'root' and "
-                "'certificate' or 'sha256'"
+                f"TSA {tsa.name!r} is not pinned: its configuration needs 'root' and 'certificate' or 'sha256'"
             )
         if tsa.certificate is not None:
             pin = CertPin.load(tsa.certificate)
@@ -301,9 +298,7 @@ def _decode(der: bytes) -> tuple[bytes, TimeStampResponse]:
     try:
         resp = decode_timestamp_response(data)
     except ValueError as first:
-        garbage = _not_a_timestamp(
-            f"the bytes are not a DER-encoded TimeStampResp or TimeStampToken ({first})"
-        )
+        garbage = _not_a_timestamp(f"the bytes are not a DER-encoded TimeStampResp or TimeStampToken ({first})")
         try:
             data = _wrap_token(data)
             resp = decode_timestamp_response(data)
@@ -345,9 +340,7 @@ class TimestampToken:
         return cls._from_response(data, resp, tsa_name)
 
     @classmethod
-    def _from_response(
-        cls, data: bytes, resp: TimeStampResponse, tsa_name: str | None
-    ) -> TimestampToken:
+    def _from_response(cls, data: bytes, resp: TimeStampResponse, tsa_name: str | None) -> TimestampToken:
         _require_granted(resp)
         info = resp.tst_info
         signer = _embedded_signer(resp)
@@ -435,15 +428,12 @@ def _signer_id(resp: TimeStampResponse) -> tuple[x509.Name, int]:
     infos = list(resp.signed_data.signer_infos)
     if len(infos) != 1:
         raise TimestampError(
-            f"The time-stamp has {len(infos)} signatures instead of exactly one; it is "
-            "malformed and is not accepted."
+            f"The time-stamp has {len(infos)} signatures instead of exactly one; it is malformed and is not accepted."
         )
     return infos[0].issuer, infos[0].serial_number
 
 
-def _find_signer(
-    resp: TimeStampResponse, candidates: Iterable[x509.Certificate]
-) -> x509.Certificate | None:
+def _find_signer(resp: TimeStampResponse, candidates: Iterable[x509.Certificate]) -> x509.Certificate | None:
     issuer, serial = _signer_id(resp)
     return next((c for c in candidates if c.issuer == issuer and c.serial_number == serial), None)
 
@@ -578,8 +568,7 @@ def verify_token(
             (
                 t.name
                 for t in pins
-                if t.certificate.certificate is not None
-                and t.certificate.certificate.subject == signer.subject
+                if t.certificate.certificate is not None and t.certificate.certificate.subject == signer.subject
             ),
             None,
         )
@@ -592,11 +581,7 @@ def verify_token(
             )
         else:
             what = f"{signer.subject.rfc4514_string()} (certificate sha256:{fp})"
-        self_signed = (
-            " That certificate is self-signed: nothing vouches for it."
-            if _is_self_issued(signer)
-            else ""
-        )
+        self_signed = " That certificate is self-signed: nothing vouches for it." if _is_self_issued(signer) else ""
         raise TimestampError(
             f"The time-stamp was signed by {what}, which is not a time-stamping authority "
             f"the trust policy pins (pinned: {pinned}).{self_signed}",
@@ -730,9 +715,7 @@ def _post(tsa: TSAConfig, query: bytes, session: requests.Session | None) -> byt
         ) as r:
             if r.status_code != 200:
                 status = f"{r.status_code} {r.reason or ''}".strip()
-                raise TimestampRequestError(
-                    f"{where} answered with HTTP error {status} instead of a time-stamp."
-                )
+                raise TimestampRequestError(f"{where} answered with HTTP error {status} instead of a time-stamp.")
             body = bytearray()
             for chunk in r.iter_content(65536):
                 body += chunk
@@ -767,16 +750,25 @@ def _reason(err: Exception) -> str:
     return text if len(text) < 200 else text[:200] + "..."
 
 
-def request_timestamp(
-    message: bytes, tsa: TSAConfig, *, session: requests.Session | None = None
-) -> TimestampToken:
+def request_timestamp(message: bytes, tsa: TSAConfig, *, session: requests.Session | None = None) -> TimestampToken:
     """Ask ``tsa`` for a time-stamp over ``SHA-256(message)`` and return the checked token.
 
     The answer must be a granted time-stamp whose imprint is ``SHA-256(message)`` and
     whose nonce is the one sent; when ``tsa`` is pinned (``root`` and a certificate or
     fingerprint configured) it must also pass :func:`verify_token`. Raises
-    :class:`TimestampRequestError` with a plain reason naming the TSA otherwise.
+    :class:`TimestampRequestError` with a plain reason naming the TSA otherwise (also when
+    the configured pins cannot be read: then the TSA is not even asked).
     """
+    pins = None
+    if tsa.pinned:
+        try:
+            pins = PinnedTSA.from_config(tsa)
+        except (FormatError, UsageError) as e:
+            raise TimestampRequestError(
+                f"The pins configured for the time-stamping authority {tsa.name} cannot be "
+                f"used, so it was not asked: {e.message}",
+                hint="Fix its 'certificate', 'sha256' or 'root' entry in config.toml.",
+            ) from e
     query = (
         TimestampRequestBuilder()
         .data(message)
@@ -789,8 +781,8 @@ def request_timestamp(
     where = f"The answer of the time-stamping authority {tsa.name} ({tsa.url})"
     try:
         token = TimestampToken.parse(body, tsa_name=tsa.name)
-        if tsa.pinned:
-            verify_token(token, message, PinnedTSA.from_config(tsa), nonce=query.nonce)
+        if pins is not None:
+            verify_token(token, message, pins, nonce=query.nonce)
         else:
             if not hmac.compare_digest(token.imprint, hashlib.sha256(message).digest()) or (
                 token.imprint_algorithm != SHA256_OID
@@ -901,9 +893,7 @@ class Timestamper:
     :func:`stamp_checkpoint`); its ``reports`` keep what happened, newest last.
     """
 
-    def __init__(
-        self, tsas: Sequence[TSAConfig], *, session: requests.Session | None = None
-    ) -> None:
+    def __init__(self, tsas: Sequence[TSAConfig], *, session: requests.Session | None = None) -> None:
         self.tsas = tuple(tsas)
         self.session = session
         self.reports: list[StampReport] = []
@@ -915,8 +905,6 @@ class Timestamper:
         self.reports.append(report)
 
 
-def timestamper(
-    tsas: Sequence[TSAConfig], *, session: requests.Session | None = None
-) -> Timestamper:
+def timestamper(tsas: Sequence[TSAConfig], *, session: requests.Session | None = None) -> Timestamper:
     """A hook for ``Log(..., after_checkpoint=...)`` that stamps every new checkpoint."""
     return Timestamper(tsas, session=session)

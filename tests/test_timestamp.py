@@ -422,6 +422,16 @@ def test_pinned_tsa_whose_answer_does_not_verify_stores_nothing(
         request_timestamp(NOTE, cfg)
 
 
+def test_unusable_pins_are_reported_before_asking(local_tsa: RunningTSA, tmp_path: Path) -> None:
+    cfg = TSAConfig("misconfigured", local_tsa.url, certificate=tmp_path / "no.pem", root=tmp_path)
+    before = local_tsa.server.requests
+    with pytest.raises(TimestampRequestError) as err:
+        request_timestamp(NOTE, cfg)
+    assert "pins configured for the time-stamping authority misconfigured" in err.value.message
+    assert "no.pem" in err.value.message
+    assert local_tsa.server.requests == before  # not asked
+
+
 # --------------------------------------------------------------------------- the log hook
 
 
@@ -430,20 +440,22 @@ def test_log_hook_stores_tokens_and_warns_about_a_failing_tsa(
     tmp_path: Path,
 ) -> None:
     down = TSAConfig("down-tsa", unused_port_url(), timeout=1)
-    hook = timestamper([local_tsa.config(), down])
+    broken = TSAConfig("broken-pins", local_tsa.url, sha256="0" * 64, root=tmp_path / "none.pem")
+    hook = timestamper([down, broken, local_tsa.config()])
     log = Log.create(tmp_path / "log", "example.org/evidence/test", after_checkpoint=hook)
-    with log, pytest.warns(MissingTimestampWarning, match="TSA down-tsa") as caught:
+    with log, pytest.warns(MissingTimestampWarning) as caught:
         log.append([b"entry one"])
         size = log.size
         stored = log.timestamps(size)
         note = log.checkpoint_note(size)
-    assert len(caught) == 1
+    assert len(caught) == 2  # one warning per failed TSA, naming it; the others still asked
     assert "checkpoint 1 got no time-stamp from TSA down-tsa" in str(caught[0].message)
+    assert "TSA broken-pins" in str(caught[1].message)
     assert len(stored) == 1
     assert verify_token(stored[0], note, local_tsa.pinned()).tsa.name == local_tsa.name
     [report] = hook.reports
-    assert [o.ok for o in report.outcomes] == [True, False]
-    assert report.failures[0].tsa == "down-tsa"
+    assert [o.ok for o in report.outcomes] == [False, False, True]
+    assert [f.tsa for f in report.failures] == ["down-tsa", "broken-pins"]
 
 
 def test_checkpoint_is_kept_without_any_timestamp(local_tsa: RunningTSA, tmp_path: Path) -> None:
