@@ -260,3 +260,31 @@ def test_property_every_proof_verifies_and_any_bit_flip_fails(
     e[data.draw(st.integers(0, len(e) - 1))] ^= 1 << data.draw(st.integers(0, 7))
     with pytest.raises(InclusionError):
         check(proof, bytes(e))
+
+
+def test_add_witness_cosignatures(log: Log) -> None:
+    from evidence.note import ALG_COSIGNATURE_V1, Signer
+
+    log.append([b"a", b"b"])
+    witness = Signer.generate("witness.example/w1", ALG_COSIGNATURE_V1)
+    text = log.checkpoint().note.text_bytes
+    line = witness.signature_line(text, 1_800_000_000)
+    data = log.add_cosignatures(2, [line])
+    assert log.add_cosignatures(2, [line]) == data  # idempotent
+    signed = SignedCheckpoint.parse(data)
+    assert signed.cosignatures([witness.verifier()]) == {witness.verifier(): 1_800_000_000}
+    assert (log.path / "checkpoint").read_bytes() == data
+    assert log.checkpoint_note(2) == data
+    log.append([b"c"])  # the commit record kept the cosigned note and still extends
+    assert log.prove(0, size=2).checkpoint_note == data
+    assert audit(str(log.path), [log.verifier]).history == 3
+
+
+def test_cosignatures_refused_after_timestamps(log: Log) -> None:
+    from evidence.note import ALG_COSIGNATURE_V1, Signer
+
+    log.append([b"a"])
+    log.add_timestamp(1, b"token")
+    witness = Signer.generate("witness.example/w2", ALG_COSIGNATURE_V1)
+    with pytest.raises(LogError, match="time-stamps"):
+        log.add_cosignatures(1, [witness.signature_line(log.checkpoint().note.text_bytes, 1)])

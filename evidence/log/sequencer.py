@@ -47,7 +47,16 @@ from evidence.errors import (
 )
 from evidence.log import tiles
 from evidence.log.storage import DirectoryStorage
-from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Note, Signer, Verifier, check_key_name
+from evidence.note import (
+    ALG_COSIGNATURE_V1,
+    ALG_ED25519,
+    Note,
+    NoteSignature,
+    Signer,
+    Verifier,
+    add_signatures,
+    check_key_name,
+)
 
 FORMAT = "evidence-log/1"
 STATE_DIR = ".state"
@@ -380,6 +389,38 @@ class Log:
         if not 0 <= old_size <= new <= self.size:
             raise LogError(f"cannot prove consistency from size {old_size} to {new} (log size {self.size})")
         return self._reader(new).consistency_proof(old_size)
+
+    # ------------------------------------------------------------------ cosignatures
+    def add_cosignatures(self, size: int, signatures: Sequence[NoteSignature]) -> bytes:
+        """Add (witness) cosignature lines to the stored checkpoint of ``size``; return its new bytes.
+
+        The checkpoint text and the log's own signatures are unchanged; lines already
+        present are not repeated. The history copy is updated, and, when ``size`` is still
+        the latest, the commit record and the public ``checkpoint`` too. Call this *before*
+        requesting RFC 3161 tokens, which cover the note's exact bytes.
+        """
+        with self._locked():
+            raw = self.checkpoint_note(size)
+            note = Note.parse(raw)
+            merged = add_signatures(note, signatures)
+            data = merged.to_bytes()
+            if data == raw:
+                return raw
+            if self.timestamps(size):
+                raise LogError(
+                    f"the checkpoint of size {size} already has RFC 3161 time-stamps over its exact bytes; "
+                    "adding cosignatures now would make them cover a different note",
+                    hint="Gather witness cosignatures before time-stamping, or cosign a newer checkpoint.",
+                )
+            SignedCheckpoint(Checkpoint.from_text(merged.text), merged).verify([self.verifier], origin=self.origin)
+            files = {f"{history_dir(size)}/checkpoint": data}
+            latest = self._read_signed()
+            if latest.checkpoint.size == size:
+                self.storage.write_many({SIGNED_FILE: data})
+                self._trusted_state = data
+                files["checkpoint"] = data
+            self.storage.write_many(files)
+            return data
 
     # ------------------------------------------------------------------ timestamps
     def add_timestamp(self, size: int, token_der: bytes) -> None:
