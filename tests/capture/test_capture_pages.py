@@ -290,7 +290,11 @@ def test_batch_reuses_one_browser_with_fresh_contexts(
     assert len(pids) == 1
     profiles = [r.environment["browser_profile"] for r in results]
     assert [p["captures_before_in_this_browser_process"] for p in profiles] == [0, 1, 2]
-    assert [p["context_opened_before_capture_started"] for p in profiles] == [False, True, True]
+    # The next context is opened while a page settles, if there is time: never the first.
+    prewarmed = [p["context_opened_before_capture_started"] for p in profiles]
+    assert prewarmed[0] is False
+    for result, early in zip(results, prewarmed, strict=True):
+        assert (result.timings_ms["context_ms"] == 0) is early
     assert all(p["cookies_at_start"] == 0 for p in profiles)
 
 
