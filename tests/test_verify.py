@@ -1,0 +1,710 @@
+"""The offline verifier, end to end: real captures, a real log, a real RFC 3161 TSA.
+
+One bundle is captured per session (HTTPS with a redirect, so that every kind of file is
+present) and copied or re-sealed for each tamper test. A "forger" variant recomputes
+``datapackage.json`` after each change, so that the deeper steps must catch it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from evidence_cli import verify_cmd
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401 - fixtures
+from verify_helpers import (
+    declare_size,
+    expected_step,
+    flip,
+    members,
+    reseal,
+    rewrite,
+    tree_snapshot,
+    truncate,
+    write_members,
+)
+
+from evidence import api
+from evidence.bundle import PROOF_PATH, VKEY_PATH
+from evidence.checkpoint import TlogProof
+from evidence.errors import EvidenceError
+from evidence.log import Log
+from evidence.note import ALG_COSIGNATURE_V1, Note, NoteSignature, Signer, Verifier
+from evidence.timestamp import load_certificates
+from evidence.trust import TrustPolicy
+from evidence.verify import EXIT_NOT_ANCHORED, Grade, Report, Verdict, verify
+
+ORIGIN = "verify.test/evidence"
+
+#: Every file of a bundle captured over HTTPS (the layout docs/bundle-format.md fixes).
+BUNDLE_FILES = (
+    "archive/data.warc.gz",
+    "indexes/index.cdx",
+    "pages/pages.jsonl",
+    "evidence/capture.json",
+    "evidence/environment.json",
+    "evidence/screenshot-full.png",
+    "evidence/screenshot-viewport.png",
+    "evidence/dom.html",
+    "evidence/page.pdf",
+    "evidence/page.mhtml",
+    "evidence/tls-chain.pem",
+    "evidence/manifest.json",
+    "evidence/entry.tlog-proof",
+    "evidence/checkpoint.note",
+    "evidence/checkpoint.1.tsr",
+    "evidence/log.vkey",
+    "evidence/tsa-1.pem",
+    "evidence/report.html",
+    "evidence/VERIFY.txt",
+    "datapackage.json",
+    "datapackage-digest.json",
+)
+CONTENT_FILES = BUNDLE_FILES[:-2]
+
+
+@dataclass(frozen=True)
+class Made:
+    bundle: Path
+    log: Log
+    tsa: RunningTSA
+    policy_path: Path
+    policy: TrustPolicy
+    entry_index: int
+    size: int
+
+
+def _chromium() -> str:
+    from evidence.capture import find_chromium
+    from evidence.capture.errors import BrowserNotFoundError
+
+    try:
+        return str(find_chromium().path)
+    except BrowserNotFoundError as err:
+        pytest.skip(f"no browser to capture with: {err.diagnostics()}")
+
+
+@pytest.fixture(scope="session")
+def made(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTSA) -> Iterator[Made]:
+    from capture.capture_helpers import load_site_module
+
+    chromium = _chromium()
+    root = tmp_path_factory.mktemp("verify")
+    site = load_site_module().TestSite.start()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("EVIDENCE_HOME", str(root / "home"))
+            log = Log.create(root / "log", origin=ORIGIN)
+            log.append([b"other entry 0", b"other entry 1"])
+            bundle = api.capture(
+                site.url("/redirect/1", https=True),
+                insecure=True,
+                out_dir=root / "out",
+                log=log,
+                tsa=[local_tsa.url],
+                executable=chromium,
+                name="listing.wacz",
+            )
+    finally:
+        site.close()
+    policy_path = root / "trust.policy"
+    policy_path.write_text(
+        f"log {log.verifier.vkey()}\n"
+        f"witness log-clock {log.timestamp_verifier.vkey()}\n"
+        "quorum none\n" + local_tsa.policy_lines()
+    )
+    yield Made(
+        bundle.path,
+        log,
+        local_tsa,
+        policy_path,
+        TrustPolicy.load(policy_path),
+        bundle.log_index,
+        bundle.checkpoint.size,
+    )
+
+
+def _failed_at(report: Report, step: int, name: str) -> None:
+    failed = report.failed_step
+    assert report.verdict is Verdict.FAILED, report.render_text()
+    assert report.exit_code == 1
+    assert failed is not None and failed.number == step, report.render_text()
+    assert name in failed.detail or name in failed.files, report.render_text()
+    assert len(report.steps) == step  # fail closed: nothing after the failing step ran
+    text = report.render_text()
+    assert f"FAILED at step {step}" in text and "What this means:" in text
+
+
+# --------------------------------------------------------------------------- the happy paths
+
+
+@pytest.mark.browser
+def test_verified_with_the_right_policy(made: Made) -> None:
+    report = verify(made.bundle, trust=made.policy)
+    assert report.verdict is Verdict.VERIFIED, report.render_text()
+    assert report.exit_code == 0 and report.ok
+    assert [s.number for s in report.steps] == list(range(1, 9)) and all(s.ok for s in report.steps)
+    grades = {c.name: c.grade for c in report.claims}
+    assert grades == {
+        "Integrity of the preserved files": Grade.VERIFIED,
+        "Recorded in the log": Grade.VERIFIED,
+        "Signed time (the log's clock)": Grade.VERIFIED,
+        "Independent time (RFC 3161)": Grade.VERIFIED,
+        "Witnesses": Grade.NONE,
+    }
+    data = json.loads(report.to_json())
+    assert data["verdict"] == "VERIFIED" and data["exit_code"] == 0 and len(data["steps"]) == 8
+    text = report.render_text()
+    assert "VERDICT: VERIFIED\n" in text and "Entry:" in text and "TSA local-tsa certifies" in text
+
+
+@pytest.mark.browser
+def test_not_anchored_without_keys_names_the_fingerprints(made: Made) -> None:
+    report = verify(made.bundle)
+    assert report.verdict is Verdict.NOT_ANCHORED, report.render_text()
+    assert report.exit_code == EXIT_NOT_ANCHORED == 3
+    fps = {t.fingerprint for t in report.to_confirm}
+    cert = made.tsa.issued.cert
+    from evidence.timestamp import certificate_fingerprint
+
+    assert fps == {
+        f"sha256:{made.log.verifier.fingerprint()}",
+        f"sha256:{made.log.timestamp_verifier.fingerprint()}",
+        f"sha256:{certificate_fingerprint(cert)}",
+    }
+    text = report.render_text()
+    for fp in fps:
+        assert fp in text
+    assert "VERDICT: VERIFIED BUT NOT ANCHORED IN TRUST" in text
+    grades = {c.name: c.grade for c in report.claims}
+    assert grades["Integrity of the preserved files"] is Grade.VERIFIED
+    assert grades["Recorded in the log"] is Grade.NOT_ANCHORED
+    assert grades["Independent time (RFC 3161)"] is Grade.NOT_ANCHORED
+
+
+@pytest.mark.browser
+def test_log_keys_anchor_the_log_and_tsa_root_anchors_the_time(made: Made) -> None:
+    keys: list[Verifier | str] = [made.log.verifier.vkey(), made.log.timestamp_verifier]
+    only_log = verify(made.bundle, log_keys=keys)
+    assert only_log.verdict is Verdict.NOT_ANCHORED
+    grades = {c.name: c.grade for c in only_log.claims}
+    assert grades["Recorded in the log"] is Grade.VERIFIED
+    assert grades["Signed time (the log's clock)"] is Grade.VERIFIED
+    assert grades["Independent time (RFC 3161)"] is Grade.NOT_ANCHORED
+    assert [t.what for t in only_log.to_confirm] == ["Time-stamping authority certificate"]
+
+    root = load_certificates(made.tsa.root_path)
+    assert verify(made.bundle, log_keys=keys, tsa_pins=root).verdict is Verdict.VERIFIED
+    # The TSA's own certificate without its root cannot anchor the token's chain.
+    leaf = load_certificates(made.tsa.cert_path)
+    partial = verify(made.bundle, log_keys=keys, tsa_pins=leaf)
+    assert partial.verdict is Verdict.NOT_ANCHORED
+    assert "root" in partial.steps[6].detail
+
+
+@pytest.mark.browser
+def test_token_from_an_unpinned_tsa_is_reported_but_the_rest_stays_anchored(made: Made, make_tsa_other: Path) -> None:
+    # A policy that pins another TSA only: the token is not anchored; the log still is.
+    policy = TrustPolicy.parse(
+        f"log {made.log.verifier.vkey()}\nwitness c {made.log.timestamp_verifier.vkey()}\nquorum none\n"
+        + make_tsa_other.read_text()
+    )
+    report = verify(made.bundle, trust=policy)
+    assert report.verdict is Verdict.NOT_ANCHORED, report.render_text()
+    grades = {c.name: c.grade for c in report.claims}
+    assert grades["Recorded in the log"] is Grade.VERIFIED
+    assert grades["Independent time (RFC 3161)"] is Grade.NOT_ANCHORED
+    assert "not signed by a time-stamping authority you pin" in report.steps[6].detail
+
+
+@pytest.fixture
+def make_tsa_other(tsa_pki: object, tmp_path: Path) -> Path:
+    from tsa.server import TestPKI
+
+    other = TestPKI(tmp_path / "other-pki", cn="Other Root CA")
+    issued = other.issue_tsa("Other TSA")
+    p = tmp_path / "other.policy-lines"
+    p.write_text(f"tsa-root other-root {other.root.cert_path}\ntsa other {issued.cert_path} other-root\n")
+    return p
+
+
+@pytest.mark.browser
+def test_openssl_accepts_every_token(made: Made, tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    files = members(made.bundle)
+    note = tmp_path / "checkpoint.note"
+    note.write_bytes(files["evidence/checkpoint.note"])
+    tokens = [n for n in files if n.endswith(".tsr")]
+    assert tokens
+    for name in tokens:
+        tsr = tmp_path / name.split("/")[-1]
+        tsr.write_bytes(files[name])
+        proc = subprocess.run(
+            ["openssl", "ts", "-verify", "-in", str(tsr), "-data", str(note), "-CAfile", str(made.tsa.root_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0 and "Verification: OK" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.browser
+def test_wacz_validate_accepts_the_bundle(made: Made) -> None:
+    wacz = Path("/tmp/wacz-venv/bin/wacz")
+    if not wacz.exists():
+        pytest.skip("no wacz validator at /tmp/wacz-venv (pip install wacz into that venv to run this check)")
+    proc = subprocess.run([str(wacz), "validate", "-f", str(made.bundle)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.browser
+def test_bundle_has_every_kind_of_file(made: Made) -> None:
+    # The tamper tests below cover exactly these files.
+    assert sorted(members(made.bundle)) == sorted(BUNDLE_FILES)
+
+
+# --------------------------------------------------------------------------- tampering
+
+
+def _mutate(kind: str, data: bytes) -> bytes | None:
+    return {"flip": flip(data), "truncate": truncate(data), "remove": None}[kind]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("kind", ["flip", "truncate", "remove"])
+@pytest.mark.parametrize("name", CONTENT_FILES)
+def test_forged_change_fails_at_the_right_step(made: Made, tmp_path: Path, name: str, kind: str) -> None:
+    """A forger changes a file and recomputes datapackage.json: the deeper step notices."""
+    original = members(made.bundle)[name]
+    bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={name: _mutate(kind, original)})
+    report = verify(bad, trust=made.policy)
+    step = expected_step(name)
+    if name == "evidence/checkpoint.1.tsr" and kind == "remove":
+        name = "evidence/tsa-1.pem"  # its certificates are left without their token
+    _failed_at(report, step, name)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("kind", ["flip", "truncate", "remove"])
+@pytest.mark.parametrize("name", BUNDLE_FILES)
+def test_naive_change_fails_at_the_container_step(made: Made, tmp_path: Path, name: str, kind: str) -> None:
+    original = members(made.bundle)[name]
+    bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={name: _mutate(kind, original)}, rehash=False)
+    report = verify(bad, trust=made.policy)
+    if name == "datapackage.json" and report.verdict is Verdict.UNUSABLE:
+        assert report.exit_code == 2 and name in report.summary  # no longer parseable at all
+        return
+    _failed_at(report, 1, name)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("rehash", [True, False])
+@pytest.mark.parametrize("name", ["evidence/notes.txt", "archive/extra.warc.gz", "README", "evidence/tsa-2.pem"])
+def test_stray_file_fails(made: Made, tmp_path: Path, name: str, rehash: bool) -> None:
+    bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={name: b"added later\n"}, rehash=rehash)
+    report = verify(bad, trust=made.policy)
+    step = 1 if not rehash else (7 if name.startswith("evidence/tsa-") else 2)
+    _failed_at(report, step, name)
+
+
+@pytest.mark.browser
+def test_a_copy_of_a_token_under_a_new_number_fails(made: Made, tmp_path: Path) -> None:
+    files = members(made.bundle)
+    bad = rewrite(
+        made.bundle, tmp_path / "bad.wacz", change={"evidence/checkpoint.2.tsr": files["evidence/checkpoint.1.tsr"]}
+    )
+    _failed_at(verify(bad, trust=made.policy), 7, "evidence/tsa-2.pem")
+
+
+@pytest.mark.browser
+def test_manifest_change_that_keeps_valid_json_fails_inclusion(made: Made, tmp_path: Path) -> None:
+    files = members(made.bundle)
+    manifest = json.loads(files["evidence/manifest.json"])
+    salt = manifest["salt"]
+    changed = files["evidence/manifest.json"].replace(
+        salt.encode(), (("0" if salt[0] != "0" else "1") + salt[1:]).encode()
+    )
+    bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={"evidence/manifest.json": changed})
+    _failed_at(verify(bad, trust=made.policy), 4, "evidence/manifest.json")
+
+
+@pytest.mark.browser
+def test_proof_of_another_entry_fails(made: Made, tmp_path: Path) -> None:
+    other = made.log.prove(0, made.size)  # same checkpoint, another entry
+    assert other.checkpoint_note == members(made.bundle)["evidence/checkpoint.note"]
+    bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={PROOF_PATH: other.to_bytes()})
+    report = verify(bad, trust=made.policy)
+    _failed_at(report, 4, PROOF_PATH)
+    assert "another entry" in report.failed_step.detail  # type: ignore[union-attr]
+
+
+@pytest.mark.browser
+def test_newer_valid_proof_of_the_same_entry_fails_on_the_time_stamp(made: Made, tmp_path: Path) -> None:
+    made.log.append([f"later entry {os.getpid()}".encode()])
+    newer = made.log.prove(made.entry_index, made.log.size)
+    bad = rewrite(
+        made.bundle,
+        tmp_path / "bad.wacz",
+        change={PROOF_PATH: newer.to_bytes(), "evidence/checkpoint.note": newer.checkpoint_note},
+    )
+    # Inclusion and signatures are fine, but the token covers the checkpoint it was made for.
+    _failed_at(verify(bad, trust=made.policy), 7, "evidence/checkpoint.1.tsr")
+
+
+@pytest.mark.browser
+def test_wrong_log_key_is_never_verified(made: Made, tmp_path: Path) -> None:
+    impostor = Signer.generate(ORIGIN).verifier()  # same log name, another key
+    report = verify(made.bundle, log_keys=[impostor])
+    _failed_at(report, 5, VKEY_PATH)
+    assert impostor.fingerprint() in report.failed_step.detail  # type: ignore[union-attr]
+
+    other_log = Signer.generate("other.example/log").verifier()
+    report = verify(made.bundle, log_keys=[other_log])
+    assert report.verdict is Verdict.NOT_ANCHORED
+    assert "other logs" in report.steps[4].detail
+
+    policy = TrustPolicy.parse(f"log {impostor.vkey()}\nquorum none\n")
+    _failed_at(verify(made.bundle, trust=policy), 5, VKEY_PATH)
+
+
+@pytest.mark.browser
+def test_log_vkey_replaced_by_another_valid_key_fails(made: Made, tmp_path: Path) -> None:
+    fake = Signer.generate(ORIGIN).verifier().vkey() + "\n" + made.log.timestamp_verifier.vkey() + "\n"
+    bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={VKEY_PATH: fake.encode()})
+    _failed_at(verify(bad), 5, VKEY_PATH)  # without trusted keys
+    _failed_at(verify(bad, trust=made.policy), 5, VKEY_PATH)  # with them
+    clock = (
+        made.log.verifier.vkey() + "\n" + Signer.generate(f"{ORIGIN}/timestamp", ALG_COSIGNATURE_V1).verifier().vkey()
+    )
+    bad = rewrite(made.bundle, tmp_path / "bad2.wacz", change={VKEY_PATH: (clock + "\n").encode()})
+    _failed_at(verify(bad), 6, VKEY_PATH)
+    _failed_at(verify(bad, trust=made.policy), 6, VKEY_PATH)
+
+
+# --------------------------------------------------------------------------- re-sealed forgeries
+
+
+@pytest.mark.browser
+def test_resealed_bundle_verifies_only_against_its_own_log(made: Made, tmp_path: Path) -> None:
+    forger = Log.create(tmp_path / "forger-log", origin=ORIGIN)  # same name, different keys
+    files = members(made.bundle)
+    fake = reseal(
+        made.bundle,
+        tmp_path / "fake.wacz",
+        forger,
+        sealed={"evidence/dom.html": files["evidence/dom.html"] + b"<!-- -->"},
+    )
+    assert verify(fake).verdict is Verdict.NOT_ANCHORED  # consistent, but only by its own keys
+    _failed_at(verify(fake, trust=made.policy), 5, VKEY_PATH)
+
+
+@pytest.mark.browser
+def test_witness_quorum(made: Made, tmp_path: Path) -> None:
+    w1 = Signer.generate("witness-one.example", ALG_COSIGNATURE_V1)
+    w2 = Signer.generate("witness-two.example", ALG_COSIGNATURE_V1)
+    cosigned = reseal(made.bundle, tmp_path / "w.wacz", made.log, witnesses=[w1], tsas=[made.tsa.config()])
+    base = made.policy_path.read_text().replace("quorum none\n", "")
+    lines = f"witness w1 {w1.verifier().vkey()}\nwitness w2 {w2.verifier().vkey()}\n"
+    one = TrustPolicy.parse(base + lines + "quorum w1\n")
+    report = verify(cosigned, trust=one)
+    assert report.verdict is Verdict.VERIFIED, report.render_text()
+    witnesses = next(c for c in report.claims if c.name == "Witnesses")
+    assert witnesses.grade is Grade.VERIFIED and "w1" in witnesses.detail
+    assert "Witness w2: no cosignature" in report.steps[5].detail
+
+    both = TrustPolicy.parse(base + lines + "group both all w1 w2\nquorum both\n")
+    report = verify(cosigned, trust=both)
+    _failed_at(report, 6, PROOF_PATH)
+    assert "w2" in report.failed_step.detail  # type: ignore[union-attr]
+
+    # A witness line whose signature is damaged fails closed.
+    proof = TlogProof.parse(members(cosigned)[PROOF_PATH])
+    note = Note.parse(proof.checkpoint_note)
+    *rest, last = note.signatures
+    sig = bytearray(last.signature)
+    sig[-1] ^= 1
+    damaged = Note(note.text, (*rest, NoteSignature(last.name, last.key_id, bytes(sig)))).to_bytes()
+    new_proof = TlogProof(proof.index, proof.hashes, damaged, proof.extra).to_bytes()
+    bad = rewrite(cosigned, tmp_path / "bad.wacz", change={PROOF_PATH: new_proof, "evidence/checkpoint.note": damaged})
+    _failed_at(verify(bad, trust=one), 6, PROOF_PATH)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("what", "field", "value", "name"),
+    [
+        ("capture record", "requested_url", "https://elsewhere.example/", "evidence/capture.json"),
+        ("capture record", "status", 404, "evidence/capture.json"),
+        ("capture record", "started_at", "2001-01-01T00:00:00Z", "evidence/capture.json"),
+    ],
+)
+def test_resealed_records_that_disagree_fail_step_8(
+    made: Made, tmp_path: Path, what: str, field: str, value: object, name: str
+) -> None:
+    cap = json.loads(members(made.bundle)["evidence/capture.json"])
+    cap[field] = value
+    fake = reseal(made.bundle, tmp_path / "f.wacz", made.log, sealed={name: json.dumps(cap).encode()})
+    _failed_at(verify(fake, trust=made.policy), 8, name)
+
+
+@pytest.mark.browser
+def test_resealed_archive_without_the_page_fails_step_8(made: Made, tmp_path: Path) -> None:
+    import io
+
+    from warcio.warcwriter import WARCWriter
+
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True)
+    writer.write_record(writer.create_warcinfo_record("data.warc.gz", {"software": "forger"}))
+    fake = reseal(made.bundle, tmp_path / "f.wacz", made.log, sealed={"archive/data.warc.gz": buf.getvalue()})
+    _failed_at(verify(fake, trust=made.policy), 8, "archive/data.warc.gz")
+
+    garbage = reseal(made.bundle, tmp_path / "g.wacz", made.log, sealed={"archive/data.warc.gz": b"\x1f\x8bnot gzip"})
+    _failed_at(verify(garbage, trust=made.policy), 8, "archive/data.warc.gz")
+
+
+@pytest.mark.browser
+def test_resealed_pages_without_the_page_fails_step_8(made: Made, tmp_path: Path) -> None:
+    pages = b'{"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}\n{"url": "https://x.example/"}\n'
+    fake = reseal(made.bundle, tmp_path / "f.wacz", made.log, sealed={"pages/pages.jsonl": pages})
+    _failed_at(verify(fake, trust=made.policy), 8, "pages/pages.jsonl")
+
+
+@pytest.mark.browser
+def test_resealed_malformed_capture_record_fails_without_a_crash(made: Made, tmp_path: Path) -> None:
+    cap = json.loads(members(made.bundle)["evidence/capture.json"])
+    cap["server"] = "not an object"
+    cap["redirect_chain"] = ["not", "objects"]
+    fake = reseal(
+        made.bundle,
+        tmp_path / "f.wacz",
+        made.log,
+        sealed={"evidence/capture.json": json.dumps(cap).encode()},
+        render=False,
+    )
+    _failed_at(verify(fake, trust=made.policy), 8, "evidence/report.html")
+
+
+@pytest.mark.browser
+def test_resealed_manifest_missing_a_required_file_fails_step_2(made: Made, tmp_path: Path) -> None:
+    fake = reseal(made.bundle, tmp_path / "f.wacz", made.log, sealed={"pages/pages.jsonl": None}, render=False)
+    _failed_at(verify(fake, trust=made.policy), 2, "pages/pages.jsonl")
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = verify_cmd.main(argv)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "Traceback" not in text
+    return code, text
+
+
+@pytest.mark.browser
+def test_cli(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("EVIDENCE_HOME", str(home))
+    b = str(made.bundle)
+    code, text = _cli([b], capsys)
+    assert code == 3 and "NOT ANCHORED" in text and made.log.verifier.fingerprint() in text
+    code, text = _cli([b, "--trust", str(made.policy_path)], capsys)
+    assert code == 0 and "VERDICT: VERIFIED\n" in text
+    code, text = _cli([b, "--trust", str(made.policy_path), "--json"], capsys)
+    assert code == 0 and json.loads(text)["verdict"] == "VERIFIED"
+    keyfile = tmp_path / "operator.vkey"
+    keyfile.write_text(made.log.verifier.vkey() + "\n" + made.log.timestamp_verifier.vkey() + "\n")
+    code, text = _cli([b, "--log-key", str(keyfile), "--tsa-cert", str(made.tsa.root_path)], capsys)
+    assert code == 0, text
+    code, text = _cli([b, "--log-key", made.log.verifier.vkey()], capsys)
+    assert code == 3
+    # The default policy in the evidence home is used when present.
+    shutil.copy(made.policy_path, home / "trust.policy")
+    code, text = _cli([b], capsys)
+    assert code == 0 and "Using trust policy" in text and "(the default)" in text
+    # Usage errors: exit 2, a message, no traceback.
+    code, text = _cli([b, "--trust", str(made.policy_path), "--log-key", "x+1+y"], capsys)
+    assert code == 2
+    bad_policy = tmp_path / "bad.policy"
+    bad_policy.write_text("log not-a-key\nquorum none\n")
+    code, text = _cli([b, "--trust", str(bad_policy)], capsys)
+    assert code == 2 and "line 1" in text
+    code, text = _cli([b, "--log-key", "name+00000000+AAAA"], capsys)
+    assert code == 2 and "error:" in text
+
+
+@pytest.mark.browser
+def test_cli_failed_names_the_step_and_file(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={"evidence/page.pdf": b"%PDF-1.4 forged"})
+    code, text = _cli([str(bad), "--trust", str(made.policy_path)], capsys)
+    assert code == 1
+    assert "FAILED at step 2" in text and "evidence/page.pdf" in text and "What this means:" in text
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def _zip_bomb(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("archive/data.warc.gz", b"\0" * (16 << 20))
+    return path
+
+
+def _huge(path: Path) -> Path:
+    write_members(path, {"datapackage.json": b"{}", "archive/data.warc.gz": b"small"})
+    declare_size(path, "archive/data.warc.gz", 2 << 30)
+    return path
+
+
+def _deflate_damaged(path: Path) -> Path:
+    from evidence.wacz import datapackage_digest
+
+    pkg = b'{"resources": [{"path": "a.txt", "hash": "sha256:' + b"0" * 64 + b'", "bytes": 100000}]}'
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("datapackage.json", pkg, compress_type=zipfile.ZIP_STORED)
+        zf.writestr("datapackage-digest.json", datapackage_digest(pkg), compress_type=zipfile.ZIP_STORED)
+        zf.writestr("a.txt", os.urandom(100000))
+    data = bytearray(path.read_bytes())
+    start = data.index(b"a.txt", data.index(b"PK\x03\x04", 10)) + 5 + 500
+    data[start : start + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    return path
+
+
+HOSTILE: dict[str, Callable[[Path], Path]] = {
+    "not a zip": lambda p: (p.write_bytes(b"This is a text file, not a bundle.\n" * 10), p)[1],
+    "empty file": lambda p: (p.write_bytes(b""), p)[1],
+    "zip-slip parent": lambda p: write_members(p, {"../evil.txt": b"x", "datapackage.json": b"{}"}),
+    "zip-slip absolute": lambda p: write_members(p, {"/tmp/evil.txt": b"x"}),
+    "zip-slip nested": lambda p: write_members(p, {"evidence/../../evil.txt": b"x"}),
+    "zip-slip backslash": lambda p: write_members(p, {"..\\evil.txt": b"x"}),
+    "zip-slip drive": lambda p: write_members(p, {"C:/evil.txt": b"x"}),
+    "zip bomb": _zip_bomb,
+    "duplicate names": lambda p: write_members(p, [("datapackage.json", b"{}"), ("datapackage.json", b"{}")]),
+    "2 GB declared": _huge,
+    "malformed datapackage JSON": lambda p: write_members(p, {"datapackage.json": b'{"resources": [', "a": b""}),
+    "datapackage not an object": lambda p: write_members(p, {"datapackage.json": b"[1, 2]"}),
+    "no datapackage": lambda p: write_members(p, {"archive/data.warc.gz": b"x"}),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_hostile_input_is_refused_cleanly(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    scratch = tmp_path / "tmp"
+    work.mkdir()
+    scratch.mkdir()
+    path = HOSTILE[kind](tmp_path / "input.wacz")
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setenv("EVIDENCE_HOME", str(tmp_path / "home"))
+    before = tree_snapshot(tmp_path)
+    report = verify(path)
+    assert report.verdict is Verdict.UNUSABLE and report.exit_code == 2, report.render_text()
+    assert report.summary.startswith("This file cannot be checked")
+    code, text = _cli([str(path)], capsys)
+    assert code == 2 and "UNUSABLE INPUT" in text
+    assert tree_snapshot(tmp_path) == before  # nothing extracted anywhere
+    assert not (tmp_path / "evil.txt").exists() and not Path("/tmp/evil.txt").exists()
+
+
+def test_damaged_deflate_stream_fails_cleanly(tmp_path: Path) -> None:
+    report = verify(_deflate_damaged(tmp_path / "d.wacz"))
+    assert report.verdict in (Verdict.FAILED, Verdict.UNUSABLE)
+    assert "a.txt" in report.render_text()
+
+
+def test_missing_and_directory_inputs(tmp_path: Path) -> None:
+    assert verify(tmp_path / "nope.wacz").exit_code == 2
+    assert verify(tmp_path).exit_code == 2
+
+
+def test_bad_arguments_raise_evidence_errors(tmp_path: Path) -> None:
+    with pytest.raises(EvidenceError):
+        verify(tmp_path / "x.wacz", log_keys=["not a vkey"])
+    with pytest.raises(EvidenceError):
+        verify(tmp_path / "x.wacz", tsa_pins=["nope"])  # type: ignore[list-item]
+
+
+# --------------------------------------------------------------------------- fuzz
+
+_FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _verify_quietly(path: Path, policy: TrustPolicy | None) -> Report:
+    try:
+        report = verify(path, trust=policy)
+    except EvidenceError:
+        raise AssertionError("verify raised for a bad bundle instead of reporting") from None
+    report.render_text()
+    report.to_json()
+    return report
+
+
+@pytest.mark.browser
+@_FUZZ
+@given(data=st.data())
+def test_fuzz_raw_byte_mutations(made: Made, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    raw = made.bundle.read_bytes()
+    edits = data.draw(st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(1, 255)), min_size=1, max_size=6))
+    buf = bytearray(raw)
+    for pos, x in edits:
+        buf[pos] ^= x
+    if data.draw(st.booleans()):
+        buf = buf[: data.draw(st.integers(0, len(buf)))]
+    p = tmp_path_factory.mktemp("fuzz") / "m.wacz"
+    p.write_bytes(bytes(buf))
+    _verify_quietly(p, made.policy if data.draw(st.booleans()) else None)
+
+
+@pytest.mark.browser
+@_FUZZ
+@given(data=st.data())
+def test_fuzz_forged_member_mutations_are_never_verified(
+    made: Made, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    files = members(made.bundle)
+    name = data.draw(st.sampled_from(CONTENT_FILES))
+    blob = bytearray(files[name])
+    edits = data.draw(st.lists(st.tuples(st.integers(0, len(blob) - 1), st.integers(1, 255)), min_size=1, max_size=4))
+    for pos, x in edits:
+        blob[pos] ^= x
+    assume(bytes(blob) != files[name])
+    p = rewrite(made.bundle, tmp_path_factory.mktemp("fuzz") / "m.wacz", change={name: bytes(blob)})
+    report = _verify_quietly(p, made.policy)
+    assert report.verdict is Verdict.FAILED, (name, edits, report.render_text())
+
+
+_NAMES = st.sampled_from([*BUNDLE_FILES, "x", "evidence/", "a/b/c.txt", "evidence/checkpoint.9.tsr"])
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@_FUZZ
+@given(
+    entries=st.lists(st.tuples(_NAMES, st.binary(max_size=300)), max_size=8),
+    deflate=st.booleans(),
+)
+def test_fuzz_random_zips(
+    tmp_path_factory: pytest.TempPathFactory, entries: list[tuple[str, bytes]], deflate: bool
+) -> None:
+    p = tmp_path_factory.mktemp("fuzz") / "r.wacz"
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED) as zf:
+        for name, blob in entries:
+            zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), blob)
+    report = _verify_quietly(p, None)
+    assert report.verdict in (Verdict.UNUSABLE, Verdict.FAILED)
