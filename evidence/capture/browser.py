@@ -427,6 +427,7 @@ class _Tab:
     open_ms: float
     playwright_urls: list[str]
     loads: list[float]
+    navigations: list[str]
     prewarmed: bool = False
 
     def close(self) -> None:
@@ -480,9 +481,14 @@ def _open_tab(
         open_ms=0.0,
         playwright_urls=[],
         loads=[],
+        navigations=[],
     )
     context.on("request", lambda request: tab.playwright_urls.append(request.url))
     page.on("load", lambda _page: tab.loads.append(time.monotonic()))
+    page.on(
+        "framenavigated",
+        lambda frame: tab.navigations.append(frame.url) if frame == page.main_frame else None,
+    )
     tab.open_ms = _ms(t)
     return tab
 
@@ -564,6 +570,7 @@ def _browse(
 
         t = time.monotonic()
         deadline = t + opts.timeout_s
+        loads_before_goto = len(tab.loads)
         try:
             page.goto(target.url, wait_until="commit", timeout=timeout_ms)
         except PlaywrightTimeout:
@@ -574,12 +581,7 @@ def _browse(
         except PlaywrightError as err:
             raise _explain_browser_error(err, target) from None
         timings["navigation_ms"] = _ms(t)
-        while not tab.loads and time.monotonic() < deadline:
-            _check_size(recorder, opts)
-            if not recorder.prefetch_one():
-                page.wait_for_timeout(25)
-        _check_size(recorder, opts)
-        load_event = bool(tab.loads)
+        load_event = _wait_for_load(page, tab, recorder, opts, deadline, loads_before_goto)
         if not load_event:
             warnings.append(
                 f"The page had not finished loading after {_seconds(opts.timeout_s)} (its load "
@@ -587,17 +589,40 @@ def _browse(
             )
         timings["load_ms"] = _ms(t)
 
-        t = time.monotonic()
+        # Scroll and settle; if the page moves on by itself meanwhile (script or meta
+        # refresh), do it again on the new page, a few times at most.
+        scroll_ms = settle_ms = 0.0
         scroll_steps = 0
-        if opts.scroll:
-            scrolled = page.evaluate(
-                _SCROLL_JS, {"maxHeight": opts.full_page_max_height, "pause": _SCROLL_PAUSE_MS}
+        quiet = False
+        for _round in range(4):
+            navigations, loads = len(tab.navigations), len(tab.loads)
+            t = time.monotonic()
+            if opts.scroll:
+                try:
+                    scrolled = page.evaluate(
+                        _SCROLL_JS,
+                        {"maxHeight": opts.full_page_max_height, "pause": _SCROLL_PAUSE_MS},
+                    )
+                    scroll_steps = int(scrolled.get("steps", 0))
+                except PlaywrightError as err:
+                    if len(tab.navigations) == navigations and "navigat" not in str(err):
+                        raise
+            scroll_ms += _ms(t)
+            t = time.monotonic()
+            quiet = _settle(page, recorder, opts, prewarm)
+            settle_ms += _ms(t)
+            if len(tab.navigations) == navigations:
+                break
+            if not _wait_for_load(page, tab, recorder, opts, time.monotonic() + opts.timeout_s, loads):
+                break
+        else:
+            warnings.append(
+                "The page kept navigating to new addresses by itself; it was recorded as it "
+                "was after four rounds."
             )
-            scroll_steps = int(scrolled.get("steps", 0))
-        timings["scroll_ms"] = _ms(t)
+        timings["scroll_ms"] = scroll_ms
 
         t = time.monotonic()
-        quiet = _settle(page, recorder, opts, prewarm)
         if opts.wait_selector:
             try:
                 page.wait_for_selector(opts.wait_selector, state="attached", timeout=timeout_ms)
@@ -614,12 +639,12 @@ def _browse(
             page.wait_for_timeout(opts.wait_ms)
         if opts.wait_selector or opts.wait_ms:
             quiet = _settle(page, recorder, opts, None)
+        timings["settle_ms"] = settle_ms + _ms(t)
         if not quiet:
             warnings.append(
                 f"The network never stayed quiet for {opts.settle_ms} ms within "
                 f"{_seconds(opts.settle_max_s)}; requests still in flight are listed as such."
             )
-        timings["settle_ms"] = _ms(t)
 
         t = time.monotonic()
         dims = page.evaluate(_TOP_JS)
@@ -747,6 +772,22 @@ def _check_size(recorder: NetworkRecorder, opts: CaptureOptions) -> None:
         )
 
 
+def _wait_for_load(
+    page: Page,
+    tab: _Tab,
+    recorder: NetworkRecorder,
+    opts: CaptureOptions,
+    deadline: float,
+    loads_before: int,
+) -> bool:
+    """Wait for the main frame's next ``load`` event; False when the deadline passed."""
+    while len(tab.loads) <= loads_before and time.monotonic() < deadline:
+        _check_size(recorder, opts)
+        page.wait_for_timeout(25)
+    _check_size(recorder, opts)
+    return len(tab.loads) > loads_before
+
+
 def _settle(
     page: Page,
     recorder: NetworkRecorder,
@@ -766,8 +807,7 @@ def _settle(
             return True
         if time.monotonic() >= give_up:
             return False
-        if not recorder.prefetch_one():
-            page.wait_for_timeout(25)
+        page.wait_for_timeout(25)
 
 
 def _pick_main(chain: list[Exchange], final_url: str) -> Exchange | None:

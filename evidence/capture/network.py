@@ -108,6 +108,7 @@ class Exchange:
     body_encoding: str | None = None
     body_note: str | None = None
     from_cache: bool = False
+    fetched: dict[str, Any] | str | None = field(default=None, repr=False)
 
     @property
     def final(self) -> Hop:
@@ -126,7 +127,6 @@ class NetworkRecorder:
         self.inflight: set[str] = set()
         self.last_activity = time.monotonic()
         self.too_large: tuple[str, int] | None = None
-        self._bodies: dict[str, dict[str, Any] | str] = {}
         self._counter = 0
         for name in _EVENTS:
             cdp.on(f"Network.{name}", getattr(self, f"_on_{name}"))
@@ -209,6 +209,11 @@ class NetworkRecorder:
             ex.encoded_length = int(e.get("encodedDataLength", 0))
         self.inflight.discard(rid)
         self._touch()
+        if ex is not None and ex.final.response is not None and rid == ex.request_id:
+            # Take the body at once: the browser drops a document's resources when its
+            # frame navigates on (script or meta-refresh redirects), and large pages can
+            # push early bodies out of its buffer.
+            ex.fetched = self._get_body(rid)
 
     def _on_requestServedFromCache(self, e: dict[str, Any]) -> None:
         ex = self.exchanges.get(str(e["requestId"]))
@@ -249,21 +254,6 @@ class NetworkRecorder:
             return f"body not available from the browser ({_first_line(err)})"
         return got
 
-    def prefetch_one(self) -> bool:
-        """Fetch one finished response's body now (while the capture would only wait
-        anyway); False when there is none left to fetch."""
-        for rid, ex in self.exchanges.items():
-            if (
-                ex.finished
-                and not ex.failed
-                and ex.final.response is not None
-                and rid == ex.request_id
-                and rid not in self._bodies
-            ):
-                self._bodies[rid] = self._get_body(rid)
-                return True
-        return False
-
     def finalize(self, document_charset: str | None, main_request_id: str | None) -> None:
         """Attach ExtraInfo events to hops and fetch every finished body from Chromium."""
         for ex in self.ordered():
@@ -292,7 +282,7 @@ class NetworkRecorder:
             ex.body = b""
             ex.body_encoding = "binary"
             return
-        got = self._bodies.get(ex.request_id) or self._get_body(ex.request_id)
+        got = ex.fetched if ex.fetched is not None else self._get_body(ex.request_id)
         if isinstance(got, str):
             ex.body_note = got
             return

@@ -304,3 +304,20 @@ def test_capture_page_starts_and_stops_its_own_browser(
     result = capture_page(site.url("/not-found"), tmp_path / "one")
     assert result.status == 404 and (tmp_path / "one" / "capture.json").exists()
     assert result.environment["browser_profile"]["captures_before_in_this_browser_process"] == 0
+
+
+def test_script_redirect_is_followed_and_the_new_page_scrolled(
+    capturer: Capturer, site: Any, tmp_path: Path
+) -> None:
+    result = _capture(capturer, tmp_path, site.url("/js-redirect"))
+    assert result.final_url == site.url("/listing")
+    assert [(h.url, h.via) for h in result.redirect_chain] == [
+        (site.url("/js-redirect"), "requested"),
+        (site.url("/listing"), "client-navigation"),
+    ]
+    # The first page's body is kept although the browser navigated away from it ...
+    first = next(r for r in result.resources if r.url.endswith("/js-redirect"))
+    assert first.body_recorded
+    # ... and the page it moved to was scrolled, so its lazy section loaded.
+    assert "LAZY SECTION LOADED" in result.artifacts["dom.html"].read_text()
+    assert result.warnings == ()

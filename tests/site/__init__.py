@@ -13,7 +13,8 @@ page, ``/files/catalogue.pdf`` and ``/img/*.png`` (non-HTML), ``/big?bytes=N`` a
 body, ``/big-resource-page?bytes=N`` a page whose stylesheet is large,
 ``/broken-image-page`` an image the browser gives up on, ``/gzip`` a gzip +
 chunked response with unusual header spacing, ``/account`` a page that needs a cookie,
-``/framed`` a page with a cross-site frame.
+``/framed`` a page with a cross-site frame, ``/js-redirect`` a script redirect to
+``/listing``.
 """
 
 from __future__ import annotations
@@ -132,6 +133,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, pages.long_html(int(query.get("px", "30000"))))
         elif path == "/big":
             self._big(int(query.get("bytes", "1000000")), query.get("type", "text/plain"))
+        elif path == "/js-redirect":
+            script = "<script>setTimeout(function(){location.href='/listing';}, 150);</script>"
+            self._send(200, pages.simple_html("Moving...", script))
         elif path == "/framed":
             # A cross-site frame: 127.0.0.1 and localhost are different sites.
             port = self.server.server_address[1]
