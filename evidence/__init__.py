@@ -37,6 +37,7 @@ from evidence.errors import (
 )
 from evidence.log import Log
 from evidence.trust import TrustPolicy
+from evidence.verify import Report, verify
 
 __all__ = [
     "Bundle",
@@ -49,10 +50,12 @@ __all__ = [
     "InclusionError",
     "Log",
     "LogError",
+    "Report",
     "SignatureError",
     "TimestampError",
     "TrustPolicy",
     "VerificationError",
     "__version__",
     "capture",
+    "verify",
 ]
