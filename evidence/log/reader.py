@@ -13,7 +13,7 @@ from evidence import merkle
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
 from evidence.errors import AuditError, EvidenceError, FormatError, LogCorruptError, LogError
 from evidence.log import tiles
-from evidence.log.storage import DirectoryStorage, HTTPStorage, open_storage
+from evidence.log.storage import DirectoryStorage, HTTPStorage, open_storage, read_tile
 from evidence.note import Verifier
 
 Progress = Callable[[str], None]
@@ -51,10 +51,7 @@ class LogReader:
 
     def _load_tile(self, level: int, n: int, width: int) -> bytes:
         path = tiles.tile_path(level, n, width)
-        raw = self.storage.read(path)
-        if raw is None and width < tiles.TILE_WIDTH:
-            full = self.storage.read(tiles.tile_path(level, n))
-            raw = full[: width * tiles.HASH] if full is not None else None
+        raw = read_tile(self.storage, level, n, width)
         if raw is None:
             raise AuditError(f"the tile {path} is missing from {self.storage.describe()}")
         if len(raw) != width * tiles.HASH:

@@ -46,7 +46,7 @@ from evidence.errors import (
     SignatureError,
 )
 from evidence.log import tiles
-from evidence.log.storage import DirectoryStorage
+from evidence.log.storage import DirectoryStorage, read_tile
 from evidence.note import (
     ALG_COSIGNATURE_V1,
     ALG_ED25519,
@@ -362,13 +362,9 @@ class Log:
         return reader
 
     def _fetch_tile(self, level: int, n: int, width: int) -> bytes:
-        path = tiles.tile_path(level, n, width)
-        raw = self.storage.read(path)
-        if raw is None and width < tiles.TILE_WIDTH:
-            full = self.storage.read(tiles.tile_path(level, n))
-            raw = full[: width * tiles.HASH] if full is not None else None
+        raw = read_tile(self.storage, level, n, width)
         if raw is None:
-            raise LogCorruptError(f"the tile {path} is missing from {self.path}")
+            raise LogCorruptError(f"the tile {tiles.tile_path(level, n, width)} is missing from {self.path}")
         return raw
 
     def prove(self, index: int, size: int | None = None) -> TlogProof:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from evidence.errors import LogError
+from evidence.log import tiles
 
 MAX_FETCH_BYTES = 1 << 20
 
@@ -156,6 +157,19 @@ class HTTPStorage:
             if len(data) > MAX_FETCH_BYTES:
                 raise LogError(f"{url} is larger than {MAX_FETCH_BYTES} bytes; no tile or checkpoint is")
             return bytes(data)
+
+
+def read_tile(storage: Storage, level: int, n: int, width: int) -> bytes | None:
+    """A hash tile of ``width`` hashes, or a prefix of the full tile when the partial is gone.
+
+    tlog-tiles lets a log delete partial tiles once the full tile exists; every partial is
+    a prefix of the full one. None when neither exists.
+    """
+    raw = storage.read(tiles.tile_path(level, n, width))
+    if raw is None and width < tiles.TILE_WIDTH:
+        full = storage.read(tiles.tile_path(level, n))
+        raw = full[: width * tiles.HASH] if full is not None else None
+    return raw
 
 
 def open_storage(location: str | Path) -> DirectoryStorage | HTTPStorage:
