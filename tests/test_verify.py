@@ -25,6 +25,7 @@ from verify_helpers import (
     declare_size,
     expected_step,
     flip,
+    make_bundle,
     members,
     reseal,
     rewrite,
@@ -33,7 +34,6 @@ from verify_helpers import (
     write_members,
 )
 
-from evidence import api
 from evidence.bundle import PROOF_PATH, VKEY_PATH
 from evidence.checkpoint import TlogProof
 from evidence.errors import EvidenceError
@@ -95,27 +95,9 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="session")
 def made(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTSA) -> Iterator[Made]:
-    from capture.capture_helpers import load_site_module
-
     chromium = _chromium()
     root = tmp_path_factory.mktemp("verify")
-    site = load_site_module().TestSite.start()
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("EVIDENCE_HOME", str(root / "home"))
-            log = Log.create(root / "log", origin=ORIGIN)
-            log.append([b"other entry 0", b"other entry 1"])
-            bundle = api.capture(
-                site.url("/redirect/1", https=True),
-                insecure=True,
-                out_dir=root / "out",
-                log=log,
-                tsa=[local_tsa.url],
-                executable=chromium,
-                name="listing.wacz",
-            )
-    finally:
-        site.close()
+    bundle, log = make_bundle(root, local_tsa.url, chromium, ORIGIN)
     policy_path = root / "trust.policy"
     policy_path.write_text(
         f"log {log.verifier.vkey()}\n"
@@ -260,10 +242,12 @@ def test_openssl_accepts_every_token(made: Made, tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_wacz_validate_accepts_the_bundle(made: Made) -> None:
-    wacz = Path("/tmp/wacz-venv/bin/wacz")
-    if not wacz.exists():
-        pytest.skip("no wacz validator at /tmp/wacz-venv (pip install wacz into that venv to run this check)")
-    proc = subprocess.run([str(wacz), "validate", "-f", str(made.bundle)], capture_output=True, text=True, check=False)
+    from tools import wacz_validator
+
+    wacz = wacz_validator()
+    if wacz is None:
+        pytest.skip("no wacz validator (py-wacz): set EVIDENCE_WACZ or install it into .venv-wacz")
+    proc = subprocess.run([wacz, "validate", "-f", str(made.bundle)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 

@@ -202,6 +202,42 @@ def reseal(
     return dest
 
 
+def make_bundle(root: Path, tsa_url: str, chromium: str, origin: str) -> tuple[Any, Log]:
+    """Capture the local site's listing over HTTPS (through a redirect) into a new log.
+
+    Two other entries come first, so that other entries' proofs exist to swap in. Returns
+    the :class:`evidence.bundle.Bundle` and the log.
+    """
+    import os
+
+    from capture.capture_helpers import load_site_module
+
+    from evidence import api
+
+    site = load_site_module().TestSite.start()
+    old = os.environ.get("EVIDENCE_HOME")
+    os.environ["EVIDENCE_HOME"] = str(root / "home")
+    try:
+        log = Log.create(root / "log", origin=origin)
+        log.append([b"other entry 0", b"other entry 1"])
+        bundle = api.capture(
+            site.url("/redirect/1", https=True),
+            insecure=True,
+            out_dir=root / "out",
+            log=log,
+            tsa=[tsa_url],
+            executable=chromium,
+            name="listing.wacz",
+        )
+    finally:
+        site.close()
+        if old is None:
+            os.environ.pop("EVIDENCE_HOME", None)
+        else:
+            os.environ["EVIDENCE_HOME"] = old
+    return bundle, log
+
+
 def declare_size(path: Path, name: str, size: int) -> None:
     """Patch the central directory so that member ``name`` declares ``size`` bytes."""
     data = bytearray(path.read_bytes())
