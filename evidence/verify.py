@@ -148,6 +148,12 @@ _MEANING: dict[int, str] = {
     "(report.html / VERIFY.txt) was edited. The bundle cannot be relied on as presented.",
 }
 
+_UNUSABLE_MEANING = (
+    "This file cannot serve as evidence in this form: it is not a readable proof bundle, or it is damaged or "
+    "unsafe to open (nothing was extracted from it). Check that it is the file you were given, and obtain the "
+    "original bundle again from whoever made it."
+)
+
 _POST_SEAL = frozenset(
     {MANIFEST_PATH, PROOF_PATH, NOTE_PATH, VKEY_PATH, REPORT_PATH, VERIFY_PATH, DATAPACKAGE, DATAPACKAGE_DIGEST}
 )
@@ -472,11 +478,10 @@ class _Verification:
                 try:
                     detail, files = fn()
                 except _Fail as f:
+                    meaning = _MEANING[number]
                     if f.unusable:
-                        unusable = f
-                    steps.append(
-                        StepResult(number, STEP_TITLES[number], False, f.detail, tuple(f.files), _MEANING[number])
-                    )
+                        unusable, meaning = f, _UNUSABLE_MEANING
+                    steps.append(StepResult(number, STEP_TITLES[number], False, f.detail, tuple(f.files), meaning))
                     break
                 except EvidenceError as e:
                     steps.append(StepResult(number, STEP_TITLES[number], False, e.diagnostics(), (), _MEANING[number]))

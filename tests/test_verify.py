@@ -530,6 +530,24 @@ def test_cli(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
 
 
 @pytest.mark.browser
+def test_evidence_verify_command(made: Made, tmp_path: Path) -> None:
+    """The installed command, in its own process: exit codes and no traceback."""
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "EVIDENCE_HOME": str(tmp_path / "home")}
+        cmd = [sys.executable, "-m", "evidence_cli.main", "verify", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+
+    ok = run(str(made.bundle), "--trust", str(made.policy_path))
+    assert ok.returncode == 0 and "VERDICT: VERIFIED" in ok.stdout, ok.stdout + ok.stderr
+    not_zip = tmp_path / "letter.wacz"
+    not_zip.write_text("Dear court,\n")
+    bad = run(str(not_zip))
+    assert bad.returncode == 2 and "UNUSABLE INPUT" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
+
+
+@pytest.mark.browser
 def test_cli_failed_names_the_step_and_file(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={"evidence/page.pdf": b"%PDF-1.4 forged"})
     code, text = _cli([str(bad), "--trust", str(made.policy_path)], capsys)
