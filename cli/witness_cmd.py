@@ -76,8 +76,8 @@ def _bind(host: str, port: int) -> socket.socket:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     witness = Witness.open(args.dir)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prefix = normalise_prefix(args.prefix)
     app = create_app(witness, prefix=prefix, max_body=args.max_body)
     host, port = parse_listen(args.listen)
