@@ -12,13 +12,11 @@ are in benchmarks/README.md ("## Capture"). Needs Chromium (skips otherwise).
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,20 +24,8 @@ import pytest
 from evidence.capture import Capturer, capture_page, find_chromium
 from evidence.capture.errors import BrowserNotFoundError
 
-SITE_DIR = Path(__file__).resolve().parents[1] / "tests" / "site"
-
-
-def _site_module() -> ModuleType:
-    name = "evidence_test_site"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, SITE_DIR / "__init__.py", submodule_search_locations=[str(SITE_DIR)]
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "capture"))
+from capture_helpers import load_site_module
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +34,7 @@ def site() -> Iterator[Any]:
         find_chromium()
     except BrowserNotFoundError as err:
         pytest.skip(err.message)
-    running = _site_module().TestSite.start()
+    running = load_site_module().TestSite.start()
     yield running
     running.close()
 
