@@ -325,8 +325,12 @@ class Report:
             out.append("")
             out.extend(_wrap(f"What this means: {failed.meaning}", "  "))
         if self.to_confirm:
-            out += ["", "To anchor this result in trust, confirm these fingerprints with their owners through a"]
-            out.append("separate channel (not from this bundle), then verify again trusting them:")
+            if self.verdict is Verdict.VERIFIED:
+                out += ["", "Also in the bundle but not anchored in trust (not needed for this verdict; confirm them"]
+                out.append("with their owners through a separate channel if you want them to count too):")
+            else:
+                out += ["", "To anchor this result in trust, confirm these fingerprints with their owners through a"]
+                out.append("separate channel (not from this bundle), then verify again trusting them:")
             for t in self.to_confirm:
                 out.append(f"  - {t.what}: {t.identity}")
                 out.append(f"      fingerprint {t.fingerprint}")

@@ -20,7 +20,7 @@ import pytest
 from evidence_cli import verify_cmd
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401 - fixtures
+from tsa.fixtures import RunningTSA, local_tsa, make_tsa, tsa_pki  # noqa: F401 - fixtures
 from verify_helpers import (
     declare_size,
     expected_step,
@@ -206,6 +206,23 @@ def test_token_from_an_unpinned_tsa_is_reported_but_the_rest_stays_anchored(made
     assert grades["Recorded in the log"] is Grade.VERIFIED
     assert grades["Independent time (RFC 3161)"] is Grade.NOT_ANCHORED
     assert "not signed by a time-stamping authority you pin" in report.steps[6].detail
+
+
+@pytest.mark.browser
+def test_one_pinned_token_anchors_the_time_and_the_other_is_listed(
+    made: Made,
+    tmp_path: Path,
+    make_tsa: Callable[..., RunningTSA],
+) -> None:
+    second = make_tsa("second-tsa")  # same root, but the policy pins only local-tsa's certificate
+    both = reseal(made.bundle, tmp_path / "two.wacz", made.log, tsas=[made.tsa.config(), second.config()])
+    report = verify(both, trust=made.policy)
+    assert report.verdict is Verdict.VERIFIED, report.render_text()
+    tsa = next(c for c in report.claims if c.name == "Independent time (RFC 3161)")
+    assert tsa.grade is Grade.VERIFIED
+    assert "checkpoint.1.tsr: VERIFIED" in tsa.detail and "checkpoint.2.tsr: NOT ANCHORED" in tsa.detail
+    assert [t.what for t in report.to_confirm] == ["Time-stamping authority certificate"]
+    assert "not needed for this verdict" in report.render_text()
 
 
 @pytest.fixture
