@@ -374,6 +374,23 @@ def test_witness_refuses_to_start_without_state(tmp_path: Path) -> None:
         Witness.open(d)
 
 
+def test_damaged_state_refuses_instead_of_forgetting(tmp_path: Path) -> None:
+    d = tmp_path / "w"
+    init_witness(d, "witness.test/damaged")
+    trust_log(d, LOG_SIGNER.verifier().vkey())
+    w = Witness.open(d)
+    assert w.add_checkpoint(b"old 0\n\n" + _signed(LOG_SIGNER, 3)).status == 200
+    path = d / "state" / f"{origin_hash(LOG_SIGNER.name)}.json"
+    state = LogState.from_json(path.read_bytes(), path)
+    # The recorded size no longer matches the checkpoint it holds: refuse (500), never restart from 0.
+    path.write_bytes(LogState(state.origin, 2, state.root_hash, state.checkpoint, state.updated).to_json())
+    assert w.add_checkpoint(b"old 0\n\n" + _signed(LOG_SIGNER, 1)).status == 500
+    path.write_bytes(b"{not json")
+    assert w.add_checkpoint(b"old 0\n\n" + _signed(LOG_SIGNER, 1)).status == 500
+    with pytest.raises(WitnessConfigError, match="unreadable"):
+        w.state(LOG_SIGNER.name)
+
+
 # ============================================================================ real servers
 
 
@@ -618,6 +635,7 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         r = _post(w, _body(log, 0, 5))
         assert (r.status_code, r.content) == (409, b"4\n")
         assert witness_checkpoint(log, 5, w.url, w.verifier, known)[1] == 5
+        assert requests.get(f"{w.url}/{'G' * 64}/checkpoint", timeout=10).status_code == 404
         # Without the prefix there is nothing.
         assert requests.post(f"http://127.0.0.1:{w.port}/add-checkpoint", data=b"", timeout=10).status_code == 404
     finally:
