@@ -58,6 +58,7 @@ from evidence.capture.errors import (
     HostNotFoundError,
     RedirectLoopError,
     TLSFailedError,
+    seconds,
 )
 from evidence.capture.network import Exchange, NetworkRecorder
 from evidence.capture.options import CaptureOptions, StorageState, load_storage_state
@@ -144,10 +145,6 @@ async () => {
   };
 }
 """
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g} second" + ("" if value == 1 else "s")
 
 
 # ---------------------------------------------------------------------------------------
@@ -424,7 +421,6 @@ class _Tab:
     cdp: CDPSession
     recorder: NetworkRecorder
     created_at: str
-    open_ms: float
     playwright_urls: list[str]
     loads: list[float]
     navigations: list[str]
@@ -453,7 +449,6 @@ def _tab_key(
 def _open_tab(
     process: _Process, opts: CaptureOptions, user_agent: str, storage: StorageState | None
 ) -> _Tab:
-    t = time.monotonic()
     created_at = utc_now()
     context = process.browser.new_context(
         viewport={"width": opts.viewport_width, "height": opts.viewport_height},
@@ -478,7 +473,6 @@ def _open_tab(
         cdp=cdp,
         recorder=recorder,
         created_at=created_at,
-        open_ms=0.0,
         playwright_urls=[],
         loads=[],
         navigations=[],
@@ -489,7 +483,6 @@ def _open_tab(
         "framenavigated",
         lambda frame: tab.navigations.append(frame.url) if frame == page.main_frame else None,
     )
-    tab.open_ms = _ms(t)
     return tab
 
 
@@ -575,7 +568,7 @@ def _browse(
             page.goto(target.url, wait_until="commit", timeout=timeout_ms)
         except PlaywrightTimeout:
             raise CaptureTimeoutError(
-                f"The site {target.host} did not answer the browser within {_seconds(opts.timeout_s)}.",
+                f"The site {target.host} did not answer the browser within {seconds(opts.timeout_s)}.",
                 hint="Try again later, or allow more time (CaptureOptions(timeout_s=...)).",
             ) from None
         except PlaywrightError as err:
@@ -584,7 +577,7 @@ def _browse(
         load_event = _wait_for_load(page, tab, recorder, opts, deadline, loads_before_goto)
         if not load_event:
             warnings.append(
-                f"The page had not finished loading after {_seconds(opts.timeout_s)} (its load "
+                f"The page had not finished loading after {seconds(opts.timeout_s)} (its load "
                 "event never fired); it was recorded as it was then."
             )
         timings["load_ms"] = _ms(t)
@@ -628,7 +621,7 @@ def _browse(
                 page.wait_for_selector(opts.wait_selector, state="attached", timeout=timeout_ms)
             except PlaywrightTimeout:
                 raise CaptureTimeoutError(
-                    f"The element {opts.wait_selector!r} did not appear on the page within {_seconds(opts.timeout_s)}.",
+                    f"The element {opts.wait_selector!r} did not appear on the page within {seconds(opts.timeout_s)}.",
                     hint="Check the selector, or capture without waiting for it.",
                 ) from None
             except PlaywrightError as err:
@@ -643,7 +636,7 @@ def _browse(
         if not quiet:
             warnings.append(
                 f"The network never stayed quiet for {opts.settle_ms} ms within "
-                f"{_seconds(opts.settle_max_s)}; requests still in flight are listed as such."
+                f"{seconds(opts.settle_max_s)}; requests still in flight are listed as such."
             )
 
         t = time.monotonic()
@@ -976,6 +969,7 @@ def _write_warc(
     buffer.write(raw.warc)
     exchanges = 0
     skipped = 0
+    heads_from_wire = 0
     redacted = raw.redacted
     for ex in page.recorder.ordered():
         for i, hop in enumerate(ex.hops):
@@ -989,7 +983,8 @@ def _write_warc(
                 body = ex.body
             else:
                 body = b""
-            status_line, headers, _wire = hop.response_head()
+            status_line, headers, from_wire = hop.response_head()
+            heads_from_wire += from_wire
             request_headers, was_redacted = redact_request_headers(hop.request_header_list())
             redacted = redacted or was_redacted
             protocols = []
@@ -1022,6 +1017,8 @@ def _write_warc(
         "browser_exchanges": exchanges,
         "raw_fetch_exchanges": raw_exchanges,
         "responses_without_body_not_written": skipped,
+        "browser_response_heads_as_received": heads_from_wire,
+        "browser_response_heads_rebuilt": exchanges - heads_from_wire,
         "redacted_request_headers": [h.title() for h in REDACTED_REQUEST_HEADERS],
         "secret_request_headers_were_present": redacted,
         "source_header": "WARC-Evidence-Source (browser | raw-fetch)",

@@ -23,7 +23,13 @@ __all__ = [
     "RedirectLoopError",
     "StorageStateError",
     "TLSFailedError",
+    "seconds",
 ]
+
+
+def seconds(value: float) -> str:
+    """'1 second', '2.5 seconds': durations in messages."""
+    return f"{value:g} second" + ("" if value == 1 else "s")
 
 
 class InvalidURLError(CaptureError):

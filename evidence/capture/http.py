@@ -46,6 +46,7 @@ from evidence.capture.errors import (
     InvalidURLError,
     RedirectLoopError,
     TLSFailedError,
+    seconds,
 )
 from evidence.capture.result import RedirectHop
 from evidence.capture.urls import Target, check_url
@@ -100,7 +101,7 @@ def resolve(target: Target, timeout_s: float) -> DNSLookup:
         infos = future.result(timeout=timeout_s)
     except concurrent.futures.TimeoutError:
         raise CaptureTimeoutError(
-            f"Looking up the site name {target.host} took longer than {timeout_s:g} seconds.",
+            f"Looking up the site name {target.host} took longer than {seconds(timeout_s)}.",
             hint="Check this computer's network connection and DNS settings, then try again.",
         ) from None
     except (socket.gaierror, UnicodeError) as err:
@@ -530,7 +531,7 @@ def _explain(
         )
     if isinstance(err, requests.exceptions.Timeout):
         return CaptureTimeoutError(
-            f"The site {host} did not answer within {timeout_s:g} seconds.",
+            f"The site {host} did not answer within {seconds(timeout_s)}.",
             hint="Try again later, or allow more time (CaptureOptions(timeout_s=...)).",
         )
     if isinstance(err, requests.exceptions.ConnectionError):

@@ -350,10 +350,3 @@ def _charset(response: dict[str, Any]) -> str | None:
 
 def _first_line(err: BaseException) -> str:
     return str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-
-
-def head_from_wire(hop: Hop) -> bool:
-    """True when the hop's response head is the raw one Chromium received."""
-    if hop.response is None:
-        return False
-    return hop.response_head()[2]

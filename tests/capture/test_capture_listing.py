@@ -67,6 +67,7 @@ def test_result_facts(listing: CaptureResult, site: Any) -> None:
     assert facts["raw_fetch"]["connection"]["server_port"] == site.http_port
     assert facts["storage_state"] == {"used": False}
     assert facts["warnings"] == []
+    assert facts["warc"]["browser_response_heads_as_received"] == 17  # HTTP/1.1: raw heads
     assert facts["started_at"] < facts["finished_at"]
 
 
