@@ -131,8 +131,10 @@ def register(subparsers: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m evidence_cli.witness_cmd ...`: the witness commands alone (as `evidence witness ...`)."""
-    parser = argparse.ArgumentParser(prog="evidence witness")
-    sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from .main import _Parser
+
+    parser = _Parser(prog="evidence")
+    sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     register(sub)
     args = parser.parse_args(["witness", *(sys.argv[1:] if argv is None else argv)])

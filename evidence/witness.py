@@ -583,7 +583,8 @@ class _LogsCache:
 class Witness:
     """A witness directory: its cosigner key, the logs it trusts, and what it cosigned.
 
-    :meth:`add_checkpoint` is the only mutator. It checks and persists a log's state under
+    :meth:`cosign` (and :meth:`add_checkpoint`, its HTTP-shaped wrapper) is the only mutator.
+    It checks and persists a log's state under
     a lock held across threads (a mutex) and processes (``flock`` on ``state/lock``), reading
     the state from disk each time, so no two requests can move a log's state backwards,
     even with several server processes on one directory. The new state is on disk (fsynced)
