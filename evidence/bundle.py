@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import os
 import re
 import secrets
@@ -25,6 +26,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,6 +337,10 @@ MAX_SMALL_FILE = 64 << 20  # JSON, notes, proofs, keys, report: read into memory
 MAX_RATIO = 200  # uncompressed/compressed, for members that are compressed at all
 
 
+#: What reading a damaged ZIP member can raise.
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError)
+
+
 def _safe_name(name: str) -> bool:
     if not name or name.startswith("/") or "\\" in name or "\x00" in name:
         return False
@@ -400,6 +406,8 @@ class BundleView:
                 big = info.compress_type != zipfile.ZIP_STORED and info.file_size > 1 << 20
                 if big and info.file_size > MAX_RATIO * max(1, info.compress_size):
                     raise BundleFormatError(f"the file {name!r} is compressed suspiciously well (a zip bomb?)")
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise BundleFormatError(f"the file {name!r} uses a compression method bundles never use")
                 if info.flag_bits & 0x1:
                     raise BundleFormatError(f"the file {name!r} is encrypted; bundles are never encrypted")
                 total += info.file_size
@@ -436,8 +444,11 @@ class BundleView:
         if self._zip is None:
             data = self._members[name].open_bytes()
         else:
-            with self.stream(name) as f:
-                data = f.read(limit + 1)
+            try:
+                with self.stream(name) as f:
+                    data = f.read(limit + 1)
+            except _READ_ERRORS as e:
+                raise BundleFormatError(f"cannot read {name} from the bundle (damaged?): {e}") from e
         if len(data) > limit:
             raise BundleFormatError(f"{name} is larger than {limit} bytes")
         return data
@@ -452,7 +463,7 @@ class BundleView:
             return open(m.source, "rb")
         try:
             return self._zip.open(name)
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as e:
+        except (*_READ_ERRORS, NotImplementedError) as e:
             raise BundleFormatError(f"cannot read {name} from the bundle: {e}") from e
 
     def sha256(self, name: str) -> tuple[str, int]:
@@ -464,7 +475,7 @@ class BundleView:
                 while chunk := f.read(1 << 20):
                     h.update(chunk)
                     size += len(chunk)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        except _READ_ERRORS as e:
             raise BundleFormatError(f"cannot read {name} from the bundle (damaged?): {e}") from e
         return h.hexdigest(), size
 
