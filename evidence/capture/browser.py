@@ -69,6 +69,7 @@ from evidence.capture.result import (
     RedirectHop,
     Resource,
     TLSInfo,
+    error_kind,
 )
 from evidence.capture.urls import Target, check_url
 from evidence.capture.warc import (
@@ -1174,9 +1175,16 @@ class Capturer:
         resources = _resources(page.recorder)
         warc, warc_summary = _write_warc(raw, page, opts, user_agent, process)
         warnings = list(page.warnings)
-        if raw.status != status:
+        main_url = page.main.final.url if page.main else page.final_url
+        if raw.final_url != main_url:
             warnings.append(
-                f"The raw fetch got status {raw.status} where the browser got {status}; both answers are in the WARC."
+                f"The browser ended at {main_url}, the raw fetch at {raw.final_url} (the page "
+                "moved on by itself, e.g. by script); the raw fetch covers only the latter."
+            )
+        elif raw.status != status:
+            warnings.append(
+                f"The raw fetch got status {raw.status} where the browser got {status}; both "
+                "answers are in the WARC."
             )
         if tls is not None and tls.leaf_matches_raw_fetch is False:
             warnings.append(
@@ -1231,9 +1239,7 @@ class Capturer:
             "status": status,
             "status_text": status_text,
             "http_error": http_error,
-            "error_kind": "client error"
-            if 400 <= status < 500
-            else ("server error" if status >= 500 else None),
+            "error_kind": error_kind(status),
             "mime_type": main_response.get("mimeType"),
             "page_title": page.title,
             "redirect_chain": [h.to_json() for h in chain],

@@ -37,6 +37,15 @@ ARTIFACT_NAMES: tuple[str, ...] = (
 )
 
 
+def error_kind(status: int) -> str | None:
+    """``"client error"`` for 4xx, ``"server error"`` for 5xx, else ``None``."""
+    if 400 <= status < 500:
+        return "client error"
+    if status >= 500:
+        return "server error"
+    return None
+
+
 @dataclass(frozen=True)
 class RedirectHop:
     """One step from the requested address to the page shown.
@@ -208,8 +217,4 @@ class CaptureResult:
     @property
     def error_kind(self) -> str | None:
         """``"client error"`` for 4xx, ``"server error"`` for 5xx, else ``None``."""
-        if 400 <= self.status < 500:
-            return "client error"
-        if self.status >= 500:
-            return "server error"
-        return None
+        return error_kind(self.status)

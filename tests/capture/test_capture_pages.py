@@ -320,4 +320,7 @@ def test_script_redirect_is_followed_and_the_new_page_scrolled(
     assert first.body_recorded
     # ... and the page it moved to was scrolled, so its lazy section loaded.
     assert "LAZY SECTION LOADED" in result.artifacts["dom.html"].read_text()
-    assert result.warnings == ()
+    # The raw fetch cannot run scripts: it says which page it covers.
+    assert result.facts["raw_fetch"]["final_url"] == site.url("/js-redirect")
+    assert result.facts["main_document"]["matches_raw_fetch"] is None
+    assert [w for w in result.warnings if "raw fetch covers only" in w]
