@@ -213,6 +213,7 @@ class Log:
         self._trusted_state: bytes | None = None  # the signed bytes this process last checked
         self._verified: tuple[bytes, SignedCheckpoint] | None = None
         self._readers: dict[int, tiles.TileHashReader] = {}
+        self._read_lock = threading.RLock()  # readers and their caches are shared across threads
 
     # ------------------------------------------------------------------ opening
     @property
@@ -353,13 +354,14 @@ class Log:
 
     def _reader(self, size: int) -> tiles.TileHashReader:
         """A tile reader for ``size``; the last few are kept, with their tile caches."""
-        reader = self._readers.pop(size, None)
-        if reader is None:
-            reader = tiles.TileHashReader(size, self._fetch_tile, cache_tiles=1024)
-            if len(self._readers) >= 4:
-                self._readers.pop(next(iter(self._readers)))
-        self._readers[size] = reader
-        return reader
+        with self._read_lock:
+            reader = self._readers.pop(size, None)
+            if reader is None:
+                reader = tiles.TileHashReader(size, self._fetch_tile, cache_tiles=1024)
+                if len(self._readers) >= 4:
+                    self._readers.pop(next(iter(self._readers)))
+            self._readers[size] = reader
+            return reader
 
     def _fetch_tile(self, level: int, n: int, width: int) -> bytes:
         raw = read_tile(self.storage, level, n, width)
@@ -369,6 +371,10 @@ class Log:
 
     def prove(self, index: int, size: int | None = None) -> TlogProof:
         """A C2SP tlog-proof for entry ``index`` against the checkpoint of ``size``."""
+        with self._read_lock:
+            return self._prove(index, size)
+
+    def _prove(self, index: int, size: int | None) -> TlogProof:
         if size is None:
             latest = self._read_signed()
             note, cp = self._verified[0] if self._verified else latest.to_bytes(), latest.checkpoint
@@ -381,10 +387,12 @@ class Log:
 
     def consistency(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """The consistency proof from ``old_size`` to ``new_size`` (None: latest)."""
-        new = self.size if new_size is None else new_size
-        if not 0 <= old_size <= new <= self.size:
-            raise LogError(f"cannot prove consistency from size {old_size} to {new} (log size {self.size})")
-        return self._reader(new).consistency_proof(old_size)
+        latest = self.size
+        new = latest if new_size is None else new_size
+        if not 0 <= old_size <= new <= latest:
+            raise LogError(f"cannot prove consistency from size {old_size} to {new} (log size {latest})")
+        with self._read_lock:
+            return self._reader(new).consistency_proof(old_size)
 
     # ------------------------------------------------------------------ cosignatures
     def add_cosignatures(self, size: int, signatures: Sequence[NoteSignature]) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -209,6 +210,7 @@ class TileHashReader:
         self._fetch = fetch
         self._cache: dict[tuple[int, int], list[bytes]] = {}
         self._cache_max = cache_tiles
+        self._lock = threading.Lock()  # the cache may be shared by threads
 
     def _levels(self, level: int, n: int) -> list[bytes]:
         key = (level, n)
@@ -223,9 +225,10 @@ class TileHashReader:
                     f"the tile {tile_path(level, n, width)} holds {len(data)} bytes, not {width * HASH}"
                 )
             got = tile_levels(data)
-            if len(self._cache) >= self._cache_max:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = got
+            with self._lock:
+                if len(self._cache) >= self._cache_max:
+                    self._cache.pop(next(iter(self._cache)), None)
+                self._cache[key] = got
         return got
 
     def perfect(self, height: int, index: int) -> bytes:
