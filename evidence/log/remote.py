@@ -271,7 +271,8 @@ class RemoteLog:
                 f"the log server {self.base} returned a proof that does not verify: {e.message}",
                 hint="Do not use this server until its operator explains; the entry may not be logged.",
             ) from e
-        self._remember(proof, verified.checkpoint.size, SignedCheckpoint(verified.checkpoint, proof.signed_checkpoint.note))
+        signed = SignedCheckpoint(verified.checkpoint, proof.signed_checkpoint.note)
+        self._remember(proof, verified.checkpoint.size, signed)
         return proof.index
 
     def _remember(self, proof: TlogProof, size: int, signed: SignedCheckpoint) -> None:
