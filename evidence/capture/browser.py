@@ -1273,8 +1273,8 @@ class Capturer:
             "main_document": _main_document(page, raw),
             "raw_fetch": raw.to_json(),
             "warc": warc_summary,
-            "resources": [r.to_json() for r in resources],
-            "resource_count": len(resources),
+            "requests": [r.to_json() for r in resources],
+            "request_count": len(resources),
             "options": opts.to_json(),
             "browser": {
                 "version": process.info.get("version"),
