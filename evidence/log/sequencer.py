@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import struct
 import threading
 import time
 import warnings
@@ -104,8 +105,12 @@ class LogInfo:
             raise LogCorruptError(f"the log description {where} is damaged: {e}") from e
 
 
+_KEY = struct.Struct(">q")
+
+
 def _key(h: bytes) -> int:
-    return int.from_bytes(h[:8], "big", signed=True)
+    """The de-duplication key of a leaf hash: its first 8 bytes as a signed integer."""
+    return int(_KEY.unpack_from(h)[0])
 
 
 class _Dedup:
@@ -160,6 +165,28 @@ class _Dedup:
             q = f"SELECT k, idx FROM leaves WHERE k IN ({','.join('?' * len(chunk))})"
             found.update(self.conn.execute(q, chunk).fetchall())
         return found
+
+    def insert_if_new(self, hashes: Sequence[bytes], start: int) -> bool:
+        """Insert rows for ``hashes`` at ``start..`` only if no key exists yet; say whether it did."""
+        if not hashes:
+            return True
+        unpack = _KEY.unpack_from
+        rows = sorted(zip([unpack(h)[0] for h in hashes], range(start, start + len(hashes)), strict=True))
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            before = c.total_changes
+            c.executemany("INSERT OR IGNORE INTO leaves VALUES (?, ?)", rows)
+            if c.total_changes - before != len(rows):
+                c.execute("ROLLBACK")
+                return False
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('covered', ?)", (start + len(hashes),))
+            c.execute("COMMIT")
+        except BaseException:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        return True
 
     def insert(self, hashes: Sequence[bytes], start: int) -> None:
         rows = sorted(zip(map(_key, hashes), range(start, start + len(hashes)), strict=True))
@@ -463,42 +490,64 @@ class Log:
             signed = self._recover()
             size = signed.checkpoint.size
             dedup = self._dedup_index()
-            candidates = dedup.lookup(leafs)
-            reader = self._reader(size) if candidates else None
-            seen: dict[bytes, int] = {}
-            indices: list[int] = []
-            fresh_entries: list[bytes] = []
-            fresh_hashes: list[bytes] = []
-            for e, h in zip(batch, leafs, strict=True):
-                idx = seen.get(h)
-                if idx is None:
-                    cand = candidates.get(_key(h))
-                    if cand is not None and reader is not None and reader.perfect(0, cand) == h:
-                        idx = cand
-                    else:
-                        idx = size + len(fresh_hashes)
-                        fresh_entries.append(e)
-                        fresh_hashes.append(h)
-                    seen[h] = idx
-                indices.append(idx)
+            indices, fresh_entries, fresh_hashes = self._assign(dedup, size, batch, leafs)
             if fresh_hashes:
                 new_size = size + len(fresh_hashes)
-                # The index update runs beside the tile writes (SQLite and fsync both
-                # release the GIL); both finish before the lock is released.
-                indexer = _Background(dedup.insert, fresh_hashes, size)
-                try:
-                    files = self._integrate(size, fresh_entries, fresh_hashes)
-                    # Name the files first, so a crash before the commit can be undone.
-                    self.storage.write_many({PENDING_FILE: "\n".join(files).encode()})
-                    self.storage.write_many(files)
-                    root = self._checked_root(signed.checkpoint, new_size)
-                    self._sign_and_commit(new_size, root, signed.checkpoint)
-                    self.storage.delete([PENDING_FILE])
-                finally:
-                    indexer.join()  # a failed index update is repaired by the next _recover
+                files = self._integrate(size, fresh_entries, fresh_hashes)
+                # Name the files first, so a crash before the commit can be undone.
+                self.storage.write_many({PENDING_FILE: "\n".join(files).encode()})
+                self.storage.write_many(files)
+                root = self._checked_root(signed.checkpoint, new_size)
+                self._sign_and_commit(new_size, root, signed.checkpoint)
+                self.storage.delete([PENDING_FILE])
         if new_size is not None:
             self._run_after_checkpoint(new_size)
         return indices
+
+    def _assign(
+        self, dedup: _Dedup, size: int, batch: Sequence[bytes], leafs: Sequence[bytes]
+    ) -> tuple[list[int], list[bytes], list[bytes]]:
+        """Indices for a batch: existing ones for entries already logged, new ones after ``size``.
+
+        Also records the new entries in the de-duplication index (derived data: rows for
+        entries that are never committed are dropped by the next recovery). The common case,
+        a batch of new entries, costs one insert; only when some key is already present
+        does it fall back to a lookup.
+        """
+        seen: dict[bytes, int] = {}
+        indices: list[int] = []
+        fresh_entries: list[bytes] = []
+        fresh_hashes: list[bytes] = []
+        for e, h in zip(batch, leafs, strict=True):
+            idx = seen.get(h)
+            if idx is None:
+                idx = size + len(fresh_hashes)
+                fresh_entries.append(e)
+                fresh_hashes.append(h)
+                seen[h] = idx
+            indices.append(idx)
+        if dedup.insert_if_new(fresh_hashes, size):
+            return indices, fresh_entries, fresh_hashes
+        # Some entries may be in the log already: look them up and confirm in the tiles.
+        candidates = dedup.lookup(fresh_hashes)
+        reader = self._reader(size)
+        seen.clear()
+        indices.clear()
+        fresh_entries, fresh_hashes = [], []
+        for e, h in zip(batch, leafs, strict=True):
+            idx = seen.get(h)
+            if idx is None:
+                cand = candidates.get(_key(h))
+                if cand is not None and cand < size and reader.perfect(0, cand) == h:
+                    idx = cand
+                else:
+                    idx = size + len(fresh_hashes)
+                    fresh_entries.append(e)
+                    fresh_hashes.append(h)
+                seen[h] = idx
+            indices.append(idx)
+        dedup.insert(fresh_hashes, size)
+        return indices, fresh_entries, fresh_hashes
 
     def _run_after_checkpoint(self, size: int) -> None:
         if self.after_checkpoint is None:
