@@ -44,7 +44,9 @@ def default_log(home: Path | None = None, *, tsas: Sequence[TSAConfig] = ()) -> 
 
 
 def resolve_log(log: LogLike, *, tsas: Sequence[TSAConfig] = ()) -> Log:
-    """A Log object from what a caller passed: a Log, a directory, or None (the default)."""
+    """A Log object from what a caller passed: a Log, a directory, an http(s) URL of a log
+    server (``evidence log serve``; token from ``$EVIDENCE_LOG_TOKEN`` or config.toml), or
+    None (the default)."""
     from evidence.timestamp import timestamper
 
     if isinstance(log, Log):
@@ -53,10 +55,13 @@ def resolve_log(log: LogLike, *, tsas: Sequence[TSAConfig] = ()) -> Log:
         return default_log(tsas=tsas)
     text = os.fspath(log)
     if text.startswith(("http://", "https://")):
-        raise UsageError(
-            f"submitting to a log server ({text}) is not supported by this version",
-            hint="Use a local log directory, or the embedded default log.",
-        )
+        from typing import cast
+
+        from evidence.log.remote import open_remote_log
+
+        # A RemoteLog provides what seal() uses (evidence.log.remote.SealableLog). The
+        # server time-stamps its checkpoints; ``tsas`` are used only if it returned none.
+        return cast(Log, open_remote_log(text))
     hook = timestamper(tsas) if tsas else None
     return Log.open(text, after_checkpoint=hook)
 

@@ -16,6 +16,13 @@ over every new checkpoint::
     root = "tsa/example-root.pem"         # optional: the root the TSA chains to
     timeout = 10                          # optional: seconds to wait for an answer
 
+A shared log server (``preserve --log https://...``) may be described too::
+
+    [[log_server]]
+    url = "https://log.example.org/"      # the base URL `evidence log serve` prints
+    token_file = "log-token"              # optional: a file holding the bearer token (else $EVIDENCE_LOG_TOKEN)
+    key = "log.example.org+1a2b3c4d+AQ..." # optional: the log key (vkey) the server must present
+
 Relative paths are relative to the home directory. With ``root`` and a certificate or
 fingerprint, every token is fully verified the moment it arrives; without them it is
 checked for the right imprint and nonce only, and trust is left to the verifier's policy.
@@ -42,7 +49,8 @@ DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 300.0
 
 _TSA_KEYS = frozenset({"name", "url", "certificate", "sha256", "root", "timeout"})
-_TOP_KEYS = frozenset({"tsa"})
+_TOP_KEYS = frozenset({"tsa", "log_server"})
+_LOG_SERVER_KEYS = frozenset({"url", "token_file", "key"})
 
 
 def evidence_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -117,11 +125,22 @@ class TSAConfig:
 
 
 @dataclass(frozen=True)
+class LogServerConfig:
+    """A shared log server this user submits to: its URL, the file holding the bearer
+    token, and the log key (vkey) it must present."""
+
+    url: str
+    token_file: Path | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The parsed ``config.toml`` of one evidence home directory."""
 
     home: Path
     tsas: tuple[TSAConfig, ...] = ()
+    log_servers: tuple[LogServerConfig, ...] = ()
 
     @property
     def path(self) -> Path:
@@ -175,6 +194,27 @@ def _tsa_from_table(table: Mapping[str, Any], index: int, home: Path, where: str
         raise FormatError(f"{where}: {e.message}") from e
 
 
+def _log_server_from_table(table: Mapping[str, Any], index: int, home: Path, where: str) -> LogServerConfig:
+    label = f"{where}: [[log_server]] entry {index + 1}"
+    unknown = sorted(set(table) - _LOG_SERVER_KEYS)
+    if unknown:
+        raise FormatError(
+            f"{label} has unknown key(s) {', '.join(unknown)}",
+            hint=f"Allowed keys: {', '.join(sorted(_LOG_SERVER_KEYS))}.",
+        )
+    url = table.get("url")
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+        raise FormatError(f"{label} needs a url starting with http:// or https://")
+    for key in ("token_file", "key"):
+        if key in table and (not isinstance(table[key], str) or not table[key]):
+            raise FormatError(f"{label}: {key} must be a non-empty string")
+    token_file = None
+    if "token_file" in table:
+        p = Path(table["token_file"]).expanduser()
+        token_file = p if p.is_absolute() else home / p
+    return LogServerConfig(url=url, token_file=token_file, key=table.get("key"))
+
+
 def parse_config(text: str, home: Path, *, where: str = CONFIG_FILE) -> Config:
     """Parse the text of a ``config.toml``; relative paths resolve against ``home``."""
     try:
@@ -196,7 +236,11 @@ def parse_config(text: str, home: Path, *, where: str = CONFIG_FILE) -> Config:
         if tsa.name in seen:
             raise FormatError(f"{where}: two TSAs are named {tsa.name!r}; names must be unique")
         seen.add(tsa.name)
-    return Config(home=home, tsas=tsas)
+    servers = data.get("log_server", [])
+    if not isinstance(servers, list) or not all(isinstance(t, dict) for t in servers):
+        raise FormatError(f"{where}: 'log_server' must be an array of tables, written [[log_server]]")
+    log_servers = tuple(_log_server_from_table(t, i, home, where) for i, t in enumerate(servers))
+    return Config(home=home, tsas=tsas, log_servers=log_servers)
 
 
 def load_config(home: Path | str | None = None) -> Config:
