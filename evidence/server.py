@@ -489,6 +489,7 @@ class Sequencer:
         self._latest = self.log.size
         self._published = -1  # the checkpoint found at start is published (witnessed) once too
         self._stopping = False
+        self._writer_done = False
         self._settle: Settle | None = None
         self._threads: list[threading.Thread] = []
         self.started_at = time.time()
@@ -571,6 +572,9 @@ class Sequencer:
         while True:
             batch = self._take_batch()
             if batch is None:
+                with self._lock:
+                    self._writer_done = True
+                    self._publish_cv.notify_all()
                 return
             try:
                 indices = self.log.append([e for e, _ in batch])
@@ -602,16 +606,20 @@ class Sequencer:
     def _publisher_loop(self) -> None:
         while True:
             with self._lock:
-                while self._latest <= self._published and not self._stopping:
+                while self._latest <= self._published and not self._waiting and not self._stopping:
                     self._publish_cv.wait()
-                if self._latest <= self._published:  # stopping, and nothing left to answer
-                    waiting, self._waiting = self._waiting, []
-                    self._deliver([(w, Answer.error(503, "the log server stopped")) for _, w in waiting])
-                    return
+                if self._stopping and self._latest <= self._published and not self._waiting:
+                    if self._writer_done:
+                        return
+                    self._publish_cv.wait(0.1)  # the writer may still hand over its last batch
+                    continue
                 size = self._latest
+                fresh = size > self._published
                 waiting, self._waiting = self._waiting, []
             try:
-                note = self.publish(size)
+                # Entries that were all duplicates leave the size as it was: answer them
+                # against the checkpoint already published, without asking anyone again.
+                note = self.publish(size) if fresh else self.log.checkpoint_note(size)
                 answers = self._proofs(size, note, waiting)
             except Exception as e:
                 reason = e.diagnostics() if isinstance(e, EvidenceError) else f"{type(e).__name__}: {e}"
@@ -621,8 +629,8 @@ class Sequencer:
                         w,
                         Answer.error(
                             500,
-                            f"the entry was logged at index {i}, but its proof could not be "
-                            f"made: {reason}; resubmit it to get the proof",
+                            f"the entry was logged at index {i}, but its proof could not be made: "
+                            f"{reason}; submit it again to get the proof",
                         ),
                     )
                     for i, w in waiting

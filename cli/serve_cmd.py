@@ -1,0 +1,89 @@
+"""`evidence log serve DIR`: the shared log server (read paths + authenticated POST /add).
+
+Registered by cli/log_cmd.py: ``register_log_serve(log_subparsers)``. Can also run as
+``python -m evidence_cli.serve_cmd DIR --listen HOST:PORT`` (the tests do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from evidence.errors import EXIT_OK, EvidenceError
+
+
+def _default_log_dir() -> Path:
+    from evidence.config import evidence_home
+
+    return evidence_home() / "log"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from evidence.server import SERVER_CONFIG_FILE, ServerConfig, load_server_config, serve
+
+    path = Path(args.dir) if args.dir else _default_log_dir()
+    if args.config:
+        config = load_server_config(args.config)
+    elif (path.resolve().parent / SERVER_CONFIG_FILE).is_file():
+        config = load_server_config(path.resolve().parent / SERVER_CONFIG_FILE)
+    else:
+        config = ServerConfig()
+    if args.prefix is not None:
+        config = replace(config, prefix=args.prefix.rstrip("/"))
+    if args.tokens:
+        config = replace(config, tokens=Path(args.tokens))
+    serve(
+        path,
+        config,
+        listen=args.listen,
+        keys_dir=Path(args.keys) if args.keys else None,
+        access_log=args.access_log,
+    )
+    return EXIT_OK
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", nargs="?", help="the log directory (default: $EVIDENCE_HOME/log)")
+    p.add_argument("--listen", metavar="HOST:PORT", help="where to listen (default: server.toml, else 127.0.0.1:8080)")
+    p.add_argument("--config", metavar="FILE", help="server configuration (default: server.toml beside DIR, if any)")
+    p.add_argument("--tokens", metavar="FILE", help="bearer-token file for POST /add (overrides server.toml)")
+    p.add_argument("--prefix", metavar="PATH", help="serve under this URL path, e.g. /log (overrides server.toml)")
+    p.add_argument("--keys", metavar="DIR", help="directory holding the log's private keys (default: DIR/.state/keys)")
+    p.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
+    p.set_defaults(func=cmd_serve)
+
+
+def register_log_serve(log_subparsers: Any) -> None:
+    """Add ``serve`` to the ``evidence log`` subcommands."""
+    p = log_subparsers.add_parser(
+        "serve",
+        help="serve a log over HTTP: tlog-tiles read paths and an authenticated POST /add",
+        description="Serve the log in DIR: GET /checkpoint, /tile/..., /history/..., /log.json, /status; "
+        "POST /add with 'Authorization: Bearer <token>'. See docs/operating.md.",
+    )
+    _add_arguments(p)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run as ``python -m evidence_cli.serve_cmd DIR --listen ...``."""
+    from .main import _Parser
+
+    parser = _Parser(prog="evidence log serve")
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except EvidenceError as err:
+        print(f"error: {err.diagnostics()}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
