@@ -1,0 +1,55 @@
+"""`evidence refresh BUNDLE [--log URL|DIR]`: add the log's newer checkpoint to a bundle.
+
+Exit codes: 0 refreshed (or nothing newer); 1 the log is not consistent with the bundle
+(it forked or rolled back) or a signature does not verify; 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from evidence.errors import EXIT_OK
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from evidence.config import evidence_home, load_config, select_tsas
+    from evidence.note import Verifier
+    from evidence.refresh import refresh_bundle
+    from evidence.trust import TrustPolicy
+
+    keys: list[Verifier] = []
+    for value in args.log_key or []:
+        if os.path.isfile(value):
+            lines = Path(value).read_text(encoding="utf-8").splitlines()
+            keys += [Verifier.from_vkey(ln) for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+        else:
+            keys.append(Verifier.from_vkey(value))
+    policy_path = Path(args.policy) if args.policy else evidence_home() / "trust.policy"
+    policy = TrustPolicy.load(policy_path) if (args.policy or policy_path.is_file()) else None
+    tsas = select_tsas(load_config().tsas, args.tsa) if args.tsa else ()
+    outcome = refresh_bundle(Path(args.bundle), location=args.log, log_keys=keys, policy=policy, tsas=tsas)
+    print(outcome.message)
+    if not outcome.anchored:
+        print(
+            "note: the log key was taken from the bundle itself (no --log-key or trust policy for this log); "
+            "whoever verifies the bundle must still confirm that key."
+        )
+    return EXIT_OK
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "refresh",
+        help="add the log's newer (better-witnessed) checkpoint and a consistency proof to a bundle",
+        description="Fetch the log's current checkpoint and a consistency proof from the bundle's checkpoint to it, "
+        "verify both, and add them to the bundle as evidence/refresh-<k>.* (the original files stay as they were).",
+    )
+    p.add_argument("bundle", help="the .wacz bundle to refresh (rewritten in place, atomically)")
+    p.add_argument("--log", metavar="URL|DIR", help="the log's base URL or directory (default: the trust policy's URL)")
+    p.add_argument("--log-key", action="append", metavar="VKEY|FILE", help="the log's key (default: trust policy)")
+    p.add_argument("--policy", metavar="FILE", help="trust policy (default: $EVIDENCE_HOME/trust.policy if present)")
+    p.add_argument("--tsa", action="append", metavar="URL|NAME", help="also time-stamp the new checkpoint here")
+    p.set_defaults(func=cmd_refresh)
