@@ -18,10 +18,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-# Binding the name ``capture`` to the function replaces the attribute that importing the
-# ``evidence.capture`` package set (the package stays importable by its full name).
-from evidence.api import capture
-from evidence.bundle import Bundle
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from evidence.errors import (
     BundleFormatError,
     CaptureError,
@@ -35,9 +36,53 @@ from evidence.errors import (
     TimestampError,
     VerificationError,
 )
-from evidence.log import Log
-from evidence.trust import TrustPolicy
-from evidence.verify import Report, verify
+
+if TYPE_CHECKING:
+    from evidence.api import capture
+    from evidence.bundle import Bundle
+    from evidence.log import Log
+    from evidence.trust import TrustPolicy
+    from evidence.verify import Report, verify
+
+# The public names are loaded on first use, so `import evidence` (and every command) starts
+# fast and pulls in the browser, TSA and bundle machinery only when it is needed.
+_LAZY = {
+    "capture": "evidence.api",
+    "Bundle": "evidence.bundle",
+    "Log": "evidence.log",
+    "TrustPolicy": "evidence.trust",
+    "Report": "evidence.verify",
+    "verify": "evidence.verify",
+}
+#: Functions that share their name with a subpackage/submodule of the same name.
+_SHADOWED = frozenset({"capture", "verify"})
+
+
+class _Package(types.ModuleType):
+    """``evidence.capture`` and ``evidence.verify`` stay the functions.
+
+    Importing the package ``evidence.capture`` (or the module ``evidence.verify``) would
+    normally bind that name on this package to the module; the functions win instead. The
+    modules remain importable by their full names (``from evidence.capture import ...``).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evidence' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Bundle",
