@@ -825,7 +825,15 @@ class LogServer:
         self.sequencer: Sequencer | None = None
         self._public_info = b""
         self._root = str(self.path) + os.sep
-        self.app = self._build()
+        self._add_target = (self.prefix + "/add").encode("ascii")
+        self._starlette = self._build()
+        self.app = self  # ASGI: POST /add is handled here directly, everything else by Starlette
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            await self._post(scope, receive, send)
+        else:
+            await self._starlette(scope, receive, send)
 
     def _build(self) -> Any:
         from starlette.applications import Starlette
@@ -873,10 +881,6 @@ class LogServer:
                 return _not_found()
             path = path[len(self.prefix) :]
         rel = path[1:]
-        if request.method == "POST":
-            if rel == "add":
-                return await self._add(request)
-            return Response(b"only /add accepts POST\n", 405, media_type="text/plain", headers={"Allow": "GET, HEAD"})
         if rel == "add":
             return Response(b"POST entries to /add\n", 405, media_type="text/plain", headers={"Allow": "POST"})
         return self._get(rel)
@@ -953,77 +957,104 @@ class LogServer:
         )
 
     # ------------------------------------------------------------------ POST /add
-    async def _add(self, request: Any) -> Any:
-        status, who = self.tokens.check(_header(request, "authorization"))
+    async def _post(self, scope: Any, receive: Any, send: Any) -> None:
+        """POST /add as a plain ASGI handler: the hot path, kept free of per-request objects."""
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+        if raw != self._add_target:
+            await _send(send, 405, b"only /add accepts POST\n", (b"allow", b"GET, HEAD"))
+            return
+        auth: bytes | None = None
+        length: bytes | None = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                auth = value[:MAX_AUTH_HEADER]
+            elif key == b"content-length":
+                length = value
+        status, who = self.tokens.check(auth.decode("latin-1") if auth is not None else None)
         if status != 200:
-            extra = {"WWW-Authenticate": 'Bearer realm="evidence-log"'} if status == 401 else {}
-            return _text(status, who, extra)
+            extra = (b"www-authenticate", b'Bearer realm="evidence-log"') if status == 401 else None
+            await _send_text(send, status, who, extra)
+            return
         limit = self.config.max_request_bytes
-        length = _header(request, "content-length")
         if length is not None:
             if not length.isdigit():
-                return _text(400, "the Content-Length header is not a number")
+                await _send_text(send, 400, "the Content-Length header is not a number")
+                return
             if int(length) > limit:
-                return _text(413, f"the request is larger than the {limit}-byte limit")
+                await _send_text(send, 413, f"the request is larger than the {limit}-byte limit")
+                return
         chunks: list[bytes] = []
         total = 0
-        async for chunk in request.stream():
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
             total += len(chunk)
             if total > limit:
-                return _text(413, f"the request is larger than the {limit}-byte limit")
+                await _send_text(send, 413, f"the request is larger than the {limit}-byte limit")
+                return
             chunks.append(chunk)
-        entry = b"".join(chunks)
+            if not message.get("more_body", False):
+                break
+        entry = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if not entry:
-            return _text(400, "the request body is empty; POST the entry's bytes")
+            await _send_text(send, 400, "the request body is empty; POST the entry's bytes")
+            return
         if len(entry) > tiles.MAX_ENTRY_SIZE:
-            return _text(
+            await _send_text(
+                send,
                 400,
                 f"the entry is {len(entry)} bytes; tlog-tiles entries are at most 65,535 bytes. "
                 "Log a digest of large data, not the data itself.",
             )
+            return
+        answer = await self.submit(entry)
+        await _send(send, answer.status, answer.body, *((k.encode(), v.encode()) for k, v in answer.headers))
+
+    async def submit(self, entry: bytes) -> Answer:
+        """Queue one entry and wait (at most ``submit_timeout``) for its answer."""
         seq = self.sequencer
         assert seq is not None
-        fut: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Answer] = loop.create_future()
         refused = seq.submit(entry, fut)
         if refused is not None:
-            return _answer(refused)
+            return refused
+        timer = loop.call_later(self.config.submit_timeout, _expire, fut, self.config.submit_timeout)
         try:
-            answer = await asyncio.wait_for(asyncio.shield(fut), timeout=self.config.submit_timeout)
-        except TimeoutError:
-            return _text(
+            return await fut
+        finally:
+            timer.cancel()
+
+
+def _expire(fut: asyncio.Future[Answer], timeout: float) -> None:
+    if not fut.done():
+        fut.set_result(
+            Answer.error(
                 503,
-                f"the entry was not integrated within {self.config.submit_timeout:g} s; resubmit it "
+                f"the entry was not integrated within {timeout:g} s; resubmit it "
                 "(an entry already logged keeps its index)",
-                {"Retry-After": "5"},
+                ("Retry-After", "5"),
             )
-        return _answer(answer)
+        )
+
+
+async def _send(send: Any, status: int, body: bytes, *headers: tuple[bytes, bytes] | None) -> None:
+    head = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    head += [h for h in headers if h is not None]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_text(send: Any, status: int, message: str, header: tuple[bytes, bytes] | None = None) -> None:
+    await _send(send, status, (message + "\n").encode("utf-8"), header)
 
 
 def _settle_all(answers: Sequence[tuple[Any, Answer]]) -> None:
     for fut, answer in answers:
         if not fut.done():
             fut.set_result(answer)
-
-
-def _header(request: Any, name: str) -> str | None:
-    value: str | None = request.headers.get(name)
-    if value is not None and len(value) > MAX_AUTH_HEADER:
-        return value[:MAX_AUTH_HEADER]
-    return value
-
-
-def _text(status: int, message: str, headers: Mapping[str, str] | None = None) -> Any:
-    from starlette.responses import Response
-
-    return Response(
-        (message + "\n").encode("utf-8"), status, media_type="text/plain; charset=utf-8", headers=dict(headers or {})
-    )
-
-
-def _answer(a: Answer) -> Any:
-    from starlette.responses import Response
-
-    return Response(a.body, a.status, media_type=a.content_type, headers=dict(a.headers))
 
 
 def _not_found() -> Any:
