@@ -181,7 +181,7 @@ class ServerConfig:
             raise FormatError(f"witness_timeout must be between 0 and 300 seconds, not {self.witness_timeout}")
         if not 0 < self.submit_timeout <= 3600:
             raise FormatError(f"submit_timeout must be between 0 and 3600 seconds, not {self.submit_timeout}")
-        if not _PREFIX_RE.match(self.prefix):
+        if not _PREFIX_RE.match(self.prefix) or any(seg in (".", "..") for seg in self.prefix.split("/")):
             raise FormatError(
                 f"the URL prefix {self.prefix!r} must be empty or look like /log or /firm/log "
                 "(letters, digits, '.', '_', '~', '-'; no trailing slash)"

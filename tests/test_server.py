@@ -31,7 +31,7 @@ from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401
 from tsa.server import unused_port_url
 
 from evidence.checkpoint import SignedCheckpoint, TlogProof
-from evidence.errors import SignatureError
+from evidence.errors import EvidenceError, SignatureError
 from evidence.log import Log
 from evidence.log.reader import audit
 from evidence.log.remote import RemoteLog, open_remote_log
@@ -618,3 +618,104 @@ def test_check_refresh_fails_closed(
     view = BundleView.from_members([Member(n, d) for n, d in files.items()])
     with pytest.raises(getattr(errors, error)):
         check_refresh(view, [witnessed.log_key])
+
+
+# --------------------------------------------------------------------------- configuration (no server)
+
+
+def test_server_config_parsing(tmp_path: Path) -> None:
+    from evidence.errors import FormatError
+    from evidence.server import ServerConfig, parse_listen, parse_server_config
+
+    assert parse_server_config("", tmp_path) == ServerConfig()
+    w = Log.create(tmp_path / "l", "x.example/l")
+    clock, logkey = w.timestamp_verifier.vkey(), w.verifier.vkey()
+    cfg = parse_server_config(
+        'prefix = "/firm/log/"\ntokens = "t"\nlinger = 0.5\n\n'
+        f'[[witness]]\nurl = "https://w.example/"\nvkey = "{clock}"\n'
+        '\n[[tsa]]\nname = "t1"\nurl = "https://tsa.example/"\nroot = "r.pem"\nsha256 = "' + "ab" * 32 + '"\n',
+        tmp_path,
+    )
+    assert cfg.prefix == "/firm/log" and cfg.tokens == tmp_path / "t" and cfg.linger == 0.5
+    assert cfg.witnesses[0].name == "x.example/l/timestamp" and cfg.tsas[0].root == tmp_path / "r.pem"
+    for bad in (
+        "linger = 2",  # the log must integrate at least once a second
+        "max_batch = 0",
+        "max_request_bytes = 1000",
+        "colour = 1",
+        'prefix = "log"',
+        'prefix = "/a/../b"',
+        "linger = true",
+        f'[[witness]]\nurl = "https://w.example/"\nvkey = "{logkey}"',  # a log key, not a cosignature key
+        '[[witness]]\nurl = "ftp://w.example/"\nvkey = "x"',
+        f'[[witness]]\nurl = "https://w.example/"\nvkey = "{clock}"\nextra = 1',
+    ):
+        with pytest.raises(FormatError):
+            parse_server_config(bad, tmp_path)
+    assert parse_listen("127.0.0.1:8080") == ("127.0.0.1", 8080)
+    assert parse_listen("[::1]:0") == ("::1", 0)
+    for bad in ("8080", "host:", "host:99999", ":80"):
+        with pytest.raises(EvidenceError):
+            parse_listen(bad)
+
+
+def test_token_file(tmp_path: Path) -> None:
+    from evidence.errors import UsageError
+    from evidence.server import TokenSet
+
+    path = tmp_path / "tokens"
+    path.write_text("# comment\nalice aaaaaaaaaaaaaaaaaaaaaaaa\nbbbbbbbbbbbbbbbbbbbbbbbb\n")
+    tokens = TokenSet(path)
+    assert tokens.check(None)[0] == 401
+    assert tokens.check("Basic aaaaaaaaaaaaaaaaaaaaaaaa")[0] == 401
+    assert tokens.check("Bearer ")[0] == 401
+    assert tokens.check("Bearer aaaaaaaaaaaaaaaaaaaaaaab")[0] == 403
+    assert tokens.check("Bearer aaaaaaaaaaaaaaaaaaaaaaaa") == (200, "alice")
+    assert tokens.check("bearer bbbbbbbbbbbbbbbbbbbbbbbb") == (200, "token on line 3")
+    assert TokenSet(None).check("Bearer aaaaaaaaaaaaaaaaaaaaaaaa")[0] == 403
+    path.write_text("short\n")
+    with pytest.raises(UsageError, match="shorter"):
+        TokenSet(path)
+    with pytest.raises(UsageError, match="does not exist"):
+        TokenSet(tmp_path / "missing")
+    # Revoking: the file is re-read when it changes (checked at most every 2 seconds).
+    path.write_text("alice aaaaaaaaaaaaaaaaaaaaaaaa\n")
+    live = TokenSet(path)
+    path.write_text("carol cccccccccccccccccccccccc\n")
+    time.sleep(2.1)
+    assert live.check("Bearer aaaaaaaaaaaaaaaaaaaaaaaa")[0] == 403
+    assert live.check("Bearer cccccccccccccccccccccccc") == (200, "carol")
+
+
+def test_config_toml_log_server(tmp_path: Path) -> None:
+    from evidence.config import parse_config
+    from evidence.errors import FormatError
+
+    cfg = parse_config('[[log_server]]\nurl = "https://log.example/"\ntoken_file = "tok"\nkey = "k"\n', tmp_path)
+    assert cfg.log_servers[0].url == "https://log.example/" and cfg.log_servers[0].token_file == tmp_path / "tok"
+    assert parse_config("", tmp_path).log_servers == ()
+    for bad in ('[[log_server]]\nurl = "file:///x"\n', '[[log_server]]\nurl = "https://x/"\ntoken = "t"\n'):
+        with pytest.raises(FormatError):
+            parse_config(bad, tmp_path)
+
+
+def test_a_url_prefix(tmp_path: Path) -> None:
+    log = Log.create(tmp_path / "log", ORIGIN)
+    key = log.verifier
+    log.close()
+    [token] = make_tokens(tmp_path / "tokens", ["p"])
+    cfg = write_config(tmp_path / "server.toml", tokens=tmp_path / "tokens", prefix="/firm/log")
+    server = RunningServer(tmp_path / "log", cfg, prefix="/firm/log").start()
+    try:
+        assert server.url.endswith("/firm/log/")
+        with RemoteLog(server.url, token=token, verifier=key) as rl:
+            [i] = rl.append([b"under a prefix"])
+            assert rl.prove(i).index == i
+        assert raw_get(server.port, "/checkpoint")[0] == 404
+        assert raw_get(server.port, "/firm/log/checkpoint")[0] == 200
+        assert post(server.port, b"x", token)[0] == 405  # /add outside the prefix
+        head = requests.head(server.url + "checkpoint", timeout=10)
+        assert head.status_code == 200 and int(head.headers["content-length"]) > 0 and not head.content
+        assert audit(server.url, [key], origin=ORIGIN).entries == 1
+    finally:
+        server.stop()
