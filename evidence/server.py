@@ -435,7 +435,7 @@ class PartyStatus:
     last_at: float | None = None
     ok_count: int = 0
     fail_count: int = 0
-    conflict: bool = False
+    conflict: bool = False  # sticky: a refusal over a fork or rollback stays shown until a restart
     busy: bool = False
     known_size: int | None = None
     last_logged: float = field(default=0.0, repr=False)
@@ -714,7 +714,6 @@ class Sequencer:
         with self._lock:
             st.busy = False
             st.known_size = max(st.known_size or 0, int(new_known))
-            st.conflict = False
         self._record(st, size, "cosigned", None)
         return list(sigs)
 
@@ -729,8 +728,9 @@ class Sequencer:
             try:
                 token = request_timestamp(note, tsa)
                 self.log.add_timestamp(size, token.der)
-            except EvidenceError as e:
-                self._record(st, size, "failed", e.diagnostics())
+            except Exception as e:  # a TSA never fails the publication
+                reason = e.diagnostics() if isinstance(e, EvidenceError) else f"{type(e).__name__}: {e}"
+                self._record(st, size, "failed", reason)
                 return
             self._record(st, size, "stamped", None)
 
@@ -806,7 +806,8 @@ class Sequencer:
 
 
 class LogServer:
-    """The Starlette application around one log directory (see the module docstring)."""
+    """The ASGI application around one log directory (see the module docstring): POST /add is
+    handled directly, the read paths and the lifespan by Starlette."""
 
     def __init__(
         self,
@@ -840,7 +841,7 @@ class LogServer:
         from starlette.routing import Route
 
         return Starlette(
-            routes=[Route("/{rest:path}", self._handle, methods=["GET", "HEAD", "POST"])],
+            routes=[Route("/{rest:path}", self._handle, methods=["GET", "HEAD"])],
             lifespan=self._lifespan,
         )
 
