@@ -145,6 +145,22 @@ def post(port: int, entry: bytes, token: str | None, *, path: str = "/add") -> t
         conn.close()
 
 
+def post_declared(port: int, length: int, token: str) -> int:
+    """The status for a POST that declares ``length`` body bytes but sends none (size limits)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        head = f"POST /add HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: {length}\r\n\r\n"
+        sock.sendall(head.encode())
+        data = b""
+        while b"\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
 def raw_get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
     """GET an exact request target (no client-side normalisation of '..' or '%2F')."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
