@@ -170,6 +170,9 @@ def register(sub: Any) -> None:
     log = sub.add_parser("log", help="create, append to, prove from and audit append-only logs")
     log_sub = log.add_subparsers(dest="log_command", metavar="LOGCMD", parser_class=type(log))
     log_sub.required = True
+    from .serve_cmd import register_log_serve
+
+    register_log_serve(log_sub)
 
     p = log_sub.add_parser("init", help="create a new empty log (default: the embedded default log)")
     p.add_argument("dir", nargs="?", help="log directory (default: $EVIDENCE_HOME/log)")

@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import bundle_cmd, log_cmd, timestamp_cmd, verify_cmd, witness_cmd
+    from . import bundle_cmd, log_cmd, refresh_cmd, timestamp_cmd, verify_cmd, witness_cmd
 
     parser = _Parser(prog="evidence", description="Preserve web pages as court-grade evidence.")
     sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle_cmd.register(sub)
     verify_cmd.register(sub)
     witness_cmd.register(sub)
+    refresh_cmd.register(sub)
     return parser
 
 

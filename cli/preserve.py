@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("urls", nargs="*", metavar="URL", help="http(s) address to preserve")
     p.add_argument("-o", "--output", default=".", metavar="DIR", help="where to write the bundles (default: .)")
     p.add_argument("--from-file", metavar="FILE", help="read URLs from FILE, one per line ('-' for stdin; # comments)")
-    p.add_argument("--log", metavar="DIR", help="log directory (default: the embedded log in $EVIDENCE_HOME)")
+    p.add_argument(
+        "--log", metavar="DIR|URL", help="log directory or log server URL (default: the embedded log in $EVIDENCE_HOME)"
+    )
     p.add_argument(
         "--tsa", action="append", metavar="URL|NAME", help="time-stamping authority (repeatable; default: config.toml)"
     )
@@ -120,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
             print(msg, file=sys.stderr)
 
     with session(log=args.log, tsa=args.tsa, executable=args.browser, **_options(args)) as (capturer, log, tsas):
-        say(f"Preserving {len(urls)} page(s) into the log {log.origin!r} ({log.path})")
+        say(f"Preserving {len(urls)} page(s) into the log {log.origin!r} ({getattr(log, 'path', '')})")
         if not tsas:
             say("warning: no time-stamping authority configured (config.toml or --tsa): no independent time")
         for n, url in enumerate(urls, start=1):

@@ -17,13 +17,16 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evidence.bundle import Bundle, remove_stale, seal
 from evidence.capture import CaptureOptions, Capturer
 from evidence.config import TSAConfig, evidence_home, load_config, select_tsas
 from evidence.errors import UsageError
 from evidence.log import Log
+
+if TYPE_CHECKING:
+    from evidence.log.remote import SealableLog
 
 LogLike = Log | str | os.PathLike[str] | None
 
@@ -43,7 +46,7 @@ def default_log(home: Path | None = None, *, tsas: Sequence[TSAConfig] = ()) -> 
     return Log.open_or_create(h / "log", default_origin(), keys_dir=h / "keys", after_checkpoint=hook)
 
 
-def resolve_log(log: LogLike, *, tsas: Sequence[TSAConfig] = ()) -> Log:
+def resolve_log(log: LogLike, *, tsas: Sequence[TSAConfig] = ()) -> SealableLog:
     """A Log object from what a caller passed: a Log, a directory, an http(s) URL of a log
     server (``evidence log serve``; token from ``$EVIDENCE_LOG_TOKEN`` or config.toml), or
     None (the default)."""
@@ -55,13 +58,10 @@ def resolve_log(log: LogLike, *, tsas: Sequence[TSAConfig] = ()) -> Log:
         return default_log(tsas=tsas)
     text = os.fspath(log)
     if text.startswith(("http://", "https://")):
-        from typing import cast
-
         from evidence.log.remote import open_remote_log
 
-        # A RemoteLog provides what seal() uses (evidence.log.remote.SealableLog). The
-        # server time-stamps its checkpoints; ``tsas`` are used only if it returned none.
-        return cast(Log, open_remote_log(text))
+        # The server time-stamps its checkpoints; ``tsas`` are used only if it returned none.
+        return open_remote_log(text)
     hook = timestamper(tsas) if tsas else None
     return Log.open(text, after_checkpoint=hook)
 
@@ -82,7 +82,7 @@ def session(
     tsa: str | Sequence[str] | None = None,
     executable: str | None = None,
     **options: Any,
-) -> Iterator[tuple[Capturer, Log, tuple[TSAConfig, ...]]]:
+) -> Iterator[tuple[Capturer, SealableLog, tuple[TSAConfig, ...]]]:
     """One browser and one log for many captures (what ``preserve`` uses for batches)."""
     unknown = set(options) - _CAPTURE_FIELDS
     if unknown:
@@ -95,7 +95,7 @@ def session(
 
 def capture_with(
     capturer: Capturer,
-    the_log: Log,
+    the_log: SealableLog,
     url: str,
     *,
     out_dir: str | os.PathLike[str] = ".",

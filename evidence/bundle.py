@@ -30,12 +30,14 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from evidence import __version__
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
 from evidence.errors import BundleFormatError, EvidenceError, LogError
-from evidence.log import Log
+
+if TYPE_CHECKING:
+    from evidence.log.remote import SealableLog
 from evidence.wacz import (
     Member,
     cdxj_lines,
@@ -184,7 +186,7 @@ def bundle_name(facts: dict[str, Any], index: int) -> str:
 
 def seal(
     capture_dir: Path,
-    log: Log,
+    log: SealableLog,
     out_dir: Path,
     *,
     name: str | None = None,
