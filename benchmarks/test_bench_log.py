@@ -50,8 +50,9 @@ def big_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Log]:
     start = time.perf_counter()
     for k in range(0, N, BATCH):
         log.append([entry(i) for i in range(k, min(N, k + BATCH))])
-        if (k + BATCH) % (N // 5 or 1) == 0:
-            rss.append((k + BATCH, round(rss_mib(), 1)))
+        end = min(N, k + BATCH)
+        if end // max(1, N // 5) != k // max(1, N // 5):
+            rss.append((end, round(rss_mib(), 1)))
     elapsed = time.perf_counter() - start
     _report(
         "durable append",
@@ -185,10 +186,12 @@ from evidence.log import Log
 log = Log.create({str(tmp_path / "mem")!r}, origin='bench.example/mem')
 out = []
 n = {N}
+step = max(1, n // 10)
 for k in range(0, n, {BATCH}):
-    log.append([entry(i) for i in range(k, min(n, k + {BATCH}))])
-    if (k + {BATCH}) % (n // 10 or 1) == 0:
-        out.append((k + {BATCH}, round(rss_mib(), 1)))
+    end = min(n, k + {BATCH})
+    log.append([entry(i) for i in range(k, end)])
+    if end // step != k // step:
+        out.append((end, round(rss_mib(), 1)))
 print(out)
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1800)
