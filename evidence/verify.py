@@ -91,6 +91,7 @@ from evidence.errors import (
     UsageError,
 )
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
+from evidence.refresh import is_refresh_file
 from evidence.timestamp import (
     SHA256_OID,
     CertPin,
@@ -624,7 +625,7 @@ class _Verification:
                 raise _Fail(f"{MANIFEST_PATH} has a malformed file entry ({str(f)[:120]}).", MANIFEST_PATH)
             if path in sealed:
                 raise _Fail(f"{MANIFEST_PATH} seals {path} twice.", MANIFEST_PATH)
-            if path in _POST_SEAL or TOKEN_RE.match(path) or TSA_CERT_RE.match(path):
+            if path in _POST_SEAL or TOKEN_RE.match(path) or TSA_CERT_RE.match(path) or is_refresh_file(path):
                 raise _Fail(
                     f"{MANIFEST_PATH} claims to seal {path}, a file that can only be added after sealing.",
                     MANIFEST_PATH,
@@ -653,6 +654,8 @@ class _Verification:
         for name in self.v.names:
             if name in sealed or name in _POST_SEAL or TOKEN_RE.match(name) or TSA_CERT_RE.match(name):
                 continue
+            if is_refresh_file(name):
+                continue  # checked in step 5
             raise _Fail(
                 f"{name} is not part of the sealed evidence: the manifest does not list it, and it is not one of "
                 "the proof files added after sealing. It was added to the bundle later.",
@@ -786,7 +789,7 @@ class _Verification:
                 f"which {source}; {VKEY_PATH} shows the same key."
             )
             self.s.log_detail = f"Entry of the log {origin!r}, signed with a key you trust."
-            return detail, (PROOF_PATH, VKEY_PATH)
+            return detail + self.refreshed(signed, [signer]), (PROOF_PATH, VKEY_PATH)
         try:
             signed.verify([log_key], origin=origin)
         except EvidenceError as e:
@@ -819,8 +822,34 @@ class _Verification:
         return (
             f"{why}. The checkpoint is validly signed by the key shown in {VKEY_PATH}, {log_key.vkey()} (fingerprint "
             f"sha256:{log_key.fingerprint()}), but a key found inside a bundle proves nothing by itself: NOT "
-            "ANCHORED IN TRUST.",
+            "ANCHORED IN TRUST." + self.refreshed(signed, [log_key]),
             (PROOF_PATH, VKEY_PATH),
+        )
+
+    def refreshed(self, signed: SignedCheckpoint, keys: Sequence[Verifier]) -> str:
+        """Check checkpoints added later by ``evidence refresh`` (fail closed); describe them."""
+        from evidence.refresh import check_refresh
+
+        try:
+            checks = check_refresh(self.v, keys, base=signed)
+        except EvidenceError as e:
+            raise _Fail(
+                f"A refreshed checkpoint added to the bundle later does not check out: {e.message}",
+                PROOF_PATH,
+            ) from e
+        if not checks:
+            return ""
+        newest = max(checks, key=lambda c: c.checkpoint.size)
+        tokens = sum(len(c.tokens) for c in checks)
+        extra = (
+            f" Their {tokens} RFC 3161 time-stamp(s) are not used for any claim by this version."
+            if tokens
+            else ""
+        )
+        return (
+            f" The bundle also carries {len(checks)} newer checkpoint(s) of the same log, added later by 'evidence "
+            f"refresh' (newest: {newest.checkpoint.size} entries); each is signed by the same key and proven "
+            "append-only consistent with the checkpoint above." + extra
         )
 
     # ------------------------------------------------------------------ 6. cosignatures

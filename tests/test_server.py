@@ -510,14 +510,26 @@ def test_refresh_adds_a_newer_checkpoint_and_keeps_the_original(
 
 
 def test_refreshed_bundle_verifies_offline(witnessed: SimpleNamespace, refreshed: SimpleNamespace) -> None:
-    import inspect
-
-    import evidence.verify
-
-    if "refresh" not in inspect.getsource(evidence.verify):
-        pytest.skip("evidence.verify does not accept evidence/refresh-* files yet (it should call check_refresh)")
     report = _verify(refreshed.bundle, witnessed)
     assert report.ok, report.render_text()
+    assert "newer checkpoint(s) of the same log" in report.steps[4].detail
+
+
+def test_a_damaged_refresh_fails_verification(
+    witnessed: SimpleNamespace, refreshed: SimpleNamespace, tmp_path: Path
+) -> None:
+    import zipfile
+
+    bad = tmp_path / "bad.wacz"
+    with zipfile.ZipFile(refreshed.bundle) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith(".consistency"):
+                data = data[:-2] + (b"A" if data[-2:-1] != b"A" else b"B") + b"\n"
+            dst.writestr(info, data)
+    report = _verify(bad, witnessed)
+    assert not report.ok
+    assert report.exit_code == 1
 
 
 def test_a_witness_refusing_a_forked_log_is_surfaced_loudly(witnessed: SimpleNamespace) -> None:
