@@ -480,6 +480,7 @@ class Sequencer:
         # One Log for both threads: append and add_cosignatures serialise on its lock, and
         # its readers are thread-safe; proofs for clients come from our own reader.
         self.log = Log.open(path, keys_dir=keys_dir)
+        self.log.recover()  # republish a checkpoint a crash left unpublished, before serving it
         self._reader = LogReader(DirectoryStorage(path))
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)

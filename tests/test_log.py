@@ -288,3 +288,12 @@ def test_cosignatures_refused_after_timestamps(log: Log) -> None:
     witness = Signer.generate("witness.example/w2", ALG_COSIGNATURE_V1)
     with pytest.raises(LogError, match="time-stamps"):
         log.add_cosignatures(1, [witness.signature_line(log.checkpoint().note.text_bytes, 1)])
+
+
+def test_recover_republishes_after_a_crash(log: Log) -> None:
+    log.append([b"a", b"b"])
+    good = (log.path / "checkpoint").read_bytes()
+    (log.path / "checkpoint").write_bytes(log.checkpoint_note(0))  # as if killed before publishing
+    reopened = Log.open(log.path)
+    assert reopened.recover().to_bytes() == good
+    assert (log.path / "checkpoint").read_bytes() == good

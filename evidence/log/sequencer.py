@@ -326,6 +326,15 @@ class Log:
             return cls.open(path, keys_dir=keys_dir, after_checkpoint=after_checkpoint)
         return cls.create(path, origin, keys_dir=keys_dir, after_checkpoint=after_checkpoint)
 
+    def recover(self) -> SignedCheckpoint:
+        """Repair what a crash left (see the module docstring) and return the latest checkpoint.
+
+        Appends do this themselves; a server calls it at start so that the public
+        ``checkpoint`` is current before the first request.
+        """
+        with self._locked():
+            return self._recover()
+
     def close(self) -> None:
         if self._dedup is not None:
             self._dedup.close()
