@@ -98,7 +98,12 @@ class DirectoryStorage:
         items = [(self._full(p), d) for p, d in files.items()]
         dirs = {t.parent for t, _ in items}
         try:
+            created_in: set[Path] = set()  # parents of new directories: their entries must be durable too
             for d in sorted(dirs):
+                p = d
+                while not p.exists() and p != p.parent:
+                    created_in.add(p.parent)
+                    p = p.parent
                 d.mkdir(parents=True, exist_ok=True)
             if len(items) > 2:
                 if self._pool is None:
@@ -108,7 +113,7 @@ class DirectoryStorage:
                 tmps = [self._write_one(i) for i in items]
             for (target, _), tmp in zip(items, tmps, strict=True):
                 os.replace(tmp, target)
-            for d in dirs:
+            for d in dirs | created_in:
                 _fsync_dir(d)
         except OSError as e:
             raise LogError(
