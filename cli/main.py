@@ -37,9 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def dispatch(args: argparse.Namespace) -> int:
+    """Run a parsed command's handler; map library errors to a message and an exit code.
+
+    The one place where :class:`EvidenceError` becomes words on stderr and an exit status;
+    every entry point (``evidence``, and the ``python -m evidence_cli.*`` modules) uses it.
+    """
     try:
         code: int = args.func(args)
     except EvidenceError as err:
@@ -49,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return dispatch(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

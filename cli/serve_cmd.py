@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evidence.errors import EXIT_OK, EvidenceError
+from evidence.errors import EXIT_OK
 
 
 def _default_log_dir() -> Path:
@@ -70,19 +70,11 @@ def register_log_serve(log_subparsers: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run as ``python -m evidence_cli.serve_cmd DIR --listen ...``."""
-    from .main import _Parser
+    from .main import _Parser, dispatch
 
     parser = _Parser(prog="evidence log serve")
     _add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except EvidenceError as err:
-        print(f"error: {err.diagnostics()}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return 130
-    return code
+    return dispatch(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from evidence.errors import EXIT_OK, EvidenceError, UsageError
+from evidence.errors import EXIT_OK, UsageError
 from evidence.witness import MAX_BODY_BYTES, Witness, create_app, init_witness, normalise_prefix, trust_log
 
 
@@ -131,21 +131,13 @@ def register(subparsers: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m evidence_cli.witness_cmd ...`: the witness commands alone (as `evidence witness ...`)."""
-    from .main import _Parser
+    from .main import _Parser, dispatch
 
     parser = _Parser(prog="evidence")
     sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     register(sub)
-    args = parser.parse_args(["witness", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        code: int = args.func(args)
-    except EvidenceError as err:
-        print(f"error: {err.diagnostics()}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return 130
-    return code
+    return dispatch(parser.parse_args(["witness", *(sys.argv[1:] if argv is None else argv)]))
 
 
 if __name__ == "__main__":

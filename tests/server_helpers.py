@@ -9,25 +9,22 @@ directory, shown when startup fails.
 from __future__ import annotations
 
 import http.client
-import re
 import secrets
-import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from procs import ServerProcess
 
 STARTUP_TIMEOUT = 30.0
-_LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 
 @dataclass
-class RunningServer:
+class RunningServer(ServerProcess):
     """A log directory and, while started, the `evidence log serve` process serving it."""
 
     directory: Path
@@ -43,58 +40,17 @@ class RunningServer:
         return f"http://127.0.0.1:{self.port}{self.prefix}/"
 
     def start(self) -> RunningServer:
-        if self.proc is not None:
-            raise RuntimeError("already started")
-        n = len(self.logs) // 2
-        out = self.directory.parent / f"{self.directory.name}.server{n}.stdout"
-        err = self.directory.parent / f"{self.directory.name}.server{n}.stderr"
-        self.logs += [out, err]
         cmd = [sys.executable, "-m", "evidence_cli.serve_cmd", str(self.directory), "--listen", "127.0.0.1:0"]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
-        with open(out, "wb") as fo, open(err, "wb") as fe:
-            self.proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the log server exited with {self.proc.returncode}:\n{self.output()}")
-            m = _LISTENING.search(out.read_text(errors="replace"))
-            if m:
-                self.port = int(m.group(1))
-                try:
-                    if requests.get(self.url + "checkpoint", timeout=5).status_code == 200:
-                        return self
-                except requests.ConnectionError:
-                    pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the log server did not start within {STARTUP_TIMEOUT} s:\n{self.output()}")
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind (a crash)."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def output(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in self.logs if p.exists())
-
-    def server_log(self) -> str:
-        """Everything the server wrote to stderr (warnings and errors are logged there)."""
-        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.suffix == ".stderr" and p.exists())
+        self._launch(
+            cmd,
+            "server",
+            "log server",
+            lambda: requests.get(self.url + "checkpoint", timeout=5).status_code == 200,
+            STARTUP_TIMEOUT,
+        )
+        return self
 
 
 def make_tokens(path: Path, labels: Sequence[str] = ("alice", "bob")) -> list[str]:
