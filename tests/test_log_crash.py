@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -141,3 +142,47 @@ def test_concurrent_writers(tmp_path: Path) -> None:
         notes += n
     log = _check_log(path, acked, notes)
     assert len({i for _, i in acked}) == len(acked) == log.size
+
+
+KILL_AT = Path(__file__).with_name("log_kill_at.py")
+
+
+def test_sigkill_at_every_step_of_an_append(tmp_path: Path) -> None:
+    """Kill an append before each of its renames and deletions in turn, deterministically.
+
+    After each kill, the directory as left (before any recovery) must audit clean as a
+    published log, and the next append must recover it: the batch is either wholly in the
+    log or wholly absent, and every checkpoint is consistent with the ones before.
+    """
+    template = tmp_path / "template"
+    with Log.create(template, origin="example.org/steps") as log:
+        log.append([f"old-{i}".encode() for i in range(250)])
+        before = log.checkpoint()
+    batch = [f"new-{i}".encode() for i in range(20)]  # crosses a full tile: new level-1 tile too
+    step, finished = 0, False
+    while not finished:
+        path = tmp_path / f"kill{step}"
+        shutil.copytree(template, path)
+        proc = subprocess.run(
+            [sys.executable, str(KILL_AT), str(path), str(step), *[e.decode() for e in batch]],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=60,
+        )
+        finished = proc.returncode == 0
+        assert finished or proc.returncode == -signal.SIGKILL, proc.stderr
+        with Log.open(path) as log:
+            audit(str(path), [log.verifier])  # as a crash left it
+            size = log.size
+            assert size in (250, 270), f"step {step}: size {size}"
+            indices = log.append(batch)  # recovers, then appends or finds the batch
+            assert indices == list(range(250, 270)), f"step {step}: {indices}"
+            report = audit(str(path), [log.verifier])
+            assert report.checkpoint.size == 270
+            latest = log.checkpoint().checkpoint
+            merkle.verify_consistency(
+                250, 270, before.checkpoint.root_hash, latest.root_hash, log.consistency(250)
+            )
+        step += 1
+    assert step > 5, f"an append should take several visible steps, took {step - 1}"

@@ -12,7 +12,8 @@ Commit protocol (see docs/log-format.md for the files):
 5. Sign the checkpoint (log key, type 0x01) and cosign it with the log's timestamp key
    (cosignature/v1, type 0x04, carrying the signing time).
 6. Commit: durably replace ``.state/signed``. This is the instant the append takes effect.
-7. Publish ``history/<size>/checkpoint`` and ``checkpoint``; return the indices.
+7. Publish ``checkpoint``, then ``history/<size>/checkpoint`` (never a history copy ahead
+   of the public checkpoint); return the indices.
 
 A process killed at any instant therefore leaves either the old or the new signed state,
 never a signed checkpoint whose tiles are missing, and never two signed checkpoints that
@@ -456,12 +457,13 @@ class Log:
                     hint="Gather witness cosignatures before time-stamping, or cosign a newer checkpoint.",
                 )
             SignedCheckpoint(Checkpoint.from_text(merged.text), merged).verify([self.verifier], origin=self.origin)
-            files = {f"{history_dir(size)}/checkpoint": data}
+            files: dict[str, bytes] = {}
             latest = self._read_signed()
             if latest.checkpoint.size == size:
                 self.storage.write_many({SIGNED_FILE: data})
                 self._trusted_state = data
-                files["checkpoint"] = data
+                files["checkpoint"] = data  # renamed before the history copy, as in _publish
+            files[f"{history_dir(size)}/checkpoint"] = data
             self.storage.write_many(files)
             return data
 
@@ -626,7 +628,9 @@ class Log:
         self._publish(size, data)
 
     def _publish(self, size: int, data: bytes) -> None:
-        self.storage.write_many({f"{history_dir(size)}/checkpoint": data, "checkpoint": data})
+        # The public checkpoint first: a crash between the two renames must never leave a
+        # history/ checkpoint larger than the public one (an auditor would see a rollback).
+        self.storage.write_many({"checkpoint": data, f"{history_dir(size)}/checkpoint": data})
 
     # ------------------------------------------------------------------ state
     def _read_signed(self) -> SignedCheckpoint:

@@ -92,7 +92,11 @@ class DirectoryStorage:
         return tmp
 
     def write_many(self, files: Mapping[str, bytes]) -> None:
-        """Write all files durably. Each appears whole or not at all."""
+        """Write all files durably. Each appears whole or not at all.
+
+        The files become visible (are renamed into place) in the order of ``files``, so a
+        caller can rely on a crash leaving a prefix of them in place.
+        """
         if not files:
             return
         items = [(self._full(p), d) for p, d in files.items()]

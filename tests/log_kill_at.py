@@ -1,0 +1,49 @@
+"""A child for the crash tests: appends one batch and SIGKILLs itself at a chosen step.
+
+Usage: python log_kill_at.py LOGDIR STEP ENTRY...
+
+Counts every operation that changes what the log directory shows (``os.replace`` and
+``os.unlink``) during ``log.append``; just before the STEP-th one (0-based) the process
+kills itself with SIGKILL, so the log is left exactly as a crash at that instant leaves it.
+Prints ``steps N`` and exits 0 when the append finished with fewer than STEP+1 operations.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from evidence.log import Log
+
+
+def main() -> None:
+    path, stop = sys.argv[1], int(sys.argv[2])
+    entries = [a.encode() for a in sys.argv[3:]]
+    log = Log.open(path)
+    log.checkpoint()  # warm up outside the counted window
+    count = 0
+    real_replace, real_unlink = os.replace, os.unlink
+
+    def step() -> None:
+        nonlocal count
+        if count == stop:
+            os.kill(os.getpid(), signal.SIGKILL)
+        count += 1
+
+    def replace(src: object, dst: object, **kw: object) -> None:
+        step()
+        real_replace(src, dst, **kw)  # type: ignore[arg-type]
+
+    def unlink(p: object, **kw: object) -> None:
+        step()
+        real_unlink(p, **kw)  # type: ignore[arg-type]
+
+    os.replace, os.unlink = replace, unlink  # type: ignore[assignment]
+    log.append(entries)
+    os.replace, os.unlink = real_replace, real_unlink
+    print(f"steps {count}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
