@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -135,6 +137,8 @@ def test_wrong_keys_refused(tmp_path: Path, log: Log) -> None:
 
 def test_truncated_tile_detected(log: Log) -> None:
     log.append([b"%d" % i for i in range(300)])
+    log.close()  # waits until the append's files are flushed and its journal is dropped
+    assert not list((log.path / ".state/journal").iterdir())
     tile = log.path / "tile/0/000"
     tile.write_bytes(tile.read_bytes()[:-5])
     with pytest.raises(AuditError, match="tile/0/000"):
@@ -175,24 +179,44 @@ def test_crash_between_commit_and_publish_is_repaired(log: Log) -> None:
 def test_dedup_index_rebuilt_when_lost(log: Log) -> None:
     log.append([b"x", b"y"])
     log.close()
-    for suffix in ("", "-wal", "-shm"):
-        p = log.path / f".state/dedup.sqlite{suffix}"
-        if p.exists():
-            p.unlink()
+    shutil.rmtree(log.path / ".state/dedup")
     again = Log.open(log.path)
     assert again.append([b"y", b"z"]) == [1, 2]
 
 
 def test_dedup_index_damaged_is_rebuilt(log: Log) -> None:
     log.append([b"x", b"y"])
+    log.append([b"v"])
     log.close()
-    (log.path / ".state/dedup.sqlite").write_bytes(b"this is not a database" * 100)
-    for suffix in ("-wal", "-shm"):
-        p = log.path / f".state/dedup.sqlite{suffix}"
-        if p.exists():
-            p.unlink()
+    runs = sorted((log.path / ".state/dedup").glob("r-*.run"))
+    assert runs, "the index keeps its runs in .state/dedup"
+    runs[0].write_bytes(b"this is not a run")  # wrong size: the damaged run is dropped
+    (log.path / ".state/dedup/stray-file").write_bytes(b"junk")
     again = Log.open(log.path)
-    assert again.append([b"x", b"w"]) == [0, 2]
+    assert again.append([b"x", b"w", b"v"]) == [0, 3, 2]
+    assert not (log.path / ".state/dedup/stray-file").exists()
+
+
+def test_dedup_index_ahead_of_the_log_is_truncated(log: Log) -> None:
+    """Index rows for entries that were never committed (a crash) are forgotten."""
+    log.append([b"a", b"b"])
+    dedup = log._dedup_index()
+    dedup.insert([hashlib.sha256(b"\x00" + e).digest() for e in (b"c", b"d")], 2)  # as a crash leaves it
+    assert dedup.covered() == 4
+    log.close()
+    again = Log.open(log.path)
+    assert again.append([b"d", b"b"]) == [2, 1]  # "d" was never in the log: it gets a new index
+    assert again._dedup_index().covered() == 3
+
+
+def test_dedup_index_from_before_runs_is_replaced(log: Log) -> None:
+    log.append([b"x", b"y"])
+    log.close()
+    shutil.rmtree(log.path / ".state/dedup")
+    (log.path / ".state/dedup.sqlite").write_bytes(b"an index in the old format")
+    again = Log.open(log.path)
+    assert again.append([b"y"]) == [1]
+    assert not (log.path / ".state/dedup.sqlite").exists()
 
 
 def test_timestamps_stored_beside_checkpoint(log: Log) -> None:

@@ -16,8 +16,10 @@ import pytest
 
 from evidence import merkle
 from evidence.checkpoint import SignedCheckpoint
+from evidence.errors import AuditError, FormatError, LogCorruptError
 from evidence.log import Log, tiles
 from evidence.log.reader import LogReader, audit
+from evidence.log.sequencer import decode_journal, encode_journal
 
 CHILD = Path(__file__).with_name("log_child.py")
 
@@ -186,3 +188,53 @@ def test_sigkill_at_every_step_of_an_append(tmp_path: Path) -> None:
             )
         step += 1
     assert step > 5, f"an append should take several visible steps, took {step - 1}"
+
+
+def test_committed_append_redone_from_its_journal(tmp_path: Path) -> None:
+    """Power loss after the commit, before the append's files reached the disk.
+
+    The child is killed when its background flush is about to drop the journal; then the
+    files the disk would have lost are removed or emptied by hand. The next writer must
+    restore them from the write-ahead journal before anything else.
+    """
+    path = tmp_path / "log"
+    with Log.create(path, origin="example.org/redo") as log:
+        log.append([f"old-{i}".encode() for i in range(250)])
+    batch = [f"new-{i}".encode() for i in range(20)]
+    proc = subprocess.run(
+        [sys.executable, str(KILL_AT), str(path), "unlink", *[e.decode() for e in batch]],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    journals = list((path / ".state/journal").iterdir())
+    assert [j.name for j in journals] == ["270"], "the committed append's journal is still there"
+    (path / "tile/0/000").unlink()  # the full tile this append completed
+    (path / "tile/entries/001.p/14").write_bytes(b"")  # renamed, but its data never written
+    with pytest.raises(AuditError):
+        audit(str(path), [Log.open(path).verifier])
+    with Log.open(path) as log:
+        assert log.append(batch) == list(range(250, 270))  # recovery redid the journal first
+        report = audit(str(path), [log.verifier])
+        assert report.checkpoint.size == 270
+    assert not list((path / ".state/journal").iterdir())
+
+
+def test_damaged_journal_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    with Log.create(path, origin="example.org/journal") as log:
+        log.append([b"a"])
+    (path / ".state/journal").mkdir(exist_ok=True)
+    (path / ".state/journal/5").write_bytes(b"evidence-log-journal/v1 5\ntile/0/000.p/5 999\nshort")
+    with Log.open(path) as log, pytest.raises(LogCorruptError, match=r"journal .* is damaged: it is cut short"):
+        log.append([b"b"])
+
+
+def test_journal_round_trip() -> None:
+    files = {"tile/0/000.p/2": b"\x01" * 64, "tile/entries/000.p/2": b"\x00\x01a\x00\x01b", "checkpoint x": b""}
+    assert decode_journal(encode_journal(7, files)) == (7, files)
+    for bad in (b"", b"nonsense 7\n", b"evidence-log-journal/v1 x\n", b"evidence-log-journal/v1 7\nno-length\n"):
+        with pytest.raises(FormatError):
+            decode_journal(bad)

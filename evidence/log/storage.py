@@ -42,6 +42,25 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _write_in_place(target: Path, data: bytes) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class DirectoryStorage:
     """A log in a local directory; any static web server can serve it as is."""
 
@@ -91,11 +110,17 @@ class DirectoryStorage:
         os.close(fd)
         return tmp
 
-    def write_many(self, files: Mapping[str, bytes]) -> None:
-        """Write all files durably. Each appears whole or not at all.
+    def write_many(self, files: Mapping[str, bytes], *, durable: bool = True) -> None:
+        """Write all files. Each appears whole or not at all.
 
         The files become visible (are renamed into place) in the order of ``files``, so a
-        caller can rely on a crash leaving a prefix of them in place.
+        caller can rely on a crash leaving a prefix of them in place. With ``durable`` (the
+        default) they are also on stable storage when this returns: each file is fsynced
+        before its rename, then the directories holding them (and the parent of every
+        directory created) are fsynced. With ``durable=False`` only the fsyncs are left
+        out, and the files are written in place rather than renamed: use it only for files
+        no published checkpoint refers to yet (a reader has no reason to ask for them until
+        then); :meth:`sync` makes them durable later.
         """
         if not files:
             return
@@ -109,10 +134,12 @@ class DirectoryStorage:
                     created_in.add(p.parent)
                     p = p.parent
                 d.mkdir(parents=True, exist_ok=True)
+            if not durable:
+                for target, data in items:
+                    _write_in_place(target, data)
+                return
             if len(items) > 2:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(4, thread_name_prefix="evidence-fsync")
-                tmps = list(self._pool.map(self._write_one, items))
+                tmps = list(self._executor().map(self._write_one, items))
             else:
                 tmps = [self._write_one(i) for i in items]
             for (target, _), tmp in zip(items, tmps, strict=True):
@@ -124,6 +151,32 @@ class DirectoryStorage:
                 f"could not write the log's files in {self.root}: {e.strerror or e}",
                 hint="Check free disk space and permissions; the log was left at its last signed state.",
             ) from e
+
+    def sync(self, paths: Iterable[str]) -> None:
+        """Make files written with ``durable=False`` durable: fsync each, then every directory
+        from their parents up to the storage root (which covers any directory they created)."""
+        full = [self._full(p) for p in paths]
+        dirs: set[Path] = set()
+        for f in full:
+            d = f.parent
+            while d not in dirs and d != self.root and self.root in d.parents:
+                dirs.add(d)
+                d = d.parent
+        dirs.add(self.root)
+        try:
+            list(self._executor().map(_fsync_file, full))
+            for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+                _fsync_dir(d)
+        except OSError as e:
+            raise LogError(
+                f"could not flush the log's files in {self.root} to disk: {e.strerror or e}",
+                hint="Check the disk; the log's write-ahead journal still holds the data.",
+            ) from e
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(4, thread_name_prefix="evidence-fsync")
+        return self._pool
 
     def delete(self, paths: Iterable[str]) -> None:
         for p in paths:

@@ -131,16 +131,13 @@ def bundles_for_size(size: int) -> Iterator[TileId]:
 
 def encode_bundle(entries: Sequence[bytes]) -> bytes:
     """Serialise entries as ``uint16 BE length || bytes`` each."""
-    out = bytearray()
-    for e in entries:
-        if len(e) > MAX_ENTRY_SIZE:
-            raise EntryTooLargeError(
-                f"an entry of {len(e)} bytes exceeds the 65,535-byte limit of tlog-tiles; "
-                "log a digest of large data, not the data itself"
-            )
-        out += len(e).to_bytes(2, "big")
-        out += e
-    return bytes(out)
+    if any(len(e) > MAX_ENTRY_SIZE for e in entries):
+        e = next(e for e in entries if len(e) > MAX_ENTRY_SIZE)
+        raise EntryTooLargeError(
+            f"an entry of {len(e)} bytes exceeds the 65,535-byte limit of tlog-tiles; "
+            "log a digest of large data, not the data itself"
+        )
+    return b"".join([len(e).to_bytes(2, "big") + e for e in entries])
 
 
 def decode_bundle(data: bytes, width: int | None = None) -> list[bytes]:
@@ -177,14 +174,19 @@ def tile_levels(data: bytes) -> list[bytes]:
     (only perfect subtrees are ever read from a tile).
     """
     levels = [data]
-    sha = hashlib.sha256
     cur = data
     while len(cur) >= 2 * HASH:
-        cur = b"".join(
-            sha(b"\x01" + cur[i : i + 2 * HASH]).digest() for i in range(0, len(cur) - 2 * HASH + 1, 2 * HASH)
-        )
+        out = []
+        for i in range(0, len(cur) - 2 * HASH + 1, 2 * HASH):
+            h = _NODE_PREFIX.copy()  # copying the hashed 0x01 prefix beats hashing b"\x01" + pair
+            h.update(cur[i : i + 2 * HASH])
+            out.append(h.digest())
+        cur = b"".join(out)
         levels.append(cur)
     return levels
+
+
+_NODE_PREFIX = hashlib.sha256(b"\x01")
 
 
 def tile_root(data: bytes) -> bytes:
