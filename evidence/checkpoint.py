@@ -32,6 +32,7 @@ from evidence.errors import FormatError, InclusionError, SignatureError
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Note, VerifiedNote, Verifier, open_note
 
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+_PROOF_HEADER_LINE = (PROOF_HEADER + "\n").encode("ascii")
 MAX_ORIGIN = 1024
 MAX_EXTENSIONS = 16
 
@@ -186,13 +187,15 @@ class TlogProof:
         return proof
 
     def to_bytes(self) -> bytes:
-        out = [PROOF_HEADER + "\n"]
+        b64 = binascii.b2a_base64  # standard alphabet, padded, newline-terminated
+        out = [_PROOF_HEADER_LINE]
         if self.extra is not None:
-            out.append(f"extra {base64.b64encode(self.extra).decode()}\n")
-        out.append(f"index {self.index}\n")
-        out.extend(base64.b64encode(h).decode() + "\n" for h in self.hashes)
-        out.append("\n")
-        return "".join(out).encode("utf-8") + self.checkpoint_note
+            out.append(b"extra " + b64(self.extra))
+        out.append(b"index %d\n" % self.index)
+        out.extend(b64(h) for h in self.hashes)
+        out.append(b"\n")
+        out.append(self.checkpoint_note)
+        return b"".join(out)
 
     @property
     def signed_checkpoint(self) -> SignedCheckpoint:

@@ -118,16 +118,41 @@ def range_hash(perfect: PerfectHash, start: int, end: int) -> bytes:
 def inclusion_proof(perfect: PerfectHash, index: int, size: int) -> list[bytes]:
     """The audit path of leaf ``index`` in the tree of ``size`` leaves, bottom-up."""
     _check_size_index(index, size)
+    return _audit_path(lambda start, end: range_hash(perfect, start, end), index, size)
+
+
+def inclusion_proofs(perfect: PerfectHash, indices: Sequence[int], size: int) -> list[list[bytes]]:
+    """The audit paths of several leaves of one tree (each as :func:`inclusion_proof` gives it).
+
+    The subtree hashes the paths share (all of them near the root, for leaves close together)
+    are computed once.
+    """
+    memo: dict[tuple[int, int], bytes] = {}
+
+    def subtree(start: int, end: int) -> bytes:
+        h = memo.get((start, end))
+        if h is None:
+            h = memo[start, end] = range_hash(perfect, start, end)
+        return h
+
+    out = []
+    for index in indices:
+        _check_size_index(index, size)
+        out.append(_audit_path(subtree, index, size))
+    return out
+
+
+def _audit_path(subtree: Callable[[int, int], bytes], index: int, size: int) -> list[bytes]:
     proof: list[bytes] = []
     # Walk top-down (RFC 9162 PATH), collecting siblings, then reverse.
     start, end, m = 0, size, index
     while end - start > 1:
         k = _split(end - start)
         if m < k:
-            proof.append(range_hash(perfect, start + k, end))
+            proof.append(subtree(start + k, end))
             end = start + k
         else:
-            proof.append(range_hash(perfect, start, start + k))
+            proof.append(subtree(start, start + k))
             start += k
             m -= k
     proof.reverse()

@@ -190,3 +190,15 @@ def test_consistency_property(new_size: int, data: st.DataObject) -> None:
             bad = list(proof)
             bad[i] = _flip(bad[i], data.draw(st.integers(0, 255)))
             merkle.verify_consistency(old_size, new_size, r1, r2, bad)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 300), st.data())
+def test_batched_inclusion_proofs_equal_single_ones(size: int, data: st.DataObject) -> None:
+    tree = merkle.MemoryTree([merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(size)])
+    indices = data.draw(st.lists(st.integers(0, size - 1), max_size=40))
+    assert merkle.inclusion_proofs(tree.perfect, indices, size) == [
+        merkle.inclusion_proof(tree.perfect, i, size) for i in indices
+    ]
+    with pytest.raises(InclusionError):
+        merkle.inclusion_proofs(tree.perfect, [*indices, size], size)
