@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evidence import merkle
 from evidence.checkpoint import TlogProof
 from evidence.config import TSAConfig, _tsa_from_table
 from evidence.errors import EvidenceError, FormatError, UsageError
@@ -543,7 +544,10 @@ class Sequencer:
                     503, f"the log server has {len(self._queue)} entries waiting; retry shortly", ("Retry-After", "1")
                 )
             self._queue.append((entry, waiter))
-            self._work.notify()
+            # Wake the writer only when it waits for a first entry or for a full batch: while
+            # it lingers it wakes by itself, and a wake-up per entry costs a thread switch.
+            if len(self._queue) == 1 or len(self._queue) >= self.config.max_batch:
+                self._work.notify()
         return None
 
     def _deliver(self, answers: Sequence[tuple[Any, Answer]]) -> None:
@@ -643,10 +647,12 @@ class Sequencer:
     def _proofs(self, size: int, note: bytes, waiting: Sequence[tuple[int, Any]]) -> list[tuple[Any, Answer]]:
         if not waiting:
             return []
-        hashes = self._reader.hashes(size)
+        # One batch's entries are neighbours in the tree: their paths share the hashes near
+        # the root, computed once for all of them.
+        paths = merkle.inclusion_proofs(self._reader.hashes(size).perfect, [i for i, _ in waiting], size)
         out = []
-        for index, w in waiting:
-            proof = TlogProof(index, tuple(hashes.inclusion_proof(index)), note)
+        for (index, w), path in zip(waiting, paths, strict=True):
+            proof = TlogProof(index, tuple(path), note)
             out.append((w, Answer(200, proof.to_bytes(), headers=(("X-Log-Index", str(index)),))))
         return out
 
