@@ -7,7 +7,10 @@ loop, like capture machines waiting for their proofs). The clients are asyncio c
 in one separate process speaking plain HTTP/1.1 over sockets, so that the load generator
 costs little CPU next to the server on a 2-core machine. Each level is bounded by time
 (BENCH_SERVER_SECONDS, default 8) and by count (BENCH_SERVER_MAX entries, default 60,000),
-after a 1-second warm-up.
+after a 1-second warm-up. Where /proc exists it also reports the server's CPU time per
+entry, the cores it used, and the time its threads spent runnable but waiting for a CPU
+(per second: 0.5 means half a thread was held back all along), because on a shared
+machine entries/s alone says little.
 
 Run: python -m pytest benchmarks/test_bench_server.py --benchmark-only -s
 Figures go in benchmarks/README.md ("Log server").
@@ -74,12 +77,43 @@ def _client_process(port: int, token: str, clients: int, start_at: float, stop_a
     return out
 
 
-def _load(port: int, token: str, clients: int) -> dict[str, Any]:
+def _server_times(pid: int | None) -> tuple[float, float] | None:
+    """(CPU seconds used, seconds spent runnable but waiting for a CPU) by all of ``pid``'s
+    threads, from /proc (None where there is no /proc): on a shared machine the second says
+    how much the server was held back by other processes."""
+    if pid is None:
+        return None
+    cpu = wait = 0.0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                run_ns, wait_ns, _ = f.read().split()
+            cpu += int(run_ns) / 1e9
+            wait += int(wait_ns) / 1e9
+    except (OSError, ValueError):
+        return None
+    return cpu, wait
+
+
+def _load(port: int, token: str, clients: int, pid: int | None = None) -> dict[str, Any]:
     start_at = time.time() + 0.5 + WARMUP  # 0.5 s to start the client process
     stop_at = start_at + SECONDS
     with multiprocessing.get_context("fork").Pool(1) as pool:
-        lat = sorted(pool.apply(_client_process, (port, token, clients, start_at, stop_at)))
+        result = pool.apply_async(_client_process, (port, token, clients, start_at, stop_at))
+        time.sleep(max(0.0, start_at - time.time()))
+        before, t0 = _server_times(pid), time.time()
+        lat = sorted(result.get())
+        after, t1 = _server_times(pid), time.time()
     elapsed = max(1e-9, min(SECONDS, time.time() - start_at))
+    server: dict[str, Any] = {}
+    if before is not None and after is not None and lat:
+        # Measured from the start of the timed window until the clients are done (a little
+        # after stop_at), so these are slight overestimates.
+        server = {
+            "server_cpu_us_per_entry": round((after[0] - before[0]) / len(lat) * 1e6),
+            "server_cpu_cores": round((after[0] - before[0]) / (t1 - t0), 2),
+            "server_waiting_for_cpu": round((after[1] - before[1]) / (t1 - t0), 2),
+        }
     return {
         "clients": clients,
         "entries": len(lat),
@@ -87,6 +121,7 @@ def _load(port: int, token: str, clients: int) -> dict[str, Any]:
         "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
         "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1) if lat else None,
         "max_ms": round(lat[-1] * 1000, 1) if lat else None,
+        **server,
     }
 
 
@@ -106,7 +141,7 @@ def test_server_sustained_submissions(benchmark: Any, server: Any, clients: int)
     figures: dict[str, Any] = {}
 
     def run() -> None:
-        figures.update(_load(running.port, token, clients))
+        figures.update(_load(running.port, token, clients, running.proc.pid if running.proc else None))
 
     benchmark.pedantic(run, rounds=1, iterations=1)
     benchmark.extra_info.update(figures)
