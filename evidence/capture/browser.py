@@ -11,7 +11,8 @@ any other capture). The steps of one capture, in order:
    wait for ``load``, scroll through the page so lazy content loads, wait until the
    network has been quiet for ``settle_ms`` (and for ``wait_selector``/``wait_ms``);
 4. record: full-page and viewport screenshots, rendered DOM, MHTML, PDF (screen media),
-   response bodies, the TLS certificate chain;
+   response bodies, the TLS certificate chain (recording starts 200 ms before the quiet
+   period is complete; it is done again if the network wakes up before then);
 5. write the WARC, ``environment.json`` and ``capture.json`` into a partial folder and
    rename it into place.
 
@@ -105,6 +106,9 @@ LAUNCH_ARGS: tuple[str, ...] = (
 
 _PDF_FORMAT = "A4"
 _SCROLL_PAUSE_MS = 30
+#: Recording starts this much before ``settle_ms`` of network quiet is reached; see
+#: :func:`_early_quiet_ms`.
+_EARLY_RECORD_MS = 200
 
 _SCROLL_JS = """
 async ({maxHeight, pause}) => {
@@ -123,7 +127,6 @@ async ({maxHeight, pause}) => {
     await frame();
     await sleep(pause);
   }
-  await frame();
   return {steps: steps, height: height()};
 }
 """
@@ -519,6 +522,7 @@ class _Page:
     scroll_steps: int
     load_event: bool
     network_quiet: bool
+    recordings: int
     charset: str | None
     cookies_at_start: int
     origins_at_start: int
@@ -583,11 +587,25 @@ def _browse(
             )
         timings["load_ms"] = _ms(t)
 
-        # Scroll and settle; if the page moves on by itself meanwhile (script or meta
-        # refresh), do it again on the new page, a few times at most.
+        # Scroll, settle and record; if the page moves on by itself meanwhile (script or
+        # meta refresh), do it again on the new page, a few times at most. Recording starts
+        # once the network has been quiet for a little less than settle_ms; the capture then
+        # waits out the rest of settle_ms, and if the network woke up meanwhile the page is
+        # recorded again, after a full settle_ms of quiet.
         scroll_ms = settle_ms = 0.0
         scroll_steps = 0
         quiet = False
+        shots: _Shots | None = None
+        shots_navigations = -1
+        recordings = 0
+        early_ms = _early_quiet_ms(opts.settle_ms)
+
+        def record() -> _Shots:
+            nonlocal recordings, shots_navigations
+            shots_navigations = len(tab.navigations)
+            recordings += 1
+            return _record(page, cdp, opts, timings)
+
         for _round in range(4):
             navigations, loads = len(tab.navigations), len(tab.loads)
             t = time.monotonic()
@@ -603,10 +621,33 @@ def _browse(
                         raise
             scroll_ms += _ms(t)
             t = time.monotonic()
-            quiet = _settle(page, recorder, opts, prewarm)
+            quiet = _settle(page, recorder, opts, early_ms, prewarm)
+            if len(tab.navigations) == navigations:
+                if opts.wait_selector:
+                    _wait_selector(page, opts, timeout_ms)
+                if opts.wait_ms:
+                    page.wait_for_timeout(opts.wait_ms)
+                if opts.wait_selector or opts.wait_ms:
+                    quiet = _settle(page, recorder, opts, early_ms, None)
             settle_ms += _ms(t)
             if len(tab.navigations) == navigations:
-                break
+                activity = recorder.activity
+                try:
+                    shots = record()
+                except PlaywrightError as err:
+                    if len(tab.navigations) == navigations and "navigat" not in str(err):
+                        raise
+                    shots = None
+                t = time.monotonic()
+                if quiet:  # wait out the rest of settle_ms
+                    quiet = _settle(page, recorder, opts, opts.settle_ms, None)
+                settle_ms += _ms(t)
+                if len(tab.navigations) == navigations:
+                    if shots is None or recorder.activity != activity:
+                        # The network woke up while the page was being recorded: it had
+                        # not settled. It has now been quiet for settle_ms: record again.
+                        shots = record()
+                    break
             if not _wait_for_load(page, tab, recorder, opts, time.monotonic() + opts.timeout_s, loads):
                 break
         else:
@@ -614,69 +655,26 @@ def _browse(
                 "The page kept navigating to new addresses by itself; it was recorded as it "
                 "was after four rounds."
             )
+        if shots is None or shots_navigations != len(tab.navigations):
+            shots = record()
         timings["scroll_ms"] = scroll_ms
-
-        t = time.monotonic()
-        if opts.wait_selector:
-            try:
-                page.wait_for_selector(opts.wait_selector, state="attached", timeout=timeout_ms)
-            except PlaywrightTimeout:
-                raise CaptureTimeoutError(
-                    f"The element {opts.wait_selector!r} did not appear on the page within {seconds(opts.timeout_s)}.",
-                    hint="Check the selector, or capture without waiting for it.",
-                ) from None
-            except PlaywrightError as err:
-                raise CaptureError(
-                    f"The wait selector {opts.wait_selector!r} is not valid ({_first_line(err)})."
-                ) from None
-        if opts.wait_ms:
-            page.wait_for_timeout(opts.wait_ms)
-        if opts.wait_selector or opts.wait_ms:
-            quiet = _settle(page, recorder, opts, None)
-        timings["settle_ms"] = settle_ms + _ms(t)
+        timings["settle_ms"] = settle_ms
         if not quiet:
             warnings.append(
                 f"The network never stayed quiet for {opts.settle_ms} ms within "
                 f"{seconds(opts.settle_max_s)}; requests still in flight are listed as such."
             )
-
-        t = time.monotonic()
-        dims = page.evaluate(_TOP_JS)
-        page_width = int(dims.get("width") or opts.viewport_width)
-        page_height = int(dims.get("height") or opts.viewport_height)
+        dims = shots.dims
+        page_width, page_height = shots.width, shots.height
         captured_height = min(page_height, opts.full_page_max_height)
         if page_height > opts.full_page_max_height:
             warnings.append(
                 f"The page is {page_height} px tall; the full-page screenshot shows the top "
                 f"{opts.full_page_max_height} px (the configured cap)."
             )
-        full = _screenshot(
-            cdp,
-            {
-                "captureBeyondViewport": True,
-                "clip": {
-                    "x": 0,
-                    "y": 0,
-                    "width": page_width,
-                    "height": captured_height,
-                    "scale": 1,
-                },
-            },
-        )
-        viewport_png = _screenshot(cdp, {})
-        timings["screenshots_ms"] = _ms(t)
-
-        t = time.monotonic()
-        dom = page.content().encode("utf-8")
-        title = page.title()
-        final_url = page.url
-        mhtml = str(cdp.send("Page.captureSnapshot", {"format": "mhtml"})["data"]).encode("utf-8")
-        timings["dom_mhtml_ms"] = _ms(t)
-
-        t = time.monotonic()
-        page.emulate_media(media="screen")
-        pdf = page.pdf(format=_PDF_FORMAT, print_background=True)
-        timings["pdf_ms"] = _ms(t)
+        full, viewport_png = shots.full, shots.viewport
+        dom, title, final_url = shots.dom, shots.title, shots.final_url
+        mhtml, pdf = shots.mhtml, shots.pdf
 
         t = time.monotonic()
         main_chain = [
@@ -724,6 +722,7 @@ def _browse(
             scroll_steps=scroll_steps,
             load_event=load_event,
             network_quiet=quiet,
+            recordings=recordings,
             charset=dims.get("charset"),
             cookies_at_start=cookies_at_start,
             origins_at_start=origins_at_start,
@@ -782,18 +781,28 @@ def _wait_for_load(
     return len(tab.loads) > loads_before
 
 
+def _early_quiet_ms(settle_ms: int) -> int:
+    """How long the network must be quiet before recording starts: ``settle_ms`` less
+    ``_EARLY_RECORD_MS`` (at most half of it). The rest of ``settle_ms`` is waited out
+    after recording, and the page is recorded again if the network woke up meanwhile."""
+    return settle_ms - min(_EARLY_RECORD_MS, settle_ms // 2)
+
+
 def _settle(
     page: Page,
     recorder: NetworkRecorder,
     opts: CaptureOptions,
+    quiet_ms: int,
     idle_work: Callable[[], None] | None,
 ) -> bool:
-    """Wait until no request has been in flight for ``settle_ms``; False on giving up.
-    ``idle_work`` runs once while waiting if at least 350 ms of waiting remain."""
+    """Wait until no request has been in flight for ``quiet_ms``; False on giving up
+    (after ``settle_max_s``). ``idle_work`` runs once while waiting if at least 350 ms of
+    a full ``settle_ms`` of quiet remain."""
     give_up = time.monotonic() + opts.settle_max_s
-    quiet_s = opts.settle_ms / 1000
+    quiet_s = quiet_ms / 1000
+    full_s = opts.settle_ms / 1000
     while True:
-        if idle_work is not None and quiet_s - recorder.quiet_for() > 0.35:
+        if idle_work is not None and full_s - recorder.quiet_for() > 0.35:
             idle_work()
             idle_work = None
         _check_size(recorder, opts)
@@ -802,6 +811,81 @@ def _settle(
         if time.monotonic() >= give_up:
             return False
         page.wait_for_timeout(25)
+
+
+def _wait_selector(page: Page, opts: CaptureOptions, timeout_ms: float) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    assert opts.wait_selector is not None
+    try:
+        page.wait_for_selector(opts.wait_selector, state="attached", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        raise CaptureTimeoutError(
+            f"The element {opts.wait_selector!r} did not appear on the page within {seconds(opts.timeout_s)}.",
+            hint="Check the selector, or capture without waiting for it.",
+        ) from None
+    except PlaywrightError as err:
+        raise CaptureError(
+            f"The wait selector {opts.wait_selector!r} is not valid ({_first_line(err)})."
+        ) from None
+
+
+@dataclass
+class _Shots:
+    """One recording of the page: what it looked like and what it held."""
+
+    dims: dict[str, Any]
+    width: int
+    height: int
+    full: bytes
+    viewport: bytes
+    dom: bytes
+    title: str
+    final_url: str
+    mhtml: bytes
+    pdf: bytes
+
+
+def _record(page: Page, cdp: CDPSession, opts: CaptureOptions, timings: dict[str, float]) -> _Shots:
+    """Back at the top: full-page and viewport PNGs, DOM, MHTML, PDF (times added up
+    in ``timings`` over recordings)."""
+
+    def spent(name: str, start: float) -> None:
+        timings[name] = round(timings.get(name, 0.0) + _ms(start), 3)
+
+    t = time.monotonic()
+    dims: dict[str, Any] = page.evaluate(_TOP_JS)
+    width = int(dims.get("width") or opts.viewport_width)
+    height = int(dims.get("height") or opts.viewport_height)
+    full = _screenshot(
+        cdp,
+        {
+            "captureBeyondViewport": True,
+            "clip": {
+                "x": 0,
+                "y": 0,
+                "width": width,
+                "height": min(height, opts.full_page_max_height),
+                "scale": 1,
+            },
+        },
+    )
+    viewport = _screenshot(cdp, {})
+    spent("screenshots_ms", t)
+
+    t = time.monotonic()
+    dom = page.content().encode("utf-8")
+    title = page.title()
+    final_url = page.url
+    mhtml = str(cdp.send("Page.captureSnapshot", {"format": "mhtml"})["data"]).encode("utf-8")
+    spent("dom_mhtml_ms", t)
+
+    t = time.monotonic()
+    page.emulate_media(media="screen")
+    pdf = page.pdf(format=_PDF_FORMAT, print_background=True)
+    spent("pdf_ms", t)
+    return _Shots(dims, width, height, full, viewport, dom, title, final_url, mhtml, pdf)
 
 
 def _pick_main(chain: list[Exchange], final_url: str) -> Exchange | None:
@@ -1267,6 +1351,7 @@ class Capturer:
                 "scroll_steps": page.scroll_steps,
                 "load_event": page.load_event,
                 "network_quiet": page.network_quiet,
+                "recordings": page.recordings,
                 "document_charset": page.charset,
                 "pdf": {"media": "screen", "format": _PDF_FORMAT, "print_background": True},
             },

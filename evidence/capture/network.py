@@ -126,6 +126,9 @@ class NetworkRecorder:
         self._resp_extra: dict[str, list[dict[str, Any]]] = {}
         self.inflight: set[str] = set()
         self.last_activity = time.monotonic()
+        #: Network events so far (requests, responses, data, ends): a change means the
+        #: network was active in between.
+        self.activity = 0
         self.too_large: tuple[str, int] | None = None
         self._counter = 0
         for name in _EVENTS:
@@ -143,6 +146,7 @@ class NetworkRecorder:
     # -- events -----------------------------------------------------------------------
     def _touch(self) -> None:
         self.last_activity = time.monotonic()
+        self.activity += 1
 
     def _on_requestWillBeSent(self, e: dict[str, Any]) -> None:
         request = e.get("request", {})

@@ -50,7 +50,9 @@ class CaptureOptions:
             the real height, the cap and whether it was cut are recorded.
         scroll: scroll through the page (up to the cap) so lazy-loaded content loads.
         settle_ms: how long the network must be quiet (no request in flight) before the
-            page counts as settled.
+            page counts as settled. Recording starts 200 ms earlier (at most half of
+            ``settle_ms`` earlier) and is done again if the network wakes up before
+            ``settle_ms`` of quiet has passed.
         settle_max_s: the longest to wait for that quiet (busy pages never go quiet; the
             capture then goes on and records that it did not).
         max_redirects: the most HTTP redirects followed before the capture fails as a loop.

@@ -14,7 +14,8 @@ body, ``/big-resource-page?bytes=N`` a page whose stylesheet is large,
 ``/broken-image-page`` an image the browser gives up on, ``/gzip`` a gzip +
 chunked response with unusual header spacing, ``/account`` a page that needs a cookie,
 ``/framed`` a page with a cross-site frame, ``/js-redirect`` a script redirect to
-``/listing``.
+``/listing``, ``/staged?gap=MS`` content arriving in stages (``/api/stage?n=N``,
+``/img/stage-final.png``) with MS of network quiet before each.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
             ),
             "/loop": lambda: self._redirect(302, "/loop"),
             "/files/catalogue.pdf": lambda: self._send(200, pages.minimal_pdf(), "application/pdf"),
+            "/img/stage-final.png": lambda: self._send(200, pages.stage_final_png(), "image/png"),
             "/gzip": self._gzip,
             "/account": self._account,
         }
@@ -133,6 +135,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, pages.long_html(int(query.get("px", "30000"))))
         elif path == "/big":
             self._big(int(query.get("bytes", "1000000")), query.get("type", "text/plain"))
+        elif path == "/staged":
+            self._send(200, pages.staged_html(int(query.get("gap", "250"))))
+        elif path == "/api/stage":
+            self._send(200, pages.stage_json(int(query.get("n", "1"))), "application/json")
         elif path == "/js-redirect":
             script = "<script>setTimeout(function(){location.href='/listing';}, 150);</script>"
             self._send(200, pages.simple_html("Moving...", script))

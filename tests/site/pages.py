@@ -127,6 +127,46 @@ def listing_html() -> bytes:
 """.encode()
 
 
+STAGE_COUNT = 3
+STAGE_FINAL_PNG_SIZE = (400, 90)
+STAGE_FINAL_RGB = (20, 200, 120)
+
+
+def stage_final_png() -> bytes:
+    return png(*STAGE_FINAL_PNG_SIZE, STAGE_FINAL_RGB)
+
+
+def staged_html(gap_ms: int) -> bytes:
+    """A page whose content arrives in stages, as chained XHRs and late widgets do: after
+    ``load``, a pause of ``gap_ms``, then ``/api/stage?n=1``; when it has arrived, another
+    pause, ``n=2``, and so on to ``STAGE_COUNT``; the last stage shows an image at the top
+    of the page. Nothing is requested while a pause runs, so the network looks quiet."""
+    w, h = STAGE_FINAL_PNG_SIZE
+    script = f"""
+var gap = {gap_ms};
+function stage(n) {{
+  fetch('/api/stage?n=' + n).then(function (r) {{ return r.json(); }}).then(function (d) {{
+    var p = document.createElement('p');
+    p.textContent = d.text;
+    document.getElementById('stages').appendChild(p);
+    if (n < {STAGE_COUNT}) {{
+      setTimeout(function () {{ stage(n + 1); }}, gap);
+    }} else {{
+      document.getElementById('final').innerHTML =
+        '<img id="stage-final" src="/img/stage-final.png" width="{w}" height="{h}">';
+    }}
+  }});
+}}
+window.addEventListener('load', function () {{ setTimeout(function () {{ stage(1); }}, gap); }});
+"""
+    body = f'<div id="final"></div><div id="stages"></div><script>{script}</script>'
+    return simple_html("Content in stages", body)
+
+
+def stage_json(n: int) -> bytes:
+    return json.dumps({"stage": n, "text": f"STAGE {n} ARRIVED"}).encode()
+
+
 def reviews_json() -> bytes:
     reviews = [
         {"avatar": f"/img/avatar-{i}.png", "text": f"Verified review #{i}: arrived quickly."}
