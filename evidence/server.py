@@ -1,6 +1,9 @@
 """The shared log server: ``evidence log serve DIR`` (an ASGI app, Starlette on uvicorn).
 
-One log directory, served to a firm's capture machines:
+One log directory, served to a firm's capture machines. uvicorn runs it with its C HTTP
+parser (``httptools``) and, except on Windows, the libuv event loop (``uvloop``), both
+dependencies of this package: with the pure-Python ``h11`` parser the event loop costs
+about twice the CPU per request.
 
 - **Read paths**, exactly as a static web server would serve the directory (C2SP
   tlog-tiles): ``GET /checkpoint``, ``/tile/<L>/<N>[.p/<W>]``, ``/tile/entries/<N>[.p/<W>]``,
@@ -18,11 +21,13 @@ One log directory, served to a firm's capture machines:
 How an entry travels (one writer, group commit):
 
 1. The handler checks the token (constant time), the size, and queues the entry.
-2. The **writer** thread takes everything queued (waiting ``linger`` seconds for more when
-   it was idle; at most ``max_batch``) and calls :meth:`evidence.log.Log.append`, which
-   integrates, signs and makes the batch durable. Entries arriving meanwhile form the next
-   batch, so the log integrates as often as the disk allows and never later than
-   ``linger`` after an entry arrives.
+2. The **writer** thread takes everything queued (having waited up to ``linger`` seconds for
+   more before each append, unless ``max_batch`` are queued; at most ``max_batch``) and
+   calls :meth:`evidence.log.Log.append`, which integrates, signs and makes the batch
+   durable. Entries arriving meanwhile form the next batch, so the log integrates as often
+   as the disk allows. (With clients waiting for their proofs, the linger lets one batch
+   gather all of them, which beats overlapping two half batches while an append costs
+   more than the linger: see benchmarks/README.md.)
 3. The **publisher** thread takes the newest checkpoint, submits it to every configured
    witness in parallel (bounded by ``witness_timeout``), adds the cosignatures obtained
    (:meth:`~evidence.log.Log.add_cosignatures`), *then* asks every TSA for a token over
@@ -144,8 +149,8 @@ class ServerConfig:
     """The server's settings (``server.toml``); every field has a usable default.
 
     - ``tokens``: the file of bearer tokens allowed to POST /add (none: nobody can add);
-    - ``linger``: seconds the writer waits for more entries when it was idle (0..1), so an
-      entry is integrated at most ``linger`` seconds after it arrives plus one append;
+    - ``linger``: seconds the writer waits for more entries before each append (0..1), so an
+      entry is integrated at most ``linger`` seconds plus two appends after it arrives;
     - ``max_batch``: most entries per append (a full batch is integrated at once);
     - ``max_pending``: entries queued at most before new ones get 503 (back-pressure);
     - ``max_request_bytes``: larger requests get 413 (entries over 65,535 bytes get 400);
