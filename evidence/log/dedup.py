@@ -5,16 +5,18 @@ in the log its existing index without reading every tile. Everything in it is re
 the level-0 tiles when it is missing, behind, ahead of or damaged relative to the signed
 checkpoint, and every hit is confirmed against the full leaf hash in the tiles.
 
-Layout: each file ``r-<start>-<end>-<nonce>.run`` covers the entries ``start..end-1``. It
+Layout: each file ``r-<start>-<end>-<crc>.run`` covers the entries ``start..end-1``. It
 holds ``n = end - start`` little-endian signed 64-bit keys (the first 8 bytes of each leaf
 hash, big-endian, as a signed integer) in ascending order, followed by the ``n`` indices in
 the same order. The runs cover ``0..covered-1`` without gaps; anything else found in the
 directory (left by a crash) is deleted. A new batch becomes a new run; adjacent runs of
 similar size are merged, so a log of ``N`` entries has ``O(log N)`` runs (runs stop growing
 at ``MAX_RUN`` entries to bound the memory a merge needs) and an entry is rewritten
-``O(log N)`` times over its life. Runs are written under a temporary name, fsynced and
-renamed (then the directory is fsynced) before any run they replace is deleted, so a crash
-or power loss leaves either the inputs or the merged run, never a damaged one.
+``O(log N)`` times over its life. Runs are written under a temporary name and renamed
+before any run they replace is deleted, without fsync: ``<crc>`` is the CRC-32 of the
+file's bytes (8 hex digits), checked the first time a process maps a run it did not write,
+so a run that a power loss left empty or damaged is dropped (with every later one) and
+rebuilt from the tiles, never used.
 
 A lookup is a binary search of the sorted batch in each run (numpy, vectorised); the runs
 are memory-mapped and their pages released after each use, so the process's memory stays
@@ -26,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import secrets
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +77,7 @@ class _RunName:
 class _Run:
     """One run, memory-mapped read-only."""
 
-    def __init__(self, path: Path, name: _RunName) -> None:
+    def __init__(self, path: Path, name: _RunName, *, check: bool) -> None:
         self.name = name
         n = name.end - name.start
         with open(path, "rb") as f:
@@ -84,6 +86,10 @@ class _Run:
                 raise ValueError(f"{path.name}: {size} bytes, expected {16 * n}")
             self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         self.n = n
+        if check and f"{zlib.crc32(self._mm):08x}" != name.nonce:
+            self.close()
+            raise ValueError(f"{path.name}: its bytes do not match its CRC-32")
+        self.release()
 
     def keys(self) -> Keys:
         return np.frombuffer(self._mm, dtype=_I8, count=self.n)
@@ -107,6 +113,7 @@ class DedupIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._runs: dict[str, _Run] = {}
+        self._written: set[str] = set()  # runs this object wrote: their bytes need no check
 
     # -------------------------------------------------------------- the runs on disk
     def _scan(self) -> list[_Run]:
@@ -137,13 +144,14 @@ class DedupIndex:
             run = self._runs.get(rn.file)
             if run is None:
                 try:
-                    run = _Run(self.path / rn.file, rn)
+                    run = _Run(self.path / rn.file, rn, check=rn.file not in self._written)
                 except (OSError, ValueError):
                     junk.extend(r.file for r in chosen[i:])  # damaged: cover only what precedes it
                     break
                 self._runs[rn.file] = run
             runs.append(run)
         keep = {r.name.file for r in runs}
+        self._written &= set(names)
         for fname in list(self._runs):
             if fname not in keep:
                 self._runs.pop(fname).close()
@@ -154,17 +162,14 @@ class DedupIndex:
         return runs
 
     def _write_run(self, start: int, keys: Keys, indices: Keys) -> None:
-        rn = _RunName(start, start + len(keys), secrets.token_hex(4))
+        data = keys.astype(_I8, copy=False).tobytes() + indices.astype(_I8, copy=False).tobytes()
+        rn = _RunName(start, start + len(keys), f"{zlib.crc32(data):08x}")
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.path / f".{rn.file}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, keys.astype(_I8, copy=False).tobytes() + indices.astype(_I8, copy=False).tobytes())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with open(tmp, "wb") as f:
+            f.write(data)
         os.replace(tmp, self.path / rn.file)
-        _fsync_dir(self.path)
+        self._written.add(rn.file)
 
     def _merge(self) -> None:
         """Merge trailing runs of similar size (a binary counter), up to ``MAX_RUN`` entries."""
@@ -266,11 +271,3 @@ class DedupIndex:
         for run in self._runs.values():
             run.close()
         self._runs.clear()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
