@@ -188,7 +188,7 @@ class DedupIndex:
             del order, keys, indices
             for r in (a, b):
                 r.release()
-            self._scan()  # the merged run now covers both inputs: they are deleted
+            # The next _scan() finds the merged run covering both inputs and deletes them.
 
     # -------------------------------------------------------------- the interface
     def covered(self) -> int:

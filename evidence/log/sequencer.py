@@ -142,6 +142,25 @@ def decode_journal(raw: bytes) -> tuple[int, dict[str, bytes]]:
     return int(size_text), files
 
 
+def _number(
+    size: int, batch: Sequence[bytes], leafs: Sequence[bytes], existing: dict[bytes, int]
+) -> tuple[list[int], list[bytes], list[bytes]]:
+    """Indices for a batch appended to a tree of ``size``: ``existing`` ones for leaf hashes
+    already logged, the first new index for an entry that recurs within the batch."""
+    seen = dict(existing)
+    indices: list[int] = []
+    fresh_entries: list[bytes] = []
+    fresh_hashes: list[bytes] = []
+    for e, h in zip(batch, leafs, strict=True):
+        idx = seen.get(h)
+        if idx is None:
+            idx = seen[h] = size + len(fresh_hashes)
+            fresh_entries.append(e)
+            fresh_hashes.append(h)
+        indices.append(idx)
+    return indices, fresh_entries, fresh_hashes
+
+
 def _key(h: bytes) -> int:
     """The de-duplication key of a leaf hash: its first 8 bytes as a signed integer."""
     return int.from_bytes(h[:8], "big", signed=True)
@@ -472,42 +491,21 @@ class Log:
         a batch of new entries, costs one insert; only when some key is already present
         does it fall back to a lookup.
         """
-        seen: dict[bytes, int] = {}
-        indices: list[int] = []
-        fresh_entries: list[bytes] = []
-        fresh_hashes: list[bytes] = []
         if len(set(leafs)) == len(leafs):  # the common case: no entry twice in the batch
-            indices = list(range(size, size + len(leafs)))
-            fresh_entries, fresh_hashes = list(batch), list(leafs)
+            indices, fresh_entries, fresh_hashes = list(range(size, size + len(leafs))), list(batch), list(leafs)
         else:
-            for e, h in zip(batch, leafs, strict=True):
-                idx = seen.get(h)
-                if idx is None:
-                    idx = size + len(fresh_hashes)
-                    fresh_entries.append(e)
-                    fresh_hashes.append(h)
-                    seen[h] = idx
-                indices.append(idx)
+            indices, fresh_entries, fresh_hashes = _number(size, batch, leafs, {})
         if dedup.insert_if_new(fresh_hashes, size):
             return indices, fresh_entries, fresh_hashes
         # Some entries may be in the log already: look them up and confirm in the tiles.
         candidates = dedup.lookup(fresh_hashes)
         reader = self._reader(size)
-        seen.clear()
-        indices.clear()
-        fresh_entries, fresh_hashes = [], []
-        for e, h in zip(batch, leafs, strict=True):
-            idx = seen.get(h)
-            if idx is None:
-                cand = candidates.get(_key(h))
-                if cand is not None and cand < size and reader.perfect(0, cand) == h:
-                    idx = cand
-                else:
-                    idx = size + len(fresh_hashes)
-                    fresh_entries.append(e)
-                    fresh_hashes.append(h)
-                seen[h] = idx
-            indices.append(idx)
+        existing: dict[bytes, int] = {}
+        for h in fresh_hashes:
+            cand = candidates.get(_key(h))
+            if cand is not None and cand < size and reader.perfect(0, cand) == h:
+                existing[h] = cand
+        indices, fresh_entries, fresh_hashes = _number(size, batch, leafs, existing)
         dedup.insert(fresh_hashes, size)
         return indices, fresh_entries, fresh_hashes
 
@@ -616,7 +614,7 @@ class Log:
             )
         for jsize, jpath in journals:
             if jsize > cp.size:
-                self._undo(jpath, self._journal_paths(jpath), cp.size)  # never committed
+                self._undo(jpath, self._read_journal(jpath), cp.size)  # never committed
         raw = self.storage.read(PENDING_FILE)
         if raw is not None:
             self._undo(PENDING_FILE, raw.decode("utf-8", "replace").splitlines(), cp.size)
@@ -677,9 +675,6 @@ class Log:
             return decode_journal(raw)[1]
         except FormatError as e:
             raise LogCorruptError(f"the log's write-ahead journal {jpath} is damaged: {e.message}") from e
-
-    def _journal_paths(self, jpath: str) -> list[str]:
-        return list(self._read_journal(jpath))
 
     def _redo(self, jpath: str) -> None:
         """Bring back (and flush) the files of a committed append; then drop its journal."""

@@ -34,29 +34,26 @@ class Storage(Protocol):
         ...
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """fsync a file or a directory (a directory's entries: names created, renamed, removed)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
 
 
 def _write_in_place(target: Path, data: bytes) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
+        _write_all(fd, data)
     finally:
         os.close(fd)
 
@@ -97,10 +94,7 @@ class DirectoryStorage:
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
+            _write_all(fd, data)
             os.fsync(fd)
         except BaseException:
             os.close(fd)
@@ -145,7 +139,7 @@ class DirectoryStorage:
             for (target, _), tmp in zip(items, tmps, strict=True):
                 os.replace(tmp, target)
             for d in dirs | created_in:
-                _fsync_dir(d)
+                _fsync(d)
         except OSError as e:
             raise LogError(
                 f"could not write the log's files in {self.root}: {e.strerror or e}",
@@ -164,9 +158,9 @@ class DirectoryStorage:
                 d = d.parent
         dirs.add(self.root)
         try:
-            list(self._executor().map(_fsync_file, full))
+            list(self._executor().map(_fsync, full))
             for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
-                _fsync_dir(d)
+                _fsync(d)
         except OSError as e:
             raise LogError(
                 f"could not flush the log's files in {self.root} to disk: {e.strerror or e}",
