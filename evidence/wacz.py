@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from evidence.surt import surt
 
 WACZ_VERSION = "1.1.1"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -37,32 +38,6 @@ def sha256_file(path: Path) -> tuple[str, int]:
             h.update(chunk)
             size += len(chunk)
     return h.hexdigest(), size
-
-
-def surt(url: str) -> str:
-    """Sort-friendly URI Reordering Transform, as CDXJ indexes key their lines.
-
-    ``https://www.Example.com:443/Path?b=2&a=1`` -> ``com,example)/path?a=1&b=2``.
-    """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if host.startswith("www."):
-        host = host[4:]
-    is_ip = host.replace(".", "").isdigit() or ":" in host
-    key = host if is_ip else ",".join(reversed(host.split(".")))
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port and port != default:
-        key += f":{port}"
-    path = parts.path or "/"
-    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
-    out = f"{key}){path}"
-    if query:
-        out += f"?{query}"
-    return out.lower()
 
 
 def cdxj_lines(warc_path: Path, filename: str) -> list[str]:

@@ -274,6 +274,46 @@ def test_bundle_has_every_kind_of_file(made: Made) -> None:
     assert sorted(members(made.bundle)) == sorted(BUNDLE_FILES)
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+def test_bundle_replays_offline_in_pywb(made: Made, tmp_path: Path) -> None:
+    """The WACZ itself replays in pywb (wb-manager unpacks it), with the test site gone."""
+    from tools import Pywb, pywb_bin
+
+    from evidence.capture import Capturer
+
+    bin_dir = pywb_bin()
+    if bin_dir is None:
+        pytest.skip("pywb is not installed: make .venv-pywb (see .ci/run) or set EVIDENCE_PYWB")
+    manifest = json.loads(members(made.bundle)["evidence/manifest.json"])
+    stamp = "".join(c for c in manifest["capture_started"] if c.isdigit())[:14]  # pywb's 14-digit time
+    with Pywb(bin_dir, tmp_path, [made.bundle]) as base, Capturer() as capturer:
+        browser = capturer._ready().playwright.chromium.launch(
+            executable_path=capturer.browser_info["executable"], args=["--no-sandbox"]
+        )
+        try:
+            page = browser.new_page()
+            statuses: dict[str, int] = {}
+            page.on("response", lambda r: statuses.__setitem__(r.url, r.status))
+            page.goto(f"{base}demo/{stamp}mp_/{manifest['final_url']}")
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            page.wait_for_selector("#reviews.loaded", timeout=20_000)
+            page.wait_for_load_state("networkidle")
+            html = page.content()
+            assert 'Marketplace: designer goods (seller "bargain-brands-4u")' in html
+            assert "Verified review #1" in html
+            broken = page.evaluate(
+                "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+            )
+            assert not broken, broken
+            # The live site is gone: everything came from the archive through pywb.
+            assert statuses and all(u.startswith(base) for u in statuses), sorted(statuses)
+            archived = {u: code for u, code in statuses.items() if "/demo/" in u}
+            assert len(archived) >= 10 and set(archived.values()) == {200}, archived
+        finally:
+            browser.close()
+
+
 # --------------------------------------------------------------------------- tampering
 
 
