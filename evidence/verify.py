@@ -23,12 +23,15 @@ fails stops the check (later steps are reported as not run):
 5. **Log signature.** The checkpoint is signed by a log key the user trusts (trust policy
    ``log`` lines, or keys given directly). Without one it is checked with the key shown in
    the bundle (``log.vkey``) and graded *not anchored in trust*. ``log.vkey`` must show the
-   key that signed, in every case.
+   key that signed, in every case. Newer checkpoints added by ``evidence refresh`` are
+   signed by the same key and proven to extend the bundle's tree.
 6. **Cosignatures.** The log's clock cosignature (its signed time) verifies, with a trusted
-   clock key or else the one in ``log.vkey``; witness cosignatures meet the policy's quorum.
-7. **Time-stamps.** Every RFC 3161 token covers the checkpoint note and is signed by a
-   time-stamping authority the user pins; a token from an authority nobody pinned is
-   graded *not anchored*; ``tsa-<k>.pem`` holds exactly the certificates in token k.
+   clock key or else the one in ``log.vkey``; witness cosignatures, on the checkpoint or on
+   a refreshed one, meet the policy's quorum.
+7. **Time-stamps.** Every RFC 3161 token covers its checkpoint note (the bundle's, or a
+   refreshed one) and is signed by a time-stamping authority the user pins; a token from
+   an authority nobody pinned is graded *not anchored*; ``tsa-<k>.pem`` holds exactly the
+   certificates in token k; no token appears twice.
 8. **Consistency.** The manifest agrees with ``capture.json``; the web archive holds the
    page's response with that status; ``pages.jsonl`` lists it; ``report.html`` and
    ``VERIFY.txt`` are byte for byte what the bundle's data regenerates.
@@ -91,7 +94,7 @@ from evidence.errors import (
     UsageError,
 )
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
-from evidence.refresh import is_refresh_file
+from evidence.refresh import RefreshCheck, is_refresh_file
 from evidence.timestamp import (
     SHA256_OID,
     CertPin,
@@ -379,6 +382,18 @@ def _cn(cert: x509.Certificate) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
+def _cosigned_text(found: tuple[int, str] | None, *, short: bool = False) -> str:
+    """How a witness's earliest cosignature over a tree holding the entry is described."""
+    if found is None:
+        return "no cosignature."
+    ts, where = found
+    if not where:
+        return f"at {_iso(ts)}" if short else f"cosigned at {_iso(ts)}."
+    if short:
+        return f"at {_iso(ts)} (on {where.split(',')[0]})"
+    return f"cosigned at {_iso(ts)}, on {where}, which contains this entry."
+
+
 def _is_ca(cert: x509.Certificate) -> bool:
     if cert.subject == cert.issuer:
         return True
@@ -393,6 +408,8 @@ class _TokenOutcome:
     name: str
     grade: Grade
     text: str
+    #: genTime of a token that verified against a pinned TSA (None otherwise).
+    time: datetime | None = None
 
 
 @dataclass
@@ -417,6 +434,8 @@ class _State:
     witness_detail: str = ""
     tokens: list[_TokenOutcome] = field(default_factory=list)
     to_confirm: list[ToConfirm] = field(default_factory=list)
+    #: Newer checkpoints added by ``evidence refresh``, checked in step 5.
+    refreshes: tuple[RefreshCheck, ...] = ()
 
 
 class _Verification:
@@ -826,31 +845,60 @@ class _Verification:
             (PROOF_PATH, VKEY_PATH),
         )
 
+    def cosigner_keys(self) -> list[Verifier]:
+        """Every cosignature key this check may count: the user's, the policy's witnesses, the bundle's clock."""
+        keys = [k for k in self.keys if k.key_type == ALG_COSIGNATURE_V1]
+        if self.policy is not None:
+            keys += [w.verifier for w in self.policy.witnesses]
+        if self.s.clock_key is not None:
+            keys.append(self.s.clock_key)
+        return list(dict.fromkeys(keys))
+
     def refreshed(self, signed: SignedCheckpoint, keys: Sequence[Verifier]) -> str:
-        """Check checkpoints added later by ``evidence refresh`` (fail closed); describe them."""
+        """Check checkpoints added later by ``evidence refresh`` (fail closed); describe them.
+
+        Their cosignatures count in step 6 and their time-stamps in step 7, like those on the
+        bundle's own checkpoint: each refreshed tree is proven to extend the bundle's tree,
+        which holds the entry.
+        """
         from evidence.refresh import check_refresh
 
         try:
-            checks = check_refresh(self.v, keys, base=signed)
+            checks = check_refresh(self.v, keys, base=signed, cosigners=self.cosigner_keys())
         except EvidenceError as e:
             raise _Fail(
                 f"A refreshed checkpoint added to the bundle later does not check out: {e.message}",
                 PROOF_PATH,
             ) from e
+        self.s.refreshes = checks
         if not checks:
             return ""
         newest = max(checks, key=lambda c: c.checkpoint.size)
         tokens = sum(len(c.tokens) for c in checks)
-        extra = (
-            f" Their {tokens} RFC 3161 time-stamp(s) are not used for any claim by this version."
-            if tokens
-            else ""
-        )
         return (
             f" The bundle also carries {len(checks)} newer checkpoint(s) of the same log, added later by 'evidence "
             f"refresh' (newest: {newest.checkpoint.size} entries); each is signed by the same key and proven "
-            "append-only consistent with the checkpoint above." + extra
+            "append-only consistent with the checkpoint above, so it contains this entry too. Their cosignatures "
+            f"count in step 6 and their {tokens} RFC 3161 time-stamp(s) in step 7."
         )
+
+    def cosigned(
+        self, signed: SignedCheckpoint, keys: Sequence[Verifier], what: str
+    ) -> dict[Verifier, tuple[int, str]]:
+        """For each key, its earliest cosignature over a tree that holds the entry, and where it is.
+
+        Looks at the bundle's checkpoint and at every refreshed checkpoint (already verified
+        in step 5, which also failed closed on any bad cosignature there).
+        """
+        try:
+            found = {k: (t, "") for k, t in signed.cosignatures(keys).items()}
+        except EvidenceError as e:
+            raise _Fail(f"A {what} on the checkpoint does not verify: {e.message}", PROOF_PATH) from e
+        for r in self.s.refreshes:
+            for k, t in r.cosignatures:
+                if k in keys and (k not in found or t < found[k][0]):
+                    found[k] = (t, f"refresh {r.k}, a later checkpoint of {r.checkpoint.size} entries ({r.note_path})")
+        return found
 
     # ------------------------------------------------------------------ 6. cosignatures
 
@@ -911,33 +959,33 @@ class _Verification:
             # Every policy witness counts toward the quorum as the policy says, the log's own clock
             # key too if the policy lists it; only the others are reported as independent witnesses.
             wkeys = [w.verifier for w in self.policy.witnesses]
-            try:
-                wcos = signed.cosignatures(wkeys)
-            except EvidenceError as e:
-                raise _Fail(f"A witness cosignature on the checkpoint does not verify: {e.message}", PROOF_PATH) from e
+            found = self.cosigned(signed, wkeys, "witness cosignature")
+            wcos = {k: t for k, (t, _) in found.items()}
             known |= {(k.name, k.key_id) for k in wkeys}
             independent = [w for w in self.policy.witnesses if w.verifier.name != clock_name]
             for w in independent:
-                ts_w = wcos.get(w.verifier)
-                parts.append(
-                    f"Witness {w.name}: cosigned at {_iso(ts_w)}."
-                    if ts_w is not None
-                    else f"Witness {w.name}: no cosignature."
-                )
+                parts.append(f"Witness {w.name}: " + _cosigned_text(found.get(w.verifier)))
             q = self.policy.evaluate_quorum(self.policy.witnesses_for(wcos))
+            counted = (
+                f" Cosignatures on the bundle's checkpoint and on its {len(self.s.refreshes)} refreshed "
+                "checkpoint(s) were counted."
+                if self.s.refreshes
+                else ""
+            )
             if not q.ok:
                 raise _Fail(
-                    f"{q.explanation} Your trust policy requires these witnesses to have seen the checkpoint.",
+                    f"{q.explanation}{counted} Your trust policy requires these witnesses to have seen the checkpoint "
+                    "(or a later one that contains it).",
                     PROOF_PATH,
                 )
-            parts.append(q.explanation)
-            cosigned = [w.name for w in independent if w.verifier in wcos]
+            parts.append(q.explanation + counted)
+            cosigned = [w for w in independent if w.verifier in found]
             if cosigned:
                 self.s.witness_grade = Grade.VERIFIED
                 self.s.witness_detail = (
                     "Cosigned by "
-                    + ", ".join(f"{n} at {_iso(wcos[w.verifier])}" for w in independent if (n := w.name) in cosigned)
-                    + f". {q.explanation}"
+                    + "; ".join(f"{w.name} {_cosigned_text(found[w.verifier], short=True)}" for w in cosigned)
+                    + f". {q.explanation}{counted}"
                 )
             else:
                 self.s.witness_grade = Grade.NONE
@@ -946,19 +994,15 @@ class _Verification:
             self.s.witness_grade = Grade.NONE
             self.s.witness_detail = "No trust policy was given, so no witness is required or checked."
         if user_cosigners:
-            try:
-                ucos = signed.cosignatures(user_cosigners)
-            except EvidenceError as e:
-                raise _Fail(f"A cosignature on the checkpoint does not verify: {e.message}", PROOF_PATH) from e
+            ufound = self.cosigned(signed, user_cosigners, "cosignature")
             known |= {(k.name, k.key_id) for k in user_cosigners}
             for k in user_cosigners:
-                t = ucos.get(k)
-                parts.append(
-                    f"Cosigner {k.name} (a key you gave): " + (f"cosigned at {_iso(t)}." if t else "no cosignature.")
-                )
-            if ucos and self.s.witness_grade is Grade.NONE:
+                parts.append(f"Cosigner {k.name} (a key you gave): " + _cosigned_text(ufound.get(k)))
+            if ufound and self.s.witness_grade is Grade.NONE:
                 self.s.witness_grade = Grade.VERIFIED
-                self.s.witness_detail = "Cosigned by " + ", ".join(f"{k.name} at {_iso(t)}" for k, t in ucos.items())
+                self.s.witness_detail = "Cosigned by " + "; ".join(
+                    f"{k.name} {_cosigned_text(v, short=True)}" for k, v in ufound.items()
+                )
         unknown = [s for s in signed.note.signatures if (s.name, s.key_id) not in known]
         if unknown:
             listed = ", ".join(f"{s.name} (key ID {s.key_id:08x})" for s in unknown)
@@ -1004,18 +1048,44 @@ class _Verification:
                     n,
                     f"evidence/checkpoint.{m.group(1)}.tsr",
                 )
-        if not numbered:
+        refreshed = [(name, r) for r in self.s.refreshes for name, _ in r.tokens]
+        if not numbered and not refreshed:
             return "The bundle carries no RFC 3161 time-stamp.", ()
+        seen: dict[str, str] = {}
+        for name in [n for _, n in numbered] + [n for n, _ in refreshed]:
+            digest = self.hash(name)[0]
+            if digest in seen:
+                raise _Fail(
+                    f"{name} is a copy of {seen[digest]}: the same time-stamp twice means a file was copied into "
+                    "the bundle after the fact.",
+                    name,
+                    seen[digest],
+                )
+            seen[digest] = name
         files: list[str] = []
         for k, name in numbered:
             files.append(name)
-            self.s.tokens.append(self.check_token(k, name, note))
+            self.s.tokens.append(self.check_token(name, note, pem_name=f"evidence/tsa-{k}.pem"))
+        for name, r in refreshed:
+            files.append(name)
+            outcome = self.check_token(name, r.note, note_path=r.note_path)
+            outcome.text = (
+                f"over {r.note_path.split('/')[-1]} (refresh {r.k}, a later checkpoint of {r.checkpoint.size} "
+                f"entries that contains this entry): {outcome.text}"
+            )
+            self.s.tokens.append(outcome)
         lines = [f"{o.name}: {o.text}" for o in self.s.tokens]
         return " ".join(lines), tuple(files)
 
-    def check_token(self, k: int, name: str, note: bytes) -> _TokenOutcome:
+    def check_token(
+        self, name: str, note: bytes, *, pem_name: str | None = None, note_path: str = NOTE_PATH
+    ) -> _TokenOutcome:
+        """Check one RFC 3161 token over ``note`` (the file ``note_path``).
+
+        ``pem_name`` is the file that must hold exactly the token's certificates (tokens on
+        the bundle's own checkpoint have one; those on refreshed checkpoints do not).
+        """
         der = self.read(name)
-        pem_name = f"evidence/tsa-{k}.pem"
         short = name.split("/")[-1]
         try:
             tok = TimestampToken.parse(der)
@@ -1024,7 +1094,9 @@ class _Verification:
             msg = e.diagnostics() if isinstance(e, EvidenceError) else str(e)
             raise _Fail(f"{name} is not a usable time-stamp: {msg}", name) from e
         expected_pem = b"".join(_pem(c) for c in certs)
-        if certs:
+        if pem_name is None:
+            pass
+        elif certs:
             if not self.v.has(pem_name):
                 raise _Fail(f"{pem_name} (the certificates inside {short}) is missing.", pem_name, name)
             if not hmac.compare_digest(self.read(pem_name), expected_pem):
@@ -1055,6 +1127,7 @@ class _Verification:
                     tok,
                     signer,
                     note,
+                    note_path,
                     f"Your trust pins TSA {p.name}, but its root certificate only by fingerprint "
                     f"sha256:{p.root.sha256} and no certificate with that fingerprint is available; give the root "
                     "certificate file to check this token.",
@@ -1063,7 +1136,7 @@ class _Verification:
                 checked = verify_token(der, note, matching, certificates=self.tsa_certs)
             except EvidenceError as e:
                 raise _Fail(f"{name}: {e.diagnostics()}", name) from e
-            return _TokenOutcome(short, Grade.VERIFIED, f"VERIFIED: {checked.summary()}.")
+            return _TokenOutcome(short, Grade.VERIFIED, f"VERIFIED: {checked.summary()}.", checked.gen_time)
         why = note_why
         if why is None and pins:
             pinned = ", ".join(f"{p.name} (sha256:{p.certificate.sha256})" for p in pins)
@@ -1084,19 +1157,25 @@ class _Verification:
                     )
         elif why is None:
             why = "No time-stamping authority is pinned (no 'tsa' line in a trust policy, no --tsa-cert)."
-        return self.unanchored_token(name, tok, signer, note, why)
+        return self.unanchored_token(name, tok, signer, note, note_path, why)
 
     def unanchored_token(
-        self, name: str, tok: TimestampToken, signer: x509.Certificate | None, note: bytes, why: str
+        self,
+        name: str,
+        tok: TimestampToken,
+        signer: x509.Certificate | None,
+        note: bytes,
+        note_path: str,
+        why: str,
     ) -> _TokenOutcome:
         """A token from an authority nobody pinned: check what can be checked without trust."""
         short = name.split("/")[-1]
         if tok.imprint_algorithm != SHA256_OID or not hmac.compare_digest(tok.imprint, hashlib.sha256(note).digest()):
             raise _Fail(
                 f"{name} does not cover the checkpoint: it certifies the digest {tok.imprint.hex()}, but "
-                f"{NOTE_PATH} has SHA-256 {hashlib.sha256(note).hexdigest()}.",
+                f"{note_path} has SHA-256 {hashlib.sha256(note).hexdigest()}.",
                 name,
-                NOTE_PATH,
+                note_path,
             )
         if signer is None:
             checked = "Its signature cannot be checked: the token does not include the TSA's certificate."
@@ -1304,8 +1383,13 @@ class _Verification:
             if not s.tokens:
                 tsa = (Grade.NONE, "The bundle carries no independent time-stamp; its time rests on the log alone.")
             else:
-                good = [t for t in s.tokens if t.grade is Grade.VERIFIED]
+                good = sorted((t.time, t.name) for t in s.tokens if t.grade is Grade.VERIFIED and t.time is not None)
                 detail = " ".join(f"{t.name}: {t.text}" for t in s.tokens)
+                if good:
+                    detail = (
+                        f"The entry existed no later than {_iso(good[0][0])} ({good[0][1]}, the earliest time-stamp "
+                        f"from an authority you pin). {detail}"
+                    )
                 tsa = (Grade.VERIFIED if good else Grade.NOT_ANCHORED, detail)
         else:
             tsa = grade_for({7}, None, "")

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -364,7 +365,15 @@ def test_a_copy_of_a_token_under_a_new_number_fails(made: Made, tmp_path: Path) 
     bad = rewrite(
         made.bundle, tmp_path / "bad.wacz", change={"evidence/checkpoint.2.tsr": files["evidence/checkpoint.1.tsr"]}
     )
-    _failed_at(verify(bad, trust=made.policy), 7, "evidence/tsa-2.pem")
+    report = verify(bad, trust=made.policy)
+    _failed_at(report, 7, "evidence/checkpoint.2.tsr")
+    assert "is a copy of evidence/checkpoint.1.tsr" in report.failed_step.detail  # type: ignore[union-attr]
+    # Copying its certificates too does not help.
+    both = {
+        "evidence/checkpoint.2.tsr": files["evidence/checkpoint.1.tsr"],
+        "evidence/tsa-2.pem": files["evidence/tsa-1.pem"],
+    }
+    _failed_at(verify(rewrite(made.bundle, tmp_path / "bad2.wacz", change=both), trust=made.policy), 7, "is a copy")
 
 
 @pytest.mark.browser
@@ -540,6 +549,162 @@ def test_resealed_malformed_capture_record_fails_without_a_crash(made: Made, tmp
 def test_resealed_manifest_missing_a_required_file_fails_step_2(made: Made, tmp_path: Path) -> None:
     fake = reseal(made.bundle, tmp_path / "f.wacz", made.log, sealed={"pages/pages.jsonl": None}, render=False)
     _failed_at(verify(fake, trust=made.policy), 2, "pages/pages.jsonl")
+
+
+# --------------------------------------------------------------------------- refreshed checkpoints
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """A bundle sealed while witness w2 and every TSA were unreachable, then refreshed."""
+
+    before: Path
+    after: Path
+    policy_text: str
+    w1: Signer
+    w2: Signer
+
+    @property
+    def policy(self) -> TrustPolicy:
+        return TrustPolicy.parse(self.policy_text)
+
+
+@pytest.fixture(scope="module")
+def refreshed_bundle(made: Made, tmp_path_factory: pytest.TempPathFactory) -> Refreshed:
+    from evidence.refresh import refresh_bundle
+
+    root = tmp_path_factory.mktemp("refreshed")
+    w1 = Signer.generate("witness-one.example", ALG_COSIGNATURE_V1)
+    w2 = Signer.generate("witness-two.example", ALG_COSIGNATURE_V1)
+    # Sealed with w1's cosignature only and no RFC 3161 token (w2 and the TSA were down).
+    before = reseal(made.bundle, root / "before.wacz", made.log, witnesses=[w1])
+    # Later: the log grew, both witnesses cosigned its newer checkpoint, and it is refreshed.
+    made.log.append([b"later entry %d" % i for i in range(5)])
+    size = made.log.size
+    note = Note.parse(made.log.checkpoint_note(size))
+    made.log.add_cosignatures(size, [w.signature_line(note.text_bytes, int(time.time())) for w in (w1, w2)])
+    after = root / "after.wacz"
+    shutil.copy(before, after)
+    outcome = refresh_bundle(after, location=str(made.log.path), log_keys=[made.log.verifier], tsas=[made.tsa.config()])
+    assert outcome.changed and outcome.tokens == 1 and outcome.checkpoint.size == size
+    policy_text = (
+        made.policy_path.read_text().replace("quorum none\n", "")
+        + f"witness w1 {w1.verifier().vkey()}\nwitness w2 {w2.verifier().vkey()}\n"
+        + "group both all w1 w2\nquorum both\n"
+    )
+    return Refreshed(before, after, policy_text, w1, w2)
+
+
+def _claim(report: Report, name: str) -> tuple[Grade, str]:
+    claim = next(c for c in report.claims if c.name == name)
+    return claim.grade, claim.detail
+
+
+@pytest.mark.browser
+def test_refresh_supplies_the_missing_witness_and_time_stamp(refreshed_bundle: Refreshed) -> None:
+    r = refreshed_bundle
+    # Before the refresh: the policy's quorum (w1 and w2) is not met, and there is no independent time.
+    before = verify(r.before, trust=r.policy)
+    _failed_at(before, 6, PROOF_PATH)
+    assert "w2" in before.failed_step.detail  # type: ignore[union-attr]
+    after = verify(r.after, trust=r.policy)
+    assert after.verdict is Verdict.VERIFIED, after.render_text()
+    grade, detail = _claim(after, "Witnesses")
+    assert grade is Grade.VERIFIED
+    assert "w1 at" in detail and "w2 at" in detail and "(on refresh 1)" in detail
+    assert "refreshed checkpoint(s) were counted" in detail
+    step6 = after.steps[5].detail
+    assert "Witness w2: cosigned at" in step6 and "refresh 1, a later checkpoint of" in step6
+    grade, detail = _claim(after, "Independent time (RFC 3161)")
+    assert grade is Grade.VERIFIED
+    assert "The entry existed no later than" in detail and "(refresh-1.1.tsr," in detail
+    assert "refresh-1.1.tsr: over refresh-1.note (refresh 1" in detail
+    assert "count in step 6" in after.steps[4].detail
+    # The log's own signed time still comes from the bundle's checkpoint, not from the refresh.
+    assert _claim(after, "Signed time (the log's clock)") == _claim(before, "Signed time (the log's clock)")
+
+
+@pytest.mark.browser
+def test_refresh_time_stamp_verifies_with_openssl(made: Made, refreshed_bundle: Refreshed, tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    files = members(refreshed_bundle.after)
+    (tmp_path / "refresh.note").write_bytes(files["evidence/refresh-1.note"])
+    (tmp_path / "t.tsr").write_bytes(files["evidence/refresh-1.1.tsr"])
+    proc = subprocess.run(
+        [
+            "openssl",
+            "ts",
+            "-verify",
+            "-in",
+            str(tmp_path / "t.tsr"),
+            "-data",
+            str(tmp_path / "refresh.note"),
+            "-CAfile",
+            str(made.tsa.root_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0 and "Verification: OK" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.browser
+def test_refresh_tokens_from_an_unpinned_tsa_are_not_anchored(made: Made, refreshed_bundle: Refreshed) -> None:
+    r = refreshed_bundle
+    text = "\n".join(line for line in r.policy_text.splitlines() if not line.startswith(("tsa ", "tsa-root ")))
+    report = verify(r.after, trust=TrustPolicy.parse(text + "\n"))
+    assert report.verdict is Verdict.NOT_ANCHORED, report.render_text()
+    grade, detail = _claim(report, "Independent time (RFC 3161)")
+    assert grade is Grade.NOT_ANCHORED and "refresh-1.1.tsr" in detail and "existed no later" not in detail
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("change", ["flip-token", "copy-token", "foreign-token", "truncate-note", "bad-cosignature"])
+def test_tampered_refresh_fails_at_the_right_step(
+    made: Made, refreshed_bundle: Refreshed, tmp_path: Path, change: str
+) -> None:
+    r = refreshed_bundle
+    files = members(r.after)
+    token, note = "evidence/refresh-1.1.tsr", "evidence/refresh-1.note"
+    edits: dict[str, bytes | None]
+    if change == "flip-token":
+        edits, step, name = {token: flip(files[token])}, 7, token
+    elif change == "copy-token":
+        edits, step, name = {"evidence/refresh-1.2.tsr": files[token]}, 7, "evidence/refresh-1.2.tsr"
+    elif change == "foreign-token":  # a genuine token, but over the bundle's own note, not the refresh
+        edits = {"evidence/refresh-1.2.tsr": members(made.bundle)["evidence/checkpoint.1.tsr"]}
+        step, name = 7, "evidence/refresh-1.2.tsr"
+    elif change == "truncate-note":
+        edits, step, name = {note: truncate(files[note])}, 5, PROOF_PATH
+    else:  # w2's cosignature on the refreshed note damaged: fail closed, not "no cosignature"
+        parsed = Note.parse(files[note])
+        sigs = [
+            NoteSignature(s.name, s.key_id, s.signature[:-1] + bytes([s.signature[-1] ^ 1]))
+            if s.name == r.w2.name
+            else s
+            for s in parsed.signatures
+        ]
+        edits, step, name = {note: Note(parsed.text, tuple(sigs)).to_bytes()}, 5, PROOF_PATH
+    bad = rewrite(r.after, tmp_path / "bad.wacz", change=edits)
+    _failed_at(verify(bad, trust=r.policy), step, name)
+
+
+@pytest.mark.browser
+def test_removing_a_refresh_only_weakens_the_claims(refreshed_bundle: Refreshed, tmp_path: Path) -> None:
+    """Refresh files are additions after sealing: taking them out cannot be detected, but it
+    can only take claims away, never add one."""
+    r = refreshed_bundle
+    files = members(r.after)
+    gone = {n: None for n in files if n.startswith("evidence/refresh-1.")}
+    stripped = rewrite(r.after, tmp_path / "stripped.wacz", change=gone)
+    _failed_at(verify(stripped, trust=r.policy), 6, PROOF_PATH)  # back to the quorum not met
+    one = TrustPolicy.parse(r.policy_text.replace("quorum both", "quorum w1"))
+    no_token = rewrite(r.after, tmp_path / "no-token.wacz", change={"evidence/refresh-1.1.tsr": None})
+    report = verify(no_token, trust=one)
+    assert report.verdict is Verdict.VERIFIED, report.render_text()
+    assert _claim(report, "Independent time (RFC 3161)")[0] is Grade.NONE
 
 
 # --------------------------------------------------------------------------- the command
