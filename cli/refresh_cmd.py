@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     policy = TrustPolicy.load(policy_path) if (args.policy or policy_path.is_file()) else None
     tsas = select_tsas(load_config().tsas, args.tsa) if args.tsa else ()
     outcome = refresh_bundle(Path(args.bundle), location=args.log, log_keys=keys, policy=policy, tsas=tsas)
+    for failure in outcome.failures:
+        print(f"warning: {failure}", file=sys.stderr)
     print(outcome.message)
     if not outcome.anchored:
         print(
@@ -45,11 +48,18 @@ def register(sub: Any) -> None:
         "refresh",
         help="add the log's newer (better-witnessed) checkpoint and a consistency proof to a bundle",
         description="Fetch the log's current checkpoint and a consistency proof from the bundle's checkpoint to it, "
-        "verify both, and add them to the bundle as evidence/refresh-<k>.* (the original files stay as they were).",
+        "verify both, and add them to the bundle as evidence/refresh-<k>.* (the original files stay as they were), "
+        "with the RFC 3161 time-stamps the log holds for that checkpoint and any from --tsa. Also when the log has "
+        "not grown: a bundle sealed while its TSA was down gets its independent time-stamp this way.",
     )
     p.add_argument("bundle", help="the .wacz bundle to refresh (rewritten in place, atomically)")
     p.add_argument("--log", metavar="URL|DIR", help="the log's base URL or directory (default: the trust policy's URL)")
     p.add_argument("--log-key", action="append", metavar="VKEY|FILE", help="the log's key (default: trust policy)")
     p.add_argument("--policy", metavar="FILE", help="trust policy (default: $EVIDENCE_HOME/trust.policy if present)")
-    p.add_argument("--tsa", action="append", metavar="URL|NAME", help="also time-stamp the new checkpoint here")
+    p.add_argument(
+        "--tsa",
+        action="append",
+        metavar="URL|NAME",
+        help="also time-stamp the log's current checkpoint here (repeatable)",
+    )
     p.set_defaults(func=cmd_refresh)

@@ -265,7 +265,7 @@ def check_refresh(
 
 @dataclass(frozen=True)
 class RefreshOutcome:
-    """What ``refresh_bundle`` did."""
+    """What ``refresh_bundle`` did. ``failures`` name each TSA that gave no token, and why."""
 
     bundle: Path
     k: int | None
@@ -275,6 +275,7 @@ class RefreshOutcome:
     tokens: int
     anchored: bool
     message: str
+    failures: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -387,6 +388,7 @@ def refresh_bundle(
         except SignatureError as e:
             raise SignatureError(f"the bundle's own checkpoint is not signed by the log's key: {e.message}") from e
         existing = check_refresh(view, keys, base=base_signed)
+        existing_tokens = view.tokens()
     where = _log_location(base.origin, location, policy)
     reader = LogReader(where)
     try:
@@ -420,7 +422,20 @@ def refresh_bundle(
             f"the log at {where} is NOT consistent with the bundle's checkpoint ({e.message}): the log forked or "
             "rewrote history. Keep the bundle as it is and report this to the log operator and the witnesses."
         ) from e
-    if note == base_signed.to_bytes() or any(r.note == note for r in existing):
+    # Tokens the log holds for this note (for example added later by `evidence timestamp add`)
+    # and fresh ones from --tsa; none that the bundle already carries.
+    known = {der for _, der in existing_tokens} | {der for r in existing for _, der in r.tokens}
+    tokens = [der for der in _history_tokens(reader, cp.size, note) if der not in known]
+    failures: list[str] = []
+    for tsa in tsas:
+        from evidence.timestamp import TimestampRequestError, request_timestamp
+
+        try:
+            tokens.append(request_timestamp(note, tsa).der)
+        except TimestampRequestError as e:
+            failures.append(e.message)
+    already = note == base_signed.to_bytes() or any(r.note == note for r in existing)
+    if already and not tokens:
         return RefreshOutcome(
             path,
             None,
@@ -429,26 +444,27 @@ def refresh_bundle(
             len(proof),
             0,
             anchored,
-            f"{path}: nothing newer; the log's current checkpoint ({cp.size} entries) is already in the bundle",
+            f"{path}: nothing newer; the log's current checkpoint ({cp.size} entries) is already in the bundle, "
+            "with every time-stamp the log holds for it",
+            tuple(failures),
         )
-    tokens = _history_tokens(reader, cp.size, note)
-    for tsa in tsas:
-        from evidence.timestamp import TimestampRequestError, request_timestamp
-
-        try:
-            tokens.append(request_timestamp(note, tsa).der)
-        except TimestampRequestError:
-            continue
     k = len(existing) + 1
     new = {f"evidence/refresh-{k}.note": note, f"evidence/refresh-{k}.consistency": format_consistency(proof)}
     for j, der in enumerate(tokens, start=1):
         new[f"evidence/refresh-{k}.{j}.tsr"] = der
     _add_members(path, new)
-    msg = (
-        f"{path}: added refresh {k}: the log's checkpoint of {cp.size} entries (the bundle's has {base.size}), a "
-        f"consistency proof of {len(proof)} hashes between them, and {len(tokens)} RFC 3161 time-stamp(s) over it."
-    )
-    return RefreshOutcome(path, k, base, cp, len(proof), len(tokens), anchored, msg)
+    if already:
+        msg = (
+            f"{path}: added refresh {k}: {len(tokens)} new RFC 3161 time-stamp(s) over the same checkpoint of "
+            f"{cp.size} entries that the bundle already holds (the log has not grown since)."
+        )
+    else:
+        msg = (
+            f"{path}: added refresh {k}: the log's checkpoint of {cp.size} entries (the bundle's has {base.size}), "
+            f"a consistency proof of {len(proof)} hashes between them, and {len(tokens)} RFC 3161 time-stamp(s) "
+            "over it."
+        )
+    return RefreshOutcome(path, k, base, cp, len(proof), len(tokens), anchored, msg, tuple(failures))
 
 
 def _add_members(path: Path, new: dict[str, bytes]) -> None:

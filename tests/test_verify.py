@@ -707,6 +707,61 @@ def test_removing_a_refresh_only_weakens_the_claims(refreshed_bundle: Refreshed,
     assert _claim(report, "Independent time (RFC 3161)")[0] is Grade.NONE
 
 
+@pytest.mark.browser
+def test_a_bundle_sealed_while_the_tsa_was_down_gets_its_time_stamp_later(
+    made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log has not grown since: `evidence timestamp add`, then `evidence refresh`, bring the
+    independent time into the bundle (a refresh of the same checkpoint, with an empty proof)."""
+    from evidence_cli.main import main as cli_main
+    from tsa.server import unused_port_url
+
+    monkeypatch.setenv("EVIDENCE_HOME", str(tmp_path / "home"))
+    logdir = tmp_path / "log"
+    with Log.create(logdir, origin=ORIGIN) as log:
+        bundle = reseal(made.bundle, tmp_path / "b.wacz", log)  # sealed with no RFC 3161 token
+        keys = tmp_path / "log.vkey"
+        keys.write_text(f"{log.verifier.vkey()}\n{log.timestamp_verifier.vkey()}\n")
+        policy = TrustPolicy.parse(
+            f"log {log.verifier.vkey()}\nwitness clock {log.timestamp_verifier.vkey()}\nquorum none\n"
+            + made.tsa.policy_lines()
+        )
+    report = verify(bundle, trust=policy)
+    assert report.verdict is Verdict.VERIFIED, report.render_text()
+    assert _claim(report, "Independent time (RFC 3161)")[0] is Grade.NONE
+    refresh = ["refresh", str(bundle), "--log", str(logdir), "--log-key", str(keys)]
+    before = members(bundle)
+
+    # A TSA that cannot be reached: a warning that names it, and the bundle is left as it was.
+    down = unused_port_url()
+    assert cli_main([*refresh, "--tsa", down]) == 0
+    out, err = capsys.readouterr()
+    assert "nothing newer" in out and "warning:" in err and down[len("http://") :] in err
+    assert members(bundle) == before
+
+    # The log operator adds the time-stamp to the log; the refresh brings it into the bundle.
+    assert cli_main(["timestamp", "add", str(logdir), "--tsa", made.tsa.url, "--home", str(tmp_path / "home")]) == 0
+    capsys.readouterr()
+    assert cli_main(refresh) == 0
+    assert "new RFC 3161 time-stamp(s) over the same checkpoint" in capsys.readouterr().out
+    after = members(bundle)
+    assert after["evidence/refresh-1.note"] == after["evidence/checkpoint.note"]
+    assert after["evidence/refresh-1.consistency"] == b""
+    assert cli_main(refresh) == 0  # nothing more to add
+    assert "nothing newer" in capsys.readouterr().out and members(bundle) == after
+
+    report = verify(bundle, trust=policy)
+    assert report.verdict is Verdict.VERIFIED, report.render_text()
+    grade, detail = _claim(report, "Independent time (RFC 3161)")
+    assert grade is Grade.VERIFIED and "(refresh-1.1.tsr," in detail
+
+    # Re-time-stamping (for example with a second authority) adds another refresh.
+    assert cli_main([*refresh, "--tsa", made.tsa.url]) == 0
+    capsys.readouterr()
+    assert "evidence/refresh-2.1.tsr" in members(bundle)
+    assert verify(bundle, trust=policy).verdict is Verdict.VERIFIED
+
+
 # --------------------------------------------------------------------------- the command
 
 
