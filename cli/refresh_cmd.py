@@ -53,7 +53,12 @@ def register(sub: Any) -> None:
         "not grown: a bundle sealed while its TSA was down gets its independent time-stamp this way.",
     )
     p.add_argument("bundle", help="the .wacz bundle to refresh (rewritten in place, atomically)")
-    p.add_argument("--log", metavar="URL|DIR", help="the log's base URL or directory (default: the trust policy's URL)")
+    p.add_argument(
+        "--log",
+        metavar="URL|DIR",
+        help="the log's base URL or directory (default: the trust policy's URL, else the embedded default log "
+        "if the bundle is from it)",
+    )
     p.add_argument("--log-key", action="append", metavar="VKEY|FILE", help="the log's key (default: trust policy)")
     p.add_argument("--policy", metavar="FILE", help="trust policy (default: $EVIDENCE_HOME/trust.policy if present)")
     p.add_argument(

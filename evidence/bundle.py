@@ -252,6 +252,11 @@ def seal(
             final = [*members, Member(DATAPACKAGE, pkg), Member(DATAPACKAGE_DIGEST, datapackage_digest(pkg))]
             dest = out_dir / (name or bundle_name(facts, index))
             write_zip(dest, final)
+            if tsas and not tokens:
+                warnings.append(
+                    "the bundle has NO independent time-stamp: no time-stamping authority gave one. When one "
+                    f"answers, add it with: evidence refresh {dest} --tsa NAME (plus --log URL for a log server)"
+                )
         except (OSError, EvidenceError) as e:
             reason = e.diagnostics() if isinstance(e, EvidenceError) else (e.strerror or str(e))
             raise LogError(

@@ -282,10 +282,26 @@ class RefreshOutcome:
         return self.k is not None
 
 
+def _embedded_log(origin: str) -> tuple[Path, Verifier] | None:
+    """The embedded default log of this machine (``$EVIDENCE_HOME/log``) when it is ``origin``'s log."""
+    from evidence.config import evidence_home
+    from evidence.log.sequencer import META_FILE, LogInfo
+
+    where = evidence_home() / "log"
+    try:
+        info = LogInfo.from_json((where / META_FILE).read_bytes(), where / META_FILE)
+        key = Verifier.from_vkey(info.log_vkey)
+    except (OSError, EvidenceError):
+        return None
+    return (where, key) if info.origin == origin and key.name == origin else None
+
+
 def _log_keys(origin: str, log_keys: Sequence[Verifier], policy: Any, view: BundleView) -> tuple[list[Verifier], bool]:
     keys = [k for k in log_keys if k.key_type == ALG_ED25519 and k.name == origin]
     if not keys and policy is not None:
         keys = list(policy.log_verifiers(origin))
+    if not keys and (embedded := _embedded_log(origin)) is not None:
+        keys = [embedded[1]]  # this machine's own log: its key from its own directory
     if keys:
         return keys, True
     if view.has(VKEY_PATH):
@@ -309,9 +325,13 @@ def _log_location(origin: str, location: str | None, policy: Any) -> str:
         for lg in policy.logs_for_origin(origin):
             if lg.url:
                 return str(lg.url)
+    embedded = _embedded_log(origin)
+    if embedded is not None:
+        return str(embedded[0])
     raise UsageError(
         f"where is the log {origin!r}? Give its URL (or directory) with --log",
-        hint="A 'log <vkey> <url>' line in the trust policy names it too.",
+        hint="A 'log <vkey> <url>' line in the trust policy names it too; the embedded default log "
+        "($EVIDENCE_HOME/log) is found by itself.",
     )
 
 

@@ -190,3 +190,49 @@ def test_report_pdf(tmp_path: Path, home: Path, site: Any, chromium: str) -> Non
     assert r.returncode == 0, r.stderr
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 5000
+
+
+def test_a_bundle_preserved_while_the_tsa_was_down_gets_its_time_stamp_later(
+    tmp_path: Path, home: Path, site: Any, chromium: str, local_tsa: RunningTSA
+) -> None:
+    """The investigator's path: the TSA is down during `preserve` (embedded default log); the
+    bundle is written anyway and says how to fix it; later the log is stamped and
+    `evidence refresh BUNDLE` (no --log: the embedded log is found) brings the time in."""
+    from tsa.server import unused_port_url
+
+    out = tmp_path / "out"
+    down = unused_port_url()
+    r = subprocess.run(
+        ["preserve", site.url("/listing"), "-o", str(out), "--tsa", down, "--json"],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    [result] = json.loads(r.stdout)["results"]
+    bundle = Path(result["bundle"])
+    assert result["ok"] and result["timestamps"] == 0
+    warned = " ".join(result["warnings"])
+    assert down[len("http://") :] in warned and "could not be reached" in warned
+    assert f"evidence refresh {bundle} --tsa NAME" in warned
+    log_keys = tmp_path / "log.vkey"
+    with Log.open(home / "log") as log:
+        log_keys.write_text(f"{log.verifier.vkey()}\n{log.timestamp_verifier.vkey()}\n")
+    check = ["evidence", "verify", str(bundle), "--log-key", str(log_keys), "--tsa-cert", str(local_tsa.root_path)]
+    before = subprocess.run([*check, "--json"], env=_env(home), capture_output=True, text=True, timeout=120)
+    assert before.returncode == 0, before.stdout + before.stderr
+    claims = {c["name"]: c["grade"] for c in json.loads(before.stdout)["claims"]}
+    assert claims["Independent time (RFC 3161)"] == "NONE"
+
+    for argv in (
+        ["evidence", "timestamp", "add", str(home / "log"), "--missing", "--tsa", local_tsa.url],
+        ["evidence", "refresh", str(bundle)],
+    ):
+        step = subprocess.run(argv, env=_env(home), capture_output=True, text=True, timeout=120)
+        assert step.returncode == 0, step.stdout + step.stderr
+    assert "added refresh 1" in step.stdout and "note:" not in step.stdout  # the embedded log's own key
+    after = subprocess.run([*check, "--json"], env=_env(home), capture_output=True, text=True, timeout=120)
+    assert after.returncode == 0, after.stdout + after.stderr
+    claims = {c["name"]: c["grade"] for c in json.loads(after.stdout)["claims"]}
+    assert claims["Independent time (RFC 3161)"] == "VERIFIED"
