@@ -171,8 +171,10 @@ def render_report(view: BundleView) -> bytes:
         parts.append("</table>\n")
     else:
         parts.append(
-            '<p class="note">This bundle carries no independent time-stamp. Its time rests on the '
-            "log's own signed clock and on witnesses, if any.</p>\n"
+            '<p class="note">This bundle was sealed without an independent time-stamp (no time-stamping '
+            "authority answered, or none was configured). Its time rests on the log's own signed clock and on "
+            "witnesses, if any, unless time-stamps were added later with <code>evidence refresh</code> (files "
+            "<code>evidence/refresh-*.tsr</code>), which <code>evidence verify</code> checks and reports.</p>\n"
         )
     parts.append(
         "<h2>6. How to verify</h2>\n<pre>evidence verify BUNDLE.wacz --log-key LOG-VKEY</pre>\n"
@@ -232,7 +234,12 @@ def render_verify_txt(view: BundleView) -> bytes:
             )
         lines.append("   and openssl ts -reply -in evidence/<token> -text shows the time it states.")
     else:
-        lines.append("6. This bundle has no independent RFC 3161 time-stamp.")
+        lines += [
+            "6. This bundle was sealed without an independent RFC 3161 time-stamp. Time-stamps added",
+            "   later by 'evidence refresh' are evidence/refresh-<k>.<j>.tsr, each over evidence/refresh-<k>.note:",
+            "        openssl ts -verify -in evidence/refresh-1.1.tsr -data evidence/refresh-1.note \\",
+            "            -CAfile <TSA root certificate you trust>",
+        ]
     lines += [
         "",
         "Formats: docs/bundle-format.md in the evidence project; all are open specifications.",

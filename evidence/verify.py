@@ -1381,7 +1381,11 @@ class _Verification:
         witnesses = grade_for({6}, s.witness_grade if 6 in ran else None, s.witness_detail)
         if 7 in ran:
             if not s.tokens:
-                tsa = (Grade.NONE, "The bundle carries no independent time-stamp; its time rests on the log alone.")
+                tsa = (
+                    Grade.NONE,
+                    "The bundle carries no independent time-stamp; its time rests on the log alone. If a "
+                    "time-stamping authority was down when it was sealed, 'evidence refresh' can add one now.",
+                )
             else:
                 good = sorted((t.time, t.name) for t in s.tokens if t.grade is Grade.VERIFIED and t.time is not None)
                 detail = " ".join(f"{t.name}: {t.text}" for t in s.tokens)

@@ -216,6 +216,9 @@ def test_a_bundle_preserved_while_the_tsa_was_down_gets_its_time_stamp_later(
     warned = " ".join(result["warnings"])
     assert down[len("http://") :] in warned and "could not be reached" in warned
     assert f"evidence refresh {bundle} --tsa NAME" in warned
+    with zipfile.ZipFile(bundle) as zf:  # the certificate and VERIFY.txt say where a later time-stamp would be
+        assert "evidence refresh" in zf.read("evidence/report.html").decode()
+        assert "openssl ts -verify -in evidence/refresh-1.1.tsr" in zf.read("evidence/VERIFY.txt").decode()
     log_keys = tmp_path / "log.vkey"
     with Log.open(home / "log") as log:
         log_keys.write_text(f"{log.verifier.vkey()}\n{log.timestamp_verifier.vkey()}\n")
