@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,14 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from evidence.timestamp import MissingTimestampWarning
+
     args = _parser().parse_args(argv)
     try:
-        return _run(args)
+        with warnings.catch_warnings():
+            # Each bundle reports the TSAs that gave no token in its own warning lines.
+            warnings.simplefilter("ignore", MissingTimestampWarning)
+            return _run(args)
     except EvidenceError as e:
         print(f"preserve: {e.diagnostics()}", file=sys.stderr)
         return EXIT_USAGE
@@ -138,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
             flag = f" (HTTP {bundle.status}: error page preserved)" if bundle.http_error else ""
             say(f"[{n}/{len(urls)}] ok {url} -> {bundle.path} in {took:.1f}s{flag}")
             for w in bundle.warnings:
-                say(f"    warning: {w}")
+                say("    warning: " + w.replace("\n", "\n             "))
             results.append(
                 {
                     "url": url,

@@ -199,7 +199,7 @@ def seal(
     the entry; the capture directory is left in place for a retry.
     """
     from evidence.report import render_report, render_verify_txt
-    from evidence.timestamp import TimestampToken, stamp_checkpoint
+    from evidence.timestamp import Timestamper, TimestampToken, stamp_checkpoint
 
     facts = json.loads((capture_dir / "capture.json").read_text(encoding="utf-8"))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -215,8 +215,20 @@ def seal(
             tokens = log.timestamps(size)
             warnings: list[str] = []
             if not tokens and tsas:
-                report = stamp_checkpoint(log, size, tsas)
-                warnings.extend(f"no time-stamp from {f.tsa}: {f.error}" for f in report.failures)
+                # The log's own hook may have asked already when it made this checkpoint: a TSA that
+                # failed there is reported, not asked a second time (a hanging one would cost twice).
+                hook = getattr(log, "after_checkpoint", None)
+                asked = (
+                    next((r for r in reversed(hook.reports) if r.size == size), None)
+                    if isinstance(hook, Timestamper)
+                    else None
+                )
+                failures = list(asked.failures) if asked else []
+                done = {o.url for o in asked.outcomes} if asked else set()
+                remaining = [t for t in tsas if t.url not in done]
+                if remaining:
+                    failures += stamp_checkpoint(log, size, remaining).failures
+                warnings.extend(f"no time-stamp from {f.tsa}: {f.error}" for f in failures)
                 tokens = log.timestamps(size)
             if not tsas:
                 warnings.append("no time-stamping authority is configured: the bundle has no independent time-stamp")

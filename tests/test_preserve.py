@@ -239,3 +239,18 @@ def test_a_bundle_preserved_while_the_tsa_was_down_gets_its_time_stamp_later(
     assert after.returncode == 0, after.stdout + after.stderr
     claims = {c["name"]: c["grade"] for c in json.loads(after.stdout)["claims"]}
     assert claims["Independent time (RFC 3161)"] == "VERIFIED"
+
+
+def test_a_failing_tsa_is_asked_once_per_capture(
+    tmp_path: Path, home: Path, site: Any, chromium: str, local_tsa: RunningTSA
+) -> None:
+    """The log's time-stamping hook asks when it makes the checkpoint; sealing the bundle does
+    not ask the same failing TSA again (a hanging TSA would otherwise cost its timeout twice)."""
+    from tsa.server import TSAServer
+
+    with TSAServer(local_tsa.tsa, mode="error") as server:
+        bundle = evidence.capture(site.url("/listing"), out_dir=tmp_path / "out", tsa=server.url, executable=chromium)
+        assert server.requests == 1
+    assert bundle.timestamps == 0
+    assert len([w for w in bundle.warnings if w.startswith("no time-stamp from")]) == 1
+    assert any("NO independent time-stamp" in w for w in bundle.warnings)
