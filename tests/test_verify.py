@@ -276,6 +276,37 @@ def test_bundle_has_every_kind_of_file(made: Made) -> None:
 
 
 @pytest.mark.browser
+def test_index_matches_the_cdxj_indexer_of_py_wacz(made: Made, tmp_path: Path) -> None:
+    """The bundle's CDXJ index has the same lines as py-wacz's own indexer gives for its WARC."""
+    from tools import wacz_validator
+
+    wacz = wacz_validator()
+    indexer = Path(wacz).parent / "cdxj-indexer" if wacz else None
+    if indexer is None or not indexer.is_file():
+        pytest.skip("no cdxj-indexer (it comes with py-wacz: .venv-wacz, see .ci/run)")
+    files = members(made.bundle)
+    warc = tmp_path / "data.warc.gz"
+    warc.write_bytes(files["archive/data.warc.gz"])
+    proc = subprocess.run([str(indexer), str(warc)], capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+    def rows(text: str) -> list[tuple[str, ...]]:
+        out = []
+        for line in text.splitlines():
+            key, ts, data = line.split(" ", 2)
+            d = json.loads(data)
+            out.append((key, ts, *(str(d.get(f)) for f in ("url", "status", "mime", "digest", "offset", "length"))))
+        return sorted(out)
+
+    ours = rows(files["indexes/index.cdx"].decode())
+    assert ours == rows(proc.stdout)
+    assert len(ours) >= 10 and ours[0][0].startswith("1,0,0,127:")  # keys as replay tools compute them
+    assert [line.split(" ", 2)[:2] for line in files["indexes/index.cdx"].decode().splitlines()] == sorted(
+        line.split(" ", 2)[:2] for line in files["indexes/index.cdx"].decode().splitlines()
+    )
+
+
+@pytest.mark.browser
 @pytest.mark.slow
 def test_bundle_replays_offline_in_pywb(made: Made, tmp_path: Path) -> None:
     """The WACZ itself replays in pywb (wb-manager unpacks it), with the test site gone."""
