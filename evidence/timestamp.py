@@ -53,6 +53,7 @@ from typing import Protocol
 
 import requests
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from rfc3161_client import (
@@ -288,6 +289,178 @@ def _not_a_timestamp(why: str) -> TimestampError:
     )
 
 
+def der_problem(data: bytes) -> str | None:
+    """Why ``data`` is not one well-formed DER element, or None if it is.
+
+    Checks the tag-length-value structure throughout: definite, minimal lengths; every
+    constructed element exactly filled by its children; one element spanning all bytes.
+    Time-stamps are DER (RFC 3161 §2.4.2). The CMS signature covers only the signed
+    attributes, so without this check a damaged byte elsewhere (in the signer's identifier,
+    say) could go unnoticed by a lenient parser. Primitive contents are not examined.
+    """
+    if not data:
+        return "no bytes"
+    stack = [(0, len(data), True)]
+    while stack:
+        pos, end, top = stack.pop()
+        while pos < end:
+            start = pos
+            tag = data[pos]
+            pos += 1
+            if tag & 0x1F == 0x1F:  # high tag number: base-128 digits
+                while pos < end and data[pos] & 0x80:
+                    pos += 1
+                pos += 1
+            if pos >= end:
+                return f"an element at byte {start} is cut off"
+            first = data[pos]
+            pos += 1
+            if first == 0x80:
+                return f"the element at byte {start} has an indefinite length (BER, not DER)"
+            if first < 0x80:
+                length = first
+            else:
+                n = first & 0x7F
+                if n > 4 or pos + n > end:
+                    return f"the element at byte {start} has an impossible length"
+                length = int.from_bytes(data[pos : pos + n], "big")
+                if length < 0x80 or data[pos] == 0:
+                    return f"the element at byte {start} does not encode its length in the shortest form"
+                pos += n
+            if pos + length > end:
+                return f"the element at byte {start} claims {length} bytes, more than its container holds"
+            if tag & 0x20:
+                stack.append((pos, pos + length, False))
+            pos += length
+            if top and pos != end:
+                return f"{end - pos} stray byte(s) after the end of the time-stamp"
+    return None
+
+
+def _tlvs(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    """The elements between ``start`` and ``end`` of well-formed DER: (tag, content start, content end)."""
+    out = []
+    pos = start
+    while pos < end:
+        tag = data[pos]
+        pos += 1
+        first = data[pos]
+        pos += 1
+        if first < 0x80:
+            length = first
+        else:
+            n = first & 0x7F
+            length = int.from_bytes(data[pos : pos + n], "big")
+            pos += n
+        out.append((tag, pos, pos + length))
+        pos += length
+    return out
+
+
+def _oid(data: bytes) -> str:
+    """Dotted form of an OBJECT IDENTIFIER's content octets."""
+    arcs: list[int] = []
+    value = 0
+    for b in data:
+        value = (value << 7) | (b & 0x7F)
+        if not b & 0x80:
+            arcs.append(value)
+            value = 0
+    if not arcs:
+        return ""
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(a) for a in (first, arcs[0] - 40 * first, *arcs[1:]))
+
+
+_DIGESTS = {
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+    "1.3.14.3.2.26": "sha1",
+}
+#: CMS signature algorithm OIDs by key type, with the digest each implies (None: any).
+_SIGNATURES: dict[str, dict[str, str | None]] = {
+    "ec": {
+        "1.2.840.10045.4.3.2": "sha256",
+        "1.2.840.10045.4.3.3": "sha384",
+        "1.2.840.10045.4.3.4": "sha512",
+        "1.2.840.10045.4.1": "sha1",
+    },
+    "rsa": {
+        "1.2.840.113549.1.1.1": None,  # rsaEncryption, as RFC 3370 allows in CMS
+        "1.2.840.113549.1.1.11": "sha256",
+        "1.2.840.113549.1.1.12": "sha384",
+        "1.2.840.113549.1.1.13": "sha512",
+        "1.2.840.113549.1.1.5": "sha1",
+        "1.2.840.113549.1.1.10": None,  # RSASSA-PSS: the digest is in its parameters
+    },
+    "ed25519": {"1.3.101.112": None},
+    "ed448": {"1.3.101.113": None},
+}
+
+
+def _check_structure(der: bytes, resp: TimeStampResponse, signer: x509.Certificate) -> None:
+    """Step 5b: the parts of a token outside the signature are those of a genuine token.
+
+    The CMS signature covers the signed attributes (and through them the TSTInfo), not the
+    versions or the algorithm identifiers around them. A lenient parser would accept those
+    altered, so they are checked here: SignedData version 3, SignerInfo version 1 (issuer
+    and serial number), a signature algorithm that fits the signer's key and the digest
+    algorithm, and that digest algorithm listed in the SignedData.
+    """
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    bad = (
+        "The time-stamp's {} was altered: it is not what a time-stamping authority writes, so the token "
+        "is not accepted."
+    )
+    sd = resp.signed_data
+    if sd.version != 3:
+        raise TimestampError(bad.format(f"SignedData version ({sd.version}, not 3)"))
+    if [si.version for si in sd.signer_infos] != [1]:
+        raise TimestampError(bad.format("SignerInfo version"))
+    try:
+        [resp_seq] = _tlvs(der, 0, len(der))
+        token = _tlvs(der, resp_seq[1], resp_seq[2])[1]
+        explicit = _tlvs(der, token[1], token[2])[1]
+        [signed] = _tlvs(der, explicit[1], explicit[2])
+        parts = _tlvs(der, signed[1], signed[2])
+        listed = {
+            _oid(der[o[1] : o[2]]) for a in _tlvs(der, parts[1][1], parts[1][2]) for o in _tlvs(der, a[1], a[2])[:1]
+        }
+        [info] = _tlvs(der, parts[-1][1], parts[-1][2])
+        fields = _tlvs(der, info[1], info[2])
+        digest_alg = _tlvs(der, fields[2][1], fields[2][2])
+        rest = [f for f in fields[3:] if f[0] != 0xA0]
+        sig_alg = _tlvs(der, rest[0][1], rest[0][2])
+    except (ValueError, IndexError) as e:
+        raise TimestampError(bad.format("CMS structure")) from e
+    digest = _oid(der[digest_alg[0][1] : digest_alg[0][2]])
+    algorithm = _oid(der[sig_alg[0][1] : sig_alg[0][2]])
+    if digest not in listed:
+        raise TimestampError(bad.format("list of digest algorithms"))
+    key = signer.public_key()
+    kind = (
+        "ec"
+        if isinstance(key, ec.EllipticCurvePublicKey)
+        else "rsa"
+        if isinstance(key, rsa.RSAPublicKey)
+        else "ed25519"
+        if isinstance(key, ed25519.Ed25519PublicKey)
+        else "ed448"
+        if isinstance(key, ed448.Ed448PublicKey)
+        else "other"
+    )
+    allowed = _SIGNATURES.get(kind, {})
+    if algorithm not in allowed:
+        raise TimestampError(bad.format(f"signature algorithm ({algorithm or 'unreadable'} for a {kind} key)"))
+    implied = allowed[algorithm]
+    if implied is not None and _DIGESTS.get(digest) != implied:
+        raise TimestampError(bad.format(f"signature algorithm ({algorithm}, which does not fit the digest {digest})"))
+    if kind == "ec" and len(sig_alg) != 1:
+        raise TimestampError(bad.format("signature algorithm parameters (ECDSA has none)"))
+
+
 def _decode(der: bytes) -> tuple[bytes, TimeStampResponse]:
     """Step 1: decode a TimeStampResp, or a bare TimeStampToken wrapped into one."""
     if not isinstance(der, bytes | bytearray | memoryview):
@@ -295,6 +468,9 @@ def _decode(der: bytes) -> tuple[bytes, TimeStampResponse]:
     data = bytes(der)
     if not data:
         raise _not_a_timestamp("there are no bytes at all")
+    problem = der_problem(data)
+    if problem is not None:
+        raise _not_a_timestamp(f"the bytes are not well-formed DER: {problem}. It was damaged or altered")
     try:
         resp = decode_timestamp_response(data)
     except ValueError as first:
@@ -419,18 +595,22 @@ def _embedded(resp: TimeStampResponse) -> list[x509.Certificate]:
     for der in resp.signed_data.certificates:
         try:
             certs.append(x509.load_der_x509_certificate(der))
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             continue  # an unreadable extra certificate cannot help or harm
     return certs
 
 
 def _signer_id(resp: TimeStampResponse) -> tuple[x509.Name, int]:
-    infos = list(resp.signed_data.signer_infos)
-    if len(infos) != 1:
-        raise TimestampError(
-            f"The time-stamp has {len(infos)} signatures instead of exactly one; it is malformed and is not accepted."
-        )
-    return infos[0].issuer, infos[0].serial_number
+    try:
+        infos = list(resp.signed_data.signer_infos)
+        if len(infos) != 1:
+            raise TimestampError(
+                f"The time-stamp has {len(infos)} signatures instead of exactly one; it is malformed and is not "
+                "accepted."
+            )
+        return infos[0].issuer, infos[0].serial_number
+    except (ValueError, KeyError) as e:  # the parser's errors on a damaged signer identifier
+        raise TimestampError(f"The time-stamp's signer identifier is malformed ({e!r}); it is not accepted.") from e
 
 
 def _find_signer(resp: TimeStampResponse, candidates: Iterable[x509.Certificate]) -> x509.Certificate | None:
@@ -513,6 +693,24 @@ def verify_token(
     Raises :class:`TimestampError` (or :class:`ImprintMismatchError`) naming the failed
     step in plain words; returns only when every step passed.
     """
+    try:
+        return _verify_token(token, message, trusted, nonce=nonce, certificates=certificates)
+    except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as e:
+        # cryptography parses certificate fields lazily: a damaged certificate inside a token can
+        # surface only now, as its own exception type.
+        raise TimestampError(
+            f"The time-stamp or a certificate inside it is malformed and cannot be checked ({e})."
+        ) from e
+
+
+def _verify_token(
+    token: bytes | TimestampToken,
+    message: bytes,
+    trusted: PinnedTSA | Sequence[PinnedTSA],
+    *,
+    nonce: int | None,
+    certificates: Sequence[x509.Certificate],
+) -> VerifiedTimestamp:
     pins = (trusted,) if isinstance(trusted, PinnedTSA) else tuple(trusted)
     if not pins:
         raise TimestampError(
@@ -589,6 +787,9 @@ def verify_token(
             "it through a separate channel, then add a 'tsa' line to the trust policy.",
         )
     who = f"TSA {tsa.name} ({signer.subject.rfc4514_string()})"
+
+    # 6b. The fields the signature does not cover are what a genuine token has.
+    _check_structure(der, resp, signer)
 
     # 7. RFC 3161 certificate profile.
     _check_eku(signer, who)

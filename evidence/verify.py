@@ -1157,7 +1157,8 @@ class _Verification:
                     )
         elif why is None:
             why = "No time-stamping authority is pinned (no 'tsa' line in a trust policy, no --tsa-cert)."
-        return self.unanchored_token(name, tok, signer, note, note_path, why)
+        roots = [r for pin in pins if (r := pin.root.resolve(pool)) is not None]
+        return self.unanchored_token(name, tok, signer, note, note_path, why, roots)
 
     def unanchored_token(
         self,
@@ -1167,8 +1168,15 @@ class _Verification:
         note: bytes,
         note_path: str,
         why: str,
+        pinned_roots: Sequence[x509.Certificate] = (),
     ) -> _TokenOutcome:
-        """A token from an authority nobody pinned: check what can be checked without trust."""
+        """A token from an authority nobody pinned: check what can be checked without trust.
+
+        If its certificate names a root the user pins as its issuer, it is checked against
+        that root: a token that fails there was altered or forged (FAILED), one that passes
+        is from another TSA under a trusted root (still not anchored: its own certificate is
+        not pinned).
+        """
         short = name.split("/")[-1]
         if tok.imprint_algorithm != SHA256_OID or not hmac.compare_digest(tok.imprint, hashlib.sha256(note).digest()):
             raise _Fail(
@@ -1177,12 +1185,28 @@ class _Verification:
                 name,
                 note_path,
             )
+        trusted_root = next((r for r in pinned_roots if signer is not None and r.subject == signer.issuer), None)
         if signer is None:
             checked = "Its signature cannot be checked: the token does not include the TSA's certificate."
         else:
             embedded_roots = [c for c in tok.embedded_certificates() if c.subject == c.issuer]
             root = next((r for r in embedded_roots if r.subject == signer.issuer), None)
-            if root is not None:
+            if trusted_root is not None:
+                provisional = PinnedTSA(name=_cn(signer), certificate=CertPin.of(signer), root=CertPin.of(trusted_root))
+                try:
+                    verify_token(tok.der, note, provisional)
+                except EvidenceError as e:
+                    raise _Fail(
+                        f"{name} carries a TSA certificate issued in the name of the root you pin "
+                        f"({trusted_root.subject.rfc4514_string()}), but it does not verify against that root: "
+                        f"{e.diagnostics()} The time-stamp was altered or forged.",
+                        name,
+                    ) from e
+                checked = (
+                    "Its signature and chain check out against the root certificate you pin, but its own TSA "
+                    "certificate is not one you pin."
+                )
+            elif root is not None:
                 provisional = PinnedTSA(name=_cn(signer), certificate=CertPin.of(signer), root=CertPin.of(root))
                 try:
                     verify_token(tok.der, note, provisional)

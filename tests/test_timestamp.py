@@ -106,6 +106,39 @@ def test_token_from_real_tsa_verifies(local_tsa: RunningTSA, token: TimestampTok
     assert "certifies that the data existed at" in verified.summary()
 
 
+def test_every_single_bit_flip_of_a_token_is_rejected(local_tsa: RunningTSA, token: TimestampToken) -> None:
+    """Flip one bit at every byte of a real token in turn: none still verifies, and each
+    rejection is a plain TimestampError (the CMS signature covers only part of the bytes;
+    the strict DER check and the chain, certificate and signature checks cover the rest)."""
+    from evidence.timestamp import der_problem
+
+    assert der_problem(token.der) is None
+    pinned = local_tsa.pinned()
+    accepted = []
+    for i in range(len(token.der)):
+        for bit in (0x01, 0x80):
+            data = bytearray(token.der)
+            data[i] ^= bit
+            try:
+                verify_token(bytes(data), NOTE, pinned)
+            except TimestampError:
+                continue
+            accepted.append((i, bit))
+    assert not accepted, str(accepted)
+
+
+def test_der_problem_names_what_is_wrong() -> None:
+    from evidence.timestamp import der_problem
+
+    assert der_problem(bytes.fromhex("3003020101")) is None
+    assert "indefinite" in (der_problem(bytes.fromhex("3080020101 0000".replace(" ", ""))) or "")
+    assert "shortest" in (der_problem(bytes.fromhex("308103020101")) or "")
+    assert "more than its container" in (der_problem(bytes.fromhex("3004020101")) or "")
+    assert "stray" in (der_problem(bytes.fromhex("300302010100")) or "")
+    assert "cut off" in (der_problem(bytes.fromhex("30")) or "")
+    assert "more than its container" in (der_problem(bytes.fromhex("3003020201")) or "")  # a child overruns
+
+
 def test_openssl_ts_verify_accepts_the_stored_token(
     local_tsa: RunningTSA,
     token: TimestampToken,

@@ -1000,6 +1000,25 @@ def test_fuzz_forged_member_mutations_are_never_verified(
     assert report.verdict is Verdict.FAILED, (name, edits, report.render_text())
 
 
+@pytest.mark.browser
+@_FUZZ
+@given(data=st.data())
+def test_fuzz_forged_refresh_mutations_are_never_verified(
+    refreshed_bundle: Refreshed, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """Refresh files are not sealed, but every byte of them is checked: a change fails the bundle."""
+    files = members(refreshed_bundle.after)
+    name = data.draw(st.sampled_from(sorted(n for n in files if n.startswith("evidence/refresh-"))))
+    blob = bytearray(files[name])
+    edits = data.draw(st.lists(st.tuples(st.integers(0, len(blob) - 1), st.integers(1, 255)), min_size=1, max_size=4))
+    for pos, x in edits:
+        blob[pos] ^= x
+    assume(bytes(blob) != files[name])
+    p = rewrite(refreshed_bundle.after, tmp_path_factory.mktemp("fuzz") / "r.wacz", change={name: bytes(blob)})
+    report = _verify_quietly(p, refreshed_bundle.policy)
+    assert report.verdict is Verdict.FAILED, (name, edits, report.render_text())
+
+
 _NAMES = st.sampled_from([*BUNDLE_FILES, "x", "evidence/", "a/b/c.txt", "evidence/checkpoint.9.tsr"])
 
 
