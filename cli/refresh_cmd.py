@@ -1,7 +1,9 @@
-"""`evidence refresh BUNDLE [--log URL|DIR]`: add the log's newer checkpoint to a bundle.
+"""`evidence refresh BUNDLE [BUNDLE ...] [--log URL|DIR]`: add the log's newer checkpoint to bundles.
 
-Exit codes: 0 refreshed (or nothing newer); 1 the log is not consistent with the bundle
-(it forked or rolled back) or a signature does not verify; 2 usage or input error.
+Exit codes: 0 refreshed (or nothing newer); 1 the log is not consistent with a bundle
+(it forked or rolled back) or a signature does not verify; 2 usage or input error. With
+several bundles, a failing one is reported and the others are still refreshed; the exit
+code is the worst one.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evidence.errors import EXIT_OK
+from evidence.errors import EXIT_OK, EXIT_VERIFICATION_FAILED, EvidenceError
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -31,16 +33,30 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     policy_path = Path(args.policy) if args.policy else evidence_home() / "trust.policy"
     policy = TrustPolicy.load(policy_path) if (args.policy or policy_path.is_file()) else None
     tsas = select_tsas(load_config().tsas, args.tsa) if args.tsa else ()
-    outcome = refresh_bundle(Path(args.bundle), location=args.log, log_keys=keys, policy=policy, tsas=tsas)
-    for failure in outcome.failures:
-        print(f"warning: {failure}", file=sys.stderr)
-    print(outcome.message)
-    if not outcome.anchored:
-        print(
-            "note: the log key was taken from the bundle itself (no --log-key or trust policy for this log); "
-            "whoever verifies the bundle must still confirm that key."
-        )
-    return EXIT_OK
+    worst = EXIT_OK
+    stamps: dict[bytes, tuple[list[bytes], list[str]]] = {}  # one request per TSA and note, not per bundle
+    for bundle in args.bundle:
+        try:
+            outcome = refresh_bundle(
+                Path(bundle), location=args.log, log_keys=keys, policy=policy, tsas=tsas, stamps=stamps
+            )
+        except EvidenceError as err:
+            if len(args.bundle) == 1:
+                raise
+            # One bad bundle does not stop the others; each one is rewritten atomically or not at all.
+            print(f"error: {bundle}: {err.diagnostics()}", file=sys.stderr)
+            if worst != EXIT_VERIFICATION_FAILED:  # a fork or a bad signature outranks a usage error
+                worst = err.exit_code
+            continue
+        for failure in outcome.failures:
+            print(f"warning: {failure}", file=sys.stderr)
+        print(outcome.message)
+        if not outcome.anchored:
+            print(
+                "note: the log key was taken from the bundle itself (no --log-key or trust policy for this log); "
+                "whoever verifies the bundle must still confirm that key."
+            )
+    return worst
 
 
 def register(sub: Any) -> None:
@@ -52,7 +68,7 @@ def register(sub: Any) -> None:
         "with the RFC 3161 time-stamps the log holds for that checkpoint and any from --tsa. Also when the log has "
         "not grown: a bundle sealed while its TSA was down gets its independent time-stamp this way.",
     )
-    p.add_argument("bundle", help="the .wacz bundle to refresh (rewritten in place, atomically)")
+    p.add_argument("bundle", nargs="+", help="the .wacz bundle(s) to refresh (each rewritten in place, atomically)")
     p.add_argument(
         "--log",
         metavar="URL|DIR",

@@ -383,6 +383,7 @@ def refresh_bundle(
     log_keys: Sequence[Verifier] = (),
     policy: Any = None,
     tsas: Sequence[Any] = (),
+    stamps: dict[bytes, tuple[list[bytes], list[str]]] | None = None,
 ) -> RefreshOutcome:
     """Add the log's current checkpoint (and a consistency proof to it) to ``bundle``.
 
@@ -392,6 +393,8 @@ def refresh_bundle(
     (:class:`~evidence.config.TSAConfig`) to time-stamp the new note, beside the tokens
     the log already holds for it. The bundle is rewritten atomically; nothing in it is
     changed or removed, and ``report.html`` / ``VERIFY.txt`` stay as they were.
+    ``stamps`` (note bytes -> tokens and failures) lets a caller refreshing many bundles ask
+    each TSA once per note rather than once per bundle.
     """
     from evidence.log.reader import LogReader
 
@@ -446,14 +449,20 @@ def refresh_bundle(
     # and fresh ones from --tsa; none that the bundle already carries.
     known = {der for _, der in existing_tokens} | {der for r in existing for _, der in r.tokens}
     tokens = [der for der in _history_tokens(reader, cp.size, note) if der not in known]
-    failures: list[str] = []
-    for tsa in tsas:
+    cached = stamps.get(note) if stamps is not None else None
+    if cached is None:
         from evidence.timestamp import TimestampRequestError, request_timestamp
 
-        try:
-            tokens.append(request_timestamp(note, tsa).der)
-        except TimestampRequestError as e:
-            failures.append(e.message)
+        cached = ([], [])
+        for tsa in tsas:
+            try:
+                cached[0].append(request_timestamp(note, tsa).der)
+            except TimestampRequestError as e:
+                cached[1].append(e.message)
+        if stamps is not None:
+            stamps[note] = cached
+    tokens += [der for der in cached[0] if der not in known and der not in tokens]
+    failures = list(cached[1])
     already = note == base_signed.to_bytes() or any(r.note == note for r in existing)
     if already and not tokens:
         return RefreshOutcome(

@@ -793,6 +793,32 @@ def test_a_bundle_sealed_while_the_tsa_was_down_gets_its_time_stamp_later(
     assert verify(bundle, trust=policy).verdict is Verdict.VERIFIED
 
 
+@pytest.mark.browser
+def test_refreshing_many_bundles_asks_each_tsa_once_and_goes_on_after_a_bad_one(
+    made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evidence_cli.main import main as cli_main
+    from tsa.server import TSAServer
+
+    monkeypatch.setenv("EVIDENCE_HOME", str(tmp_path / "home"))
+    logdir = tmp_path / "log"
+    with Log.create(logdir, origin=ORIGIN) as log:
+        first = reseal(made.bundle, tmp_path / "first.wacz", log)
+        second = reseal(made.bundle, tmp_path / "second.wacz", log)
+        key = log.verifier.vkey()
+    missing = tmp_path / "missing.wacz"
+    with TSAServer(made.tsa.tsa) as tsa:
+        code = cli_main(
+            ["refresh", str(first), str(missing), str(second), "--log", str(logdir), "--log-key", key, "--tsa", tsa.url]
+        )
+        assert tsa.requests == 1  # both bundles get a token over the same current note
+    out, err = capsys.readouterr()
+    assert code == 2 and f"error: {missing}:" in err and "Traceback" not in err
+    assert out.count("added refresh 1") == 2
+    tokens = [members(b)["evidence/refresh-1.1.tsr"] for b in (first, second)]
+    assert tokens[0] == tokens[1]
+
+
 # --------------------------------------------------------------------------- the command
 
 
