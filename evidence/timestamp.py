@@ -337,6 +337,18 @@ def der_problem(data: bytes) -> str | None:
     return None
 
 
+#: What cryptography (and rfc3161-client) raise on a damaged certificate or token field. It
+#: parses certificate fields lazily, so these can surface at any use of a certificate.
+CERTIFICATE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    KeyError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+
+
 def _tlvs(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
     """The elements between ``start`` and ``end`` of well-formed DER: (tag, content start, content end)."""
     out = []
@@ -595,7 +607,7 @@ def _embedded(resp: TimeStampResponse) -> list[x509.Certificate]:
     for der in resp.signed_data.certificates:
         try:
             certs.append(x509.load_der_x509_certificate(der))
-        except (ValueError, x509.InvalidVersion):
+        except CERTIFICATE_ERRORS:
             continue  # an unreadable extra certificate cannot help or harm
     return certs
 
@@ -695,7 +707,7 @@ def verify_token(
     """
     try:
         return _verify_token(token, message, trusted, nonce=nonce, certificates=certificates)
-    except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as e:
+    except CERTIFICATE_ERRORS as e:
         # cryptography parses certificate fields lazily: a damaged certificate inside a token can
         # surface only now, as its own exception type.
         raise TimestampError(

@@ -96,6 +96,7 @@ from evidence.errors import (
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from evidence.refresh import RefreshCheck, is_refresh_file
 from evidence.timestamp import (
+    CERTIFICATE_ERRORS,
     SHA256_OID,
     CertPin,
     PinnedTSA,
@@ -1085,6 +1086,14 @@ class _Verification:
         ``pem_name`` is the file that must hold exactly the token's certificates (tokens on
         the bundle's own checkpoint have one; those on refreshed checkpoints do not).
         """
+        try:
+            return self._check_token(name, note, pem_name, note_path)
+        except CERTIFICATE_ERRORS as e:  # a damaged certificate inside the token, met while reading it
+            raise _Fail(
+                f"{name} carries a certificate that is malformed ({e!r}); it was damaged or altered.", name
+            ) from e
+
+    def _check_token(self, name: str, note: bytes, pem_name: str | None, note_path: str) -> _TokenOutcome:
         der = self.read(name)
         short = name.split("/")[-1]
         try:
