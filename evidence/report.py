@@ -62,8 +62,14 @@ def _token_rows(view: BundleView) -> list[str]:
     return rows
 
 
-def render_report(view: BundleView) -> bytes:
-    """``evidence/report.html`` for a bundle (deterministic)."""
+#: The wording of report.html and VERIFY.txt: the verifier regenerates them byte for byte, so
+#: every wording a released bundle may carry stays renderable. Edition 1 (until 2026-11-22)
+#: did not point to time-stamps added later by ``evidence refresh`` in a bundle without one.
+EDITIONS = (2, 1)
+
+
+def render_report(view: BundleView, *, edition: int = EDITIONS[0]) -> bytes:
+    """``evidence/report.html`` for a bundle (deterministic), in the wording of ``edition``."""
     from evidence.bundle import MANIFEST_PATH, NOTE_PATH, VKEY_PATH, log_entry
 
     manifest, capture, env = _facts(view)
@@ -169,6 +175,11 @@ def render_report(view: BundleView) -> bytes:
         )
         parts.extend(tokens)
         parts.append("</table>\n")
+    elif edition == 1:
+        parts.append(
+            '<p class="note">This bundle carries no independent time-stamp. Its time rests on the '
+            "log's own signed clock and on witnesses, if any.</p>\n"
+        )
     else:
         parts.append(
             '<p class="note">This bundle was sealed without an independent time-stamp (no time-stamping '
@@ -184,8 +195,8 @@ def render_report(view: BundleView) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def render_verify_txt(view: BundleView) -> bytes:
-    """``evidence/VERIFY.txt``: how to check this bundle by hand (deterministic)."""
+def render_verify_txt(view: BundleView, *, edition: int = EDITIONS[0]) -> bytes:
+    """``evidence/VERIFY.txt``: how to check this bundle by hand (deterministic), in the wording of ``edition``."""
     from evidence.bundle import MANIFEST_PATH, NOTE_PATH, log_entry
 
     manifest_bytes = view.read(MANIFEST_PATH)
@@ -233,6 +244,8 @@ def render_verify_txt(view: BundleView) -> bytes:
                 "-CAfile <TSA root certificate you trust>"
             )
         lines.append("   and openssl ts -reply -in evidence/<token> -text shows the time it states.")
+    elif edition == 1:
+        lines.append("6. This bundle has no independent RFC 3161 time-stamp.")
     else:
         lines += [
             "6. This bundle was sealed without an independent RFC 3161 time-stamp. Time-stamps added",

@@ -1287,20 +1287,25 @@ class _Verification:
                 WARC_PATH,
             )
         self.check_pages(targets)
-        from evidence.report import render_report, render_verify_txt
+        from evidence.report import EDITIONS, render_report, render_verify_txt
 
         for path, render in ((REPORT_PATH, render_report), (VERIFY_PATH, render_verify_txt)):
             have = self.read(path)
-            try:
-                want = render(self.v)
-            except EvidenceError as e:
-                raise _Fail(f"{path} cannot be regenerated from the bundle's data: {e.diagnostics()}", path) from e
-            except (AttributeError, TypeError, KeyError, ValueError) as e:
-                # render_* trust the shapes of capture.json; a sealed but malformed record lands here.
-                raise _Fail(
-                    f"{path} cannot be regenerated: the bundle's capture records are malformed ({e}).", path
-                ) from e
-            if not hmac.compare_digest(have, want):
+            matched = False
+            for edition in EDITIONS:  # the current wording first, then those of earlier versions
+                try:
+                    want = render(self.v, edition=edition)
+                except EvidenceError as e:
+                    raise _Fail(f"{path} cannot be regenerated from the bundle's data: {e.diagnostics()}", path) from e
+                except (AttributeError, TypeError, KeyError, ValueError) as e:
+                    # render_* trust the shapes of capture.json; a sealed but malformed record lands here.
+                    raise _Fail(
+                        f"{path} cannot be regenerated: the bundle's capture records are malformed ({e}).", path
+                    ) from e
+                if hmac.compare_digest(have, want):
+                    matched = True
+                    break
+            if not matched:
                 raise _Fail(
                     f"{path} is not what the bundle's data produces: it was edited after the bundle was written, so "
                     "it may state things the sealed evidence does not support.",

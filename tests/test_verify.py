@@ -819,6 +819,30 @@ def test_refreshing_many_bundles_asks_each_tsa_once_and_goes_on_after_a_bad_one(
     assert tokens[0] == tokens[1]
 
 
+@pytest.mark.browser
+def test_bundles_in_an_earlier_wording_still_verify(made: Made, tmp_path: Path) -> None:
+    """report.html and VERIFY.txt as edition 1 wrote them (no pointer to later time-stamps)."""
+    from evidence.bundle import REPORT_PATH, VERIFY_PATH, BundleView
+    from evidence.report import render_report, render_verify_txt
+
+    with Log.create(tmp_path / "log", origin=ORIGIN) as log:
+        current = reseal(made.bundle, tmp_path / "current.wacz", log)  # no RFC 3161 token
+        policy = TrustPolicy.parse(
+            f"log {log.verifier.vkey()}\nwitness c {log.timestamp_verifier.vkey()}\nquorum none\n"
+        )
+    with BundleView.open(current) as view:
+        old = {REPORT_PATH: render_report(view, edition=1), VERIFY_PATH: render_verify_txt(view, edition=1)}
+    files = members(current)
+    assert all(old[n] != files[n] for n in old)
+    assert b"This bundle has no independent RFC 3161 time-stamp." in old[VERIFY_PATH]
+    earlier = rewrite(current, tmp_path / "earlier.wacz", change=dict(old))
+    assert verify(earlier, trust=policy).verdict is Verdict.VERIFIED
+    edited = rewrite(
+        current, tmp_path / "edited.wacz", change={VERIFY_PATH: old[VERIFY_PATH].replace(b"has no", b"had no")}
+    )
+    _failed_at(verify(edited, trust=policy), 8, VERIFY_PATH)
+
+
 # --------------------------------------------------------------------------- the command
 
 
