@@ -1199,31 +1199,28 @@ class _Verification:
             checked = "Its signature cannot be checked: the token does not include the TSA's certificate."
         else:
             embedded_roots = [c for c in tok.embedded_certificates() if c.subject == c.issuer]
-            root = next((r for r in embedded_roots if r.subject == signer.issuer), None)
-            if trusted_root is not None:
-                provisional = PinnedTSA(name=_cn(signer), certificate=CertPin.of(signer), root=CertPin.of(trusted_root))
-                try:
-                    verify_token(tok.der, note, provisional)
-                except EvidenceError as e:
-                    raise _Fail(
-                        f"{name} carries a TSA certificate issued in the name of the root you pin "
-                        f"({trusted_root.subject.rfc4514_string()}), but it does not verify against that root: "
-                        f"{e.diagnostics()} The time-stamp was altered or forged.",
-                        name,
-                    ) from e
-                checked = (
-                    "Its signature and chain check out against the root certificate you pin, but its own TSA "
-                    "certificate is not one you pin."
-                )
-            elif root is not None:
+            own_root = next((r for r in embedded_roots if r.subject == signer.issuer), None)
+            root = trusted_root or own_root
+            if root is not None:
+                # Checked as if this signer were pinned under that root: a pinned root, else the token's own.
                 provisional = PinnedTSA(name=_cn(signer), certificate=CertPin.of(signer), root=CertPin.of(root))
                 try:
                     verify_token(tok.der, note, provisional)
                 except EvidenceError as e:
-                    raise _Fail(
-                        f"{name} does not verify even with its own certificates: {e.diagnostics()}", name
-                    ) from e
-                checked = "Its signature and chain check out against the certificates it carries."
+                    against = (
+                        f"carries a TSA certificate issued in the name of the root you pin "
+                        f"({root.subject.rfc4514_string()}), but it does not verify against that root"
+                        if trusted_root is not None
+                        else "does not verify even with its own certificates"
+                    )
+                    forged = " The time-stamp was altered or forged." if trusted_root is not None else ""
+                    raise _Fail(f"{name} {against}: {e.diagnostics()}{forged}", name) from e
+                checked = (
+                    "Its signature and chain check out against the root certificate you pin, but its own TSA "
+                    "certificate is not one you pin."
+                    if trusted_root is not None
+                    else "Its signature and chain check out against the certificates it carries."
+                )
             else:
                 checked = (
                     "Its signature was not checked: that needs the TSA's root certificate, which the bundle does not "

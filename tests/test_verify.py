@@ -1038,15 +1038,22 @@ def test_fuzz_raw_byte_mutations(made: Made, tmp_path_factory: pytest.TempPathFa
 def test_fuzz_forged_member_mutations_are_never_verified(
     made: Made, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
-    files = members(made.bundle)
-    name = data.draw(st.sampled_from(CONTENT_FILES))
+    _forged_mutation_fails(made.bundle, list(CONTENT_FILES), made.policy, tmp_path_factory, data)
+
+
+def _forged_mutation_fails(
+    bundle: Path, names: list[str], policy: TrustPolicy, factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """XOR up to four bytes of one member, recompute datapackage.json: the bundle must FAIL."""
+    files = members(bundle)
+    name = data.draw(st.sampled_from(names))
     blob = bytearray(files[name])
     edits = data.draw(st.lists(st.tuples(st.integers(0, len(blob) - 1), st.integers(1, 255)), min_size=1, max_size=4))
     for pos, x in edits:
         blob[pos] ^= x
     assume(bytes(blob) != files[name])
-    p = rewrite(made.bundle, tmp_path_factory.mktemp("fuzz") / "m.wacz", change={name: bytes(blob)})
-    report = _verify_quietly(p, made.policy)
+    p = rewrite(bundle, factory.mktemp("fuzz") / "m.wacz", change={name: bytes(blob)})
+    report = _verify_quietly(p, policy)
     assert report.verdict is Verdict.FAILED, (name, edits, report.render_text())
 
 
@@ -1057,16 +1064,9 @@ def test_fuzz_forged_refresh_mutations_are_never_verified(
     refreshed_bundle: Refreshed, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
     """Refresh files are not sealed, but every byte of them is checked: a change fails the bundle."""
-    files = members(refreshed_bundle.after)
-    name = data.draw(st.sampled_from(sorted(n for n in files if n.startswith("evidence/refresh-"))))
-    blob = bytearray(files[name])
-    edits = data.draw(st.lists(st.tuples(st.integers(0, len(blob) - 1), st.integers(1, 255)), min_size=1, max_size=4))
-    for pos, x in edits:
-        blob[pos] ^= x
-    assume(bytes(blob) != files[name])
-    p = rewrite(refreshed_bundle.after, tmp_path_factory.mktemp("fuzz") / "r.wacz", change={name: bytes(blob)})
-    report = _verify_quietly(p, refreshed_bundle.policy)
-    assert report.verdict is Verdict.FAILED, (name, edits, report.render_text())
+    r = refreshed_bundle
+    names = sorted(n for n in members(r.after) if n.startswith("evidence/refresh-"))
+    _forged_mutation_fails(r.after, names, r.policy, tmp_path_factory, data)
 
 
 _NAMES = st.sampled_from([*BUNDLE_FILES, "x", "evidence/", "a/b/c.txt", "evidence/checkpoint.9.tsr"])
