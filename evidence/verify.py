@@ -1454,47 +1454,36 @@ class _Verification:
             )
         claims = self.claims(steps)
         failed = next((s for s in steps if not s.ok), None)
-        facts = self.facts()
+        unanchored = "; ".join(c.name for c in claims if c.grade is Grade.NOT_ANCHORED)
+        to_confirm = tuple(self.s.to_confirm)
         if failed is not None:
             files = f" (file: {', '.join(failed.files)})" if failed.files else ""
-            return Report(
-                path=path,
-                verdict=Verdict.FAILED,
-                summary=f"Verification FAILED at step {failed.number}, {failed.title.lower()}{files}: {failed.detail}",
-                steps=steps,
-                claims=claims,
-                trust=trust,
-                facts=facts,
+            verdict = Verdict.FAILED
+            summary = f"Verification FAILED at step {failed.number}, {failed.title.lower()}{files}: {failed.detail}"
+            to_confirm = ()
+        elif unanchored:
+            verdict = Verdict.NOT_ANCHORED
+            summary = (
+                "The bundle is internally consistent: every file matches its seal, the seal is in the log's "
+                "checkpoint, and the signatures check out. But some of them were checked only with keys or "
+                f"certificates found inside the bundle itself ({unanchored}), which anyone could have made. "
+                "Confirm the fingerprints below with their owners, then verify again trusting them."
             )
-        if any(c.grade is Grade.NOT_ANCHORED for c in claims):
-            unanchored = "; ".join(c.name for c in claims if c.grade is Grade.NOT_ANCHORED)
-            return Report(
-                path=path,
-                verdict=Verdict.NOT_ANCHORED,
-                summary=(
-                    "The bundle is internally consistent: every file matches its seal, the seal is in the log's "
-                    "checkpoint, and the signatures check out. But some of them were checked only with keys or "
-                    f"certificates found inside the bundle itself ({unanchored}), which anyone could have made. "
-                    "Confirm the fingerprints below with their owners, then verify again trusting them."
-                ),
-                steps=steps,
-                claims=claims,
-                to_confirm=tuple(self.s.to_confirm),
-                trust=trust,
-                facts=facts,
+        else:
+            verdict = Verdict.VERIFIED
+            summary = (
+                "Every check passed against keys you trust: the files are exactly those sealed at capture time, the "
+                "seal is recorded in the log, and the times above are signed as stated."
             )
         return Report(
             path=path,
-            verdict=Verdict.VERIFIED,
-            summary=(
-                "Every check passed against keys you trust: the files are exactly those sealed at capture time, the "
-                "seal is recorded in the log, and the times above are signed as stated."
-            ),
+            verdict=verdict,
+            summary=summary,
             steps=steps,
             claims=claims,
-            to_confirm=tuple(self.s.to_confirm),
+            to_confirm=to_confirm,
             trust=trust,
-            facts=facts,
+            facts=self.facts(),
         )
 
 
