@@ -247,6 +247,9 @@ class Report:
     to_confirm: tuple[ToConfirm, ...] = ()
     trust: str = ""
     facts: tuple[tuple[str, str], ...] = ()
+    #: Things a reader must know that do not change the verdict (a suspicious time gap, a site
+    #: that served the browser other content than the raw fetch, ...), in plain words.
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -294,6 +297,7 @@ class Report:
                 {"what": t.what, "identity": t.identity, "fingerprint": t.fingerprint, "how": t.how}
                 for t in self.to_confirm
             ],
+            "warnings": list(self.warnings),
         }
 
     def to_json(self) -> str:
@@ -323,6 +327,10 @@ class Report:
             for c in self.claims:
                 out.append(f"  {c.name:<34}{c.grade.value}")
                 out.extend(_wrap(c.detail, "      "))
+        if self.warnings:
+            out += ["", "WARNINGS (they do not change the verdict, but a reader must know them):"]
+            for w in self.warnings:
+                out.extend(_wrap(f"! {w}", "  "))
         out += ["", f"VERDICT: {self.verdict.value}"]
         out.extend(_wrap(self.summary, "  "))
         failed = self.failed_step
@@ -435,6 +443,8 @@ class _State:
     witness_detail: str = ""
     tokens: list[_TokenOutcome] = field(default_factory=list)
     to_confirm: list[ToConfirm] = field(default_factory=list)
+    #: Warnings for the report (see :attr:`Report.warnings`); steps append to it.
+    warnings: list[str] = field(default_factory=list)
     #: Newer checkpoints added by ``evidence refresh``, checked in step 5.
     refreshes: tuple[RefreshCheck, ...] = ()
 
@@ -1484,6 +1494,7 @@ class _Verification:
             to_confirm=to_confirm,
             trust=trust,
             facts=self.facts(),
+            warnings=tuple(self.s.warnings),
         )
 
 
