@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from evidence import merkle
 from evidence.errors import FormatError, InclusionError, SignatureError
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Note, VerifiedNote, Verifier, open_note
+from evidence.words import entries
 
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 _PROOF_HEADER_LINE = (PROOF_HEADER + "\n").encode("ascii")
@@ -214,7 +215,7 @@ class TlogProof:
         cp = signed.checkpoint
         if self.index >= cp.size:
             raise InclusionError(
-                f"the proof is for entry {self.index}, but the checkpoint covers only {cp.size} entries"
+                f"the proof is for entry {self.index}, but the checkpoint covers only {entries(cp.size)}"
             )
         merkle.verify_inclusion(self.index, cp.size, leaf, self.hashes, cp.root_hash)
         return VerifiedProof(proof=self, checkpoint=cp, note=verified)

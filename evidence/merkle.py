@@ -26,6 +26,7 @@ import hmac
 from collections.abc import Callable, Sequence
 
 from evidence.errors import ConsistencyError, FormatError, InclusionError
+from evidence.words import entries
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -261,8 +262,8 @@ def verify_consistency(
         raise ConsistencyError("a tree size is out of range")
     if old_size > new_size:
         raise ConsistencyError(
-            f"the newer tree ({new_size} entries) is smaller than the older one "
-            f"({old_size} entries): the log went backwards"
+            f"the newer tree ({entries(new_size)}) is smaller than the older one "
+            f"({entries(old_size)}): the log went backwards"
         )
     if old_size == 0:
         if strict_zero:

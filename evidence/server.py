@@ -11,8 +11,9 @@ about twice the CPU per request.
   against the exact grammar (:func:`evidence.log.tiles.parse_tile_path` and the history
   grammar) on the *raw* request path, so ``..``, percent-encoded slashes and anything under
   ``.state/`` are 404. Plus ``GET /log.json`` (the public part of ``.state/log.json``:
-  origin and keys), ``GET /history/<N>/`` (a JSON listing of that checkpoint's files) and
-  ``GET /status`` (JSON: sizes, the last result of every witness and TSA).
+  origin and keys), ``GET /verification-keys.txt`` (the log key and clock key, the file
+  verifiers give to ``evidence verify --log-key``), ``GET /history/<N>/`` (a JSON listing
+  of that checkpoint's files) and ``GET /status`` (JSON: sizes, the last result of every witness and TSA).
 - **POST /add** (``Authorization: Bearer <token>``): the body is one entry's raw bytes. The
   answer is the entry's C2SP ``tlog-proof`` against a checkpoint that covers it, carrying
   the witness cosignatures obtained; the RFC 3161 tokens over that exact checkpoint note
@@ -67,7 +68,7 @@ from evidence.config import TSAConfig, _tsa_from_table
 from evidence.errors import EvidenceError, FormatError, UsageError
 from evidence.log import tiles
 from evidence.log.reader import LogReader
-from evidence.log.sequencer import Log, history_dir
+from evidence.log.sequencer import VERIFICATION_KEYS_FILE, Log, history_dir
 from evidence.log.storage import DirectoryStorage
 from evidence.note import ALG_COSIGNATURE_V1, NoteSignature, Verifier
 
@@ -837,6 +838,7 @@ class LogServer:
         self.prefix = config.prefix
         self.sequencer: Sequencer | None = None
         self._public_info = b""
+        self._verification_keys = b""
         self._root = str(self.path) + os.sep
         self._add_target = (self.prefix + "/add").encode("ascii")
         self._starlette = self._build()
@@ -863,6 +865,7 @@ class LogServer:
         seq = Sequencer(self.path, self.config, keys_dir=self.keys_dir)
         seq.log.checkpoint()  # refuse to start on a damaged commit record
         self._public_info = seq.log.info.to_json()
+        self._verification_keys = seq.log.info.verification_keys()
 
         def settle(answers: Sequence[tuple[Any, Answer]]) -> None:
             loop.call_soon_threadsafe(_settle_all, answers)
@@ -905,6 +908,10 @@ class LogServer:
             return self._file(rel, CHECKPOINT_TYPE, CACHE_MUTABLE)
         if rel == "log.json":
             return Response(self._public_info, 200, media_type=JSON_TYPE, headers={"Cache-Control": CACHE_MUTABLE})
+        if rel == VERIFICATION_KEYS_FILE:
+            return Response(
+                self._verification_keys, 200, media_type=CHECKPOINT_TYPE, headers={"Cache-Control": CACHE_MUTABLE}
+            )
         if rel == "status":
             assert self.sequencer is not None
             body = json.dumps(self.sequencer.status(), indent=2, sort_keys=True).encode() + b"\n"

@@ -10,7 +10,7 @@ Commit protocol (docs/log-format.md section 7 has it precisely):
    path and bytes) durably, then the new entry bundles and tiles in place, unsynced.
 4. Recompute the new root *from the tiles on disk* and prove it consistent with the last
    signed checkpoint; refuse to sign otherwise.
-5. Sign the checkpoint (log key, type 0x01) and cosign it with the log's timestamp key
+5. Sign the checkpoint (log key, type 0x01) and cosign it with the log's clock key
    (cosignature/v1, type 0x04, carrying the signing time).
 6. Commit: durably replace ``.state/signed``. This is the instant the append takes effect.
 7. Publish ``checkpoint``, then ``history/<size>/checkpoint`` (never a history copy ahead
@@ -62,6 +62,7 @@ from evidence.note import (
     add_signatures,
     check_key_name,
 )
+from evidence.words import entries
 
 FORMAT = "evidence-log/1"
 STATE_DIR = ".state"
@@ -75,6 +76,8 @@ JOURNAL_DIR = f"{STATE_DIR}/journal"
 JOURNAL_MAGIC = b"evidence-log-journal/v1"
 LOG_SKEY = "log.skey"
 TIMESTAMP_SKEY = "timestamp.skey"
+#: The log's published verification material (log key and clock key), in the log directory.
+VERIFICATION_KEYS_FILE = "verification-keys.txt"
 
 AfterCheckpoint = Callable[["Log", int], None]
 
@@ -100,6 +103,22 @@ class LogInfo:
             "timestamp_vkey": self.timestamp_vkey,
         }
         return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+    def verification_keys(self) -> bytes:
+        """The text of ``verification-keys.txt``: what the operator publishes for verifiers.
+
+        ``#`` comment lines, then the log key and the clock key, one vkey a line; the file
+        ``evidence verify --log-key FILE`` reads.
+        """
+        return (
+            f"# Verification keys of the evidence log {self.origin}\n"
+            "# Publish this file; whoever verifies a bundle sealed in this log needs it (from you, not\n"
+            "# from the bundle):  evidence verify BUNDLE.wacz --log-key verification-keys.txt\n"
+            "# The log key (signs every checkpoint):\n"
+            f"{self.log_vkey}\n"
+            "# The log's clock key (cosigns every checkpoint with the time it was signed):\n"
+            f"{self.timestamp_vkey}\n"
+        ).encode()
 
     @classmethod
     def from_json(cls, raw: bytes, where: Path) -> LogInfo:
@@ -236,7 +255,7 @@ class Log:
             raise LogError(f"cannot create the log in {p}: {e.strerror}") from e
         info = LogInfo(origin, log_signer.verifier().vkey(), ts_signer.verifier().vkey())
         storage = DirectoryStorage(p)
-        storage.write_many({META_FILE: info.to_json()})
+        storage.write_many({META_FILE: info.to_json(), VERIFICATION_KEYS_FILE: info.verification_keys()})
         log = cls(p, info, keys_dir=kdir, after_checkpoint=after_checkpoint)
         with log._locked():
             if log.storage.read(SIGNED_FILE) is None:
@@ -265,7 +284,9 @@ class Log:
             raise LogError(f"cannot open the log {p}: {e.strerror}") from e
         info = LogInfo.from_json(raw, meta)
         kdir = Path(keys_dir) if keys_dir is not None else p / STATE_DIR / "keys"
-        return cls(p, info, keys_dir=kdir, after_checkpoint=after_checkpoint)
+        log = cls(p, info, keys_dir=kdir, after_checkpoint=after_checkpoint)
+        log.publish_verification_keys()
+        return log
 
     @classmethod
     def open_or_create(
@@ -280,6 +301,24 @@ class Log:
         if (Path(path) / META_FILE).exists():
             return cls.open(path, keys_dir=keys_dir, after_checkpoint=after_checkpoint)
         return cls.create(path, origin, keys_dir=keys_dir, after_checkpoint=after_checkpoint)
+
+    @property
+    def verification_keys_path(self) -> Path:
+        """``<log>/verification-keys.txt``: the log key and clock key, for verifiers."""
+        return self.path / VERIFICATION_KEYS_FILE
+
+    def publish_verification_keys(self) -> None:
+        """Write ``verification-keys.txt`` unless it already holds this log's keys.
+
+        Logs created before the file existed get it the first time they are opened; a
+        read-only log directory is left as it is (the keys are also in ``log status``).
+        """
+        want = self.info.verification_keys()
+        with contextlib.suppress(OSError):
+            if self.verification_keys_path.read_bytes() == want:
+                return
+        with contextlib.suppress(OSError, LogError):
+            self.storage.write_many({VERIFICATION_KEYS_FILE: want})
 
     def recover(self) -> SignedCheckpoint:
         """Repair what a crash left (see the module docstring) and return the latest checkpoint.
@@ -343,7 +382,7 @@ class Log:
         """The raw bytes of entry ``index``."""
         size = self.size
         if not 0 <= index < size:
-            raise LogError(f"the log has no entry {index} (it holds {size} entries)")
+            raise LogError(f"the log has no entry {index} (it holds {entries(size)})")
         n = index // tiles.TILE_WIDTH
         width = tiles.tile_width(0, n, size)
         raw = self.storage.read(tiles.entries_path(n, width))
