@@ -11,12 +11,37 @@ from dataclasses import dataclass
 
 from evidence import merkle
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
-from evidence.errors import AuditError, EvidenceError, FormatError, LogCorruptError, LogError
+from evidence.errors import AuditError, EvidenceError, FormatError, LogCorruptError, LogError, SignatureError
 from evidence.log import tiles
 from evidence.log.storage import DirectoryStorage, HTTPStorage, open_storage, read_tile
-from evidence.note import Verifier
+from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier, open_note
 
 Progress = Callable[[str], None]
+
+#: The key types that can vouch for a checkpoint in an audit: the log's own signature
+#: (c2sp.org/signed-note, Ed25519) and a cosignature (c2sp.org/tlog-cosignature/v1, the
+#: signature of a witness, or of a mirror, which serves a log's tiles under its own key).
+AUDIT_KEY_TYPES = {ALG_ED25519: "Ed25519 log key (0x01)", ALG_COSIGNATURE_V1: "cosignature/v1 key (0x04)"}
+
+
+def verify_signed_by(signed: SignedCheckpoint, keys: Sequence[Verifier], *, origin: str | None = None) -> list[str]:
+    """Check that at least one of ``keys`` signed or cosigned ``signed``; return who did.
+
+    Unlike :meth:`SignedCheckpoint.verify` (which wants the log's own key), a cosignature
+    key counts too: a mirror of a tlog-tiles log serves the log's checkpoint cosigned by
+    the mirror, possibly without the log's signature the auditor can check. A given key
+    whose signature line is present but does not verify rejects the checkpoint.
+    """
+    if origin is not None and signed.checkpoint.origin != origin:
+        raise SignatureError(f"the checkpoint is for the log {signed.checkpoint.origin!r}, not {origin!r}")
+    usable = [k for k in keys if k.key_type in AUDIT_KEY_TYPES]
+    if not usable:
+        raise SignatureError(
+            "none of the keys given can check a checkpoint: give the log's key or a mirror's or witness's "
+            f"cosignature key ({' or '.join(AUDIT_KEY_TYPES.values())})"
+        )
+    verified = open_note(signed.note, usable)
+    return [f"{v.name} ({AUDIT_KEY_TYPES[v.key_type]})" for v, _ in verified.verified]
 
 
 class LogReader:
@@ -108,15 +133,24 @@ class AuditReport:
     bundles: int
     partials: int
     history: int
+    #: The given keys that signed or cosigned the checkpoint.
+    signed_by: tuple[str, ...] = ()
 
     def summary(self) -> str:
         cp = self.checkpoint
+        who = f" (signed by {', '.join(self.signed_by)})" if self.signed_by else ""
         return (
-            f"The log {cp.origin!r} at {self.location} is intact: {cp.size} entries, root "
-            f"{cp.root_hash.hex()}.\nChecked {self.entries} entries in {self.bundles} entry bundles, "
-            f"{self.tiles} hash tiles, {self.partials} older partial tiles and {self.history} older "
-            "checkpoints against the signed checkpoint."
+            f"The log {cp.origin!r} at {self.location} is intact: {_count(cp.size, 'entry', 'entries')}, root "
+            f"{cp.root_hash.hex()}.\nChecked {_count(self.entries, 'entry', 'entries')} in "
+            f"{_count(self.bundles, 'entry bundle', 'entry bundles')}, "
+            f"{_count(self.tiles, 'hash tile', 'hash tiles')}, "
+            f"{_count(self.partials, 'older partial tile', 'older partial tiles')} and "
+            f"{_count(self.history, 'older checkpoint', 'older checkpoints')} against the signed checkpoint{who}."
         )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def audit(
@@ -128,10 +162,14 @@ def audit(
     :class:`SignatureError` when the checkpoint is not signed by ``keys``.
     """
     reader = LogReader(location)
+    raw = reader.storage.read("checkpoint")
+    if raw is None:
+        raise LogError(f"{reader.storage.describe()} has no checkpoint: it is not a tlog-tiles log")
     try:
-        signed = reader.signed_checkpoint(keys, origin=origin)
+        signed = SignedCheckpoint.parse(raw)
     except FormatError as e:
         raise AuditError(f"the log's checkpoint is malformed: {e.message}") from e
+    signed_by = verify_signed_by(signed, keys, origin=origin)
     cp = signed.checkpoint
     size = cp.size
     width = tiles.TILE_WIDTH
@@ -171,7 +209,7 @@ def audit(
         raise AuditError(f"the tiles reproduce the root {root.hex()}, but the checkpoint signs {cp.root_hash.hex()}")
     partials = _audit_partials(reader, size) if isinstance(reader.storage, DirectoryStorage) else 0
     history = _audit_history(reader, signed, keys) if isinstance(reader.storage, DirectoryStorage) else 0
-    return AuditReport(reader.storage.describe(), cp, size, n_tiles, n_bundles, partials, history)
+    return AuditReport(reader.storage.describe(), cp, size, n_tiles, n_bundles, partials, history, tuple(signed_by))
 
 
 def _compare_tile(stored: bytes, computed: bytes, path: str, level: int) -> None:
@@ -235,7 +273,7 @@ def _audit_history(reader: LogReader, latest: SignedCheckpoint, keys: Sequence[V
         rel = f.relative_to(reader.storage.root).as_posix()
         try:
             signed = SignedCheckpoint.parse(f.read_bytes())
-            signed.verify(keys, origin=latest.checkpoint.origin)
+            verify_signed_by(signed, keys, origin=latest.checkpoint.origin)
         except EvidenceError as e:
             raise AuditError(f"the older checkpoint {rel} does not verify: {e.message}") from e
         cp = signed.checkpoint
