@@ -10,18 +10,19 @@ The small public face of the library. Everything else is importable but not prom
     >>> log = Log.create("/tmp/mylog", origin="example.org/evidence/log")   # doctest: +SKIP
     >>> [index] = log.append([b"entry"])                                     # doctest: +SKIP
 
-``evidence.capture`` is the one-call function; the capture machinery lives in the package
-of the same name, imported as ``from evidence.capture import Capturer, CaptureOptions``.
+``evidence.capture`` is the one-call function (it keeps its browser between calls);
+``evidence.Session`` captures a batch with one browser and an explicit lifetime. The
+capture machinery lives in the package of the same name, imported as
+``from evidence.capture import Capturer, CaptureOptions``.
 """
-
-from __future__ import annotations
 
 __version__ = "0.1.0"
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import sys as _sys
+import types as _types
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from evidence.errors import (
     BundleFormatError,
@@ -37,8 +38,8 @@ from evidence.errors import (
     VerificationError,
 )
 
-if TYPE_CHECKING:
-    from evidence.api import capture
+if _TYPE_CHECKING:
+    from evidence.api import Session, capture
     from evidence.bundle import Bundle
     from evidence.log import Log
     from evidence.trust import TrustPolicy
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 # fast and pulls in the browser, TSA and bundle machinery only when it is needed.
 _LAZY = {
     "capture": "evidence.api",
+    "Session": "evidence.api",
     "Bundle": "evidence.bundle",
     "Log": "evidence.log",
     "TrustPolicy": "evidence.trust",
@@ -58,7 +60,7 @@ _LAZY = {
 _SHADOWED = frozenset({"capture", "verify"})
 
 
-class _Package(types.ModuleType):
+class _Package(_types.ModuleType):
     """``evidence.capture`` and ``evidence.verify`` stay the functions.
 
     Importing the package ``evidence.capture`` (or the module ``evidence.verify``) would
@@ -66,22 +68,27 @@ class _Package(types.ModuleType):
     modules remain importable by their full names (``from evidence.capture import ...``).
     """
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _SHADOWED and isinstance(value, types.ModuleType):
+    def __setattr__(self, name: str, value: _Any) -> None:
+        if name in _SHADOWED and isinstance(value, _types.ModuleType):
             return
         super().__setattr__(name, value)
 
 
-sys.modules[__name__].__class__ = _Package
+_sys.modules[__name__].__class__ = _Package
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'evidence' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """The public face only (``__all__``), loaded or not yet loaded."""
+    return sorted(__all__)
 
 
 __all__ = [
@@ -96,6 +103,7 @@ __all__ = [
     "Log",
     "LogError",
     "Report",
+    "Session",
     "SignatureError",
     "TimestampError",
     "TrustPolicy",

@@ -4,24 +4,38 @@
     bundle = evidence.capture("https://shop.example/item/1", case="2026-017", operator="J. Smith")
     print(bundle.path, bundle.log_index)
 
+    with evidence.Session(case="2026-017") as s:      # a batch: one browser for every page
+        bundles = [s.capture(u, out_dir="bundles") for u in urls]
+
 The default log is the embedded one in the evidence home (``$EVIDENCE_HOME``, else the
-platform data directory): ``log/`` with its keys in ``keys/``, created on first use.
+platform data directory): ``log/`` with its keys in ``keys/``, created on first use, with
+its verification keys in ``log/verification-keys.txt``.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
-import secrets
-import socket
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evidence.bundle import Bundle, remove_stale, seal
 from evidence.capture import CaptureOptions, Capturer
-from evidence.config import TSAConfig, evidence_home, load_config, select_tsas
+from evidence.config import (
+    TSAConfig,
+    check_origin,
+    chosen_origin,
+    evidence_home,
+    home_keys_dir,
+    load_config,
+    select_tsas,
+)
 from evidence.errors import UsageError
 from evidence.log import Log
 
@@ -31,39 +45,62 @@ if TYPE_CHECKING:
 LogLike = Log | str | os.PathLike[str] | None
 
 
-def default_origin() -> str:
-    """A fresh, unique origin for a new embedded log."""
-    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-.") or "localhost"
-    return f"evidence.invalid/{host}/{secrets.token_hex(4)}"
+def default_log(home: Path | None = None, *, tsas: Sequence[TSAConfig] = (), origin: str | None = None) -> Log:
+    """The embedded default log in the evidence home, created with its keys on first use.
 
-
-def default_log(home: Path | None = None, *, tsas: Sequence[TSAConfig] = ()) -> Log:
-    """The embedded default log in the evidence home, created with its keys on first use."""
+    Its name is chosen once, at creation: ``origin``, else ``$EVIDENCE_ORIGIN``, else
+    ``origin`` in config.toml, else ``evidence-log.localhost/<random>``
+    (:func:`evidence.config.chosen_origin`). Asking for another name for an existing log
+    is a :class:`UsageError` (a log's name never changes).
+    """
+    from evidence.log.sequencer import META_FILE
     from evidence.timestamp import timestamper
 
     h = home or evidence_home()
     hook = timestamper(tsas) if tsas else None
-    return Log.open_or_create(h / "log", default_origin(), keys_dir=h / "keys", after_checkpoint=hook)
+    path = h / "log"
+    if (path / META_FILE).exists():
+        log = Log.open(path, keys_dir=home_keys_dir(h), after_checkpoint=hook)
+        _same_origin(log, origin)
+        return log
+    name = chosen_origin(origin, config=load_config(h))
+    return Log.open_or_create(path, name, keys_dir=home_keys_dir(h), after_checkpoint=hook)
 
 
-def resolve_log(log: LogLike, *, tsas: Sequence[TSAConfig] = ()) -> SealableLog:
+def _same_origin(log: SealableLog, origin: str | None) -> None:
+    if origin is not None and check_origin(origin, "--origin") != log.origin:
+        raise UsageError(
+            f"the log {getattr(log, 'path', '')} is already named {log.origin!r}; a log's name is chosen once, "
+            f"when it is created, so it cannot become {origin!r}",
+            hint="Drop --origin, or start a new log under another EVIDENCE_HOME (or `evidence log init DIR "
+            "--origin NAME`, then --log DIR).",
+        )
+
+
+def resolve_log(log: LogLike, *, tsas: Sequence[TSAConfig] = (), origin: str | None = None) -> SealableLog:
     """A Log object from what a caller passed: a Log, a directory, an http(s) URL of a log
     server (``evidence log serve``; token from ``$EVIDENCE_LOG_TOKEN`` or config.toml), or
-    None (the default)."""
+    None (the default). ``origin`` names the default log when it is created; for any
+    other log it must be the log's name."""
     from evidence.timestamp import timestamper
 
     if isinstance(log, Log):
+        _same_origin(log, origin)
         return log
     if log is None:
-        return default_log(tsas=tsas)
+        return default_log(tsas=tsas, origin=origin)
     text = os.fspath(log)
     if text.startswith(("http://", "https://")):
         from evidence.log.remote import open_remote_log
 
         # The server time-stamps its checkpoints; ``tsas`` are used only if it returned none.
-        return open_remote_log(text)
+        remote = open_remote_log(text)
+        _same_origin(remote, origin)
+        return remote
     hook = timestamper(tsas) if tsas else None
-    return Log.open(text, after_checkpoint=hook)
+    opened = Log.open(text, after_checkpoint=hook)
+    _same_origin(opened, origin)
+    return opened
 
 
 def resolve_tsas(tsa: str | Sequence[str] | None) -> tuple[TSAConfig, ...]:
@@ -75,20 +112,32 @@ def resolve_tsas(tsa: str | Sequence[str] | None) -> tuple[TSAConfig, ...]:
 _CAPTURE_FIELDS = set(CaptureOptions.__dataclass_fields__)
 
 
+def _check_options(options: dict[str, Any]) -> None:
+    unknown = set(options) - _CAPTURE_FIELDS
+    if unknown:
+        raise UsageError(
+            f"unknown capture option(s): {', '.join(sorted(unknown))}",
+            hint=f"Capture options are the fields of CaptureOptions: {', '.join(sorted(_CAPTURE_FIELDS))}.",
+        )
+
+
 @contextmanager
 def session(
     *,
     log: LogLike = None,
     tsa: str | Sequence[str] | None = None,
     executable: str | None = None,
+    origin: str | None = None,
     **options: Any,
 ) -> Iterator[tuple[Capturer, SealableLog, tuple[TSAConfig, ...]]]:
-    """One browser and one log for many captures (what ``preserve`` uses for batches)."""
-    unknown = set(options) - _CAPTURE_FIELDS
-    if unknown:
-        raise UsageError(f"unknown capture option(s): {', '.join(sorted(unknown))}")
+    """One browser and one log for many captures (what ``preserve`` uses for batches).
+
+    The lower-level form of :class:`Session`: yields the running
+    :class:`~evidence.capture.Capturer`, the log and the TSAs, for :func:`capture_with`.
+    """
+    _check_options(options)
     tsas = resolve_tsas(tsa)
-    the_log = resolve_log(log, tsas=tsas)
+    the_log = resolve_log(log, tsas=tsas, origin=origin)
     with Capturer(CaptureOptions(**options), executable=executable) as capturer:
         yield capturer, the_log, tsas
 
@@ -116,6 +165,97 @@ def capture_with(
         return seal(cap_dir, the_log, out, name=name, tsas=tsas)
 
 
+def _close_log(the_log: object) -> None:
+    close = getattr(the_log, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
+
+
+class Session:
+    """Many captures with one browser and one log: the way to preserve a batch from Python.
+
+        import evidence
+        with evidence.Session(case="2026-017", operator="J. Smith") as s:
+            for url in urls:
+                bundle = s.capture(url, out_dir="bundles")
+
+    ``log``, ``tsa``, ``executable`` and ``origin`` are as for :func:`capture`; ``options``
+    (:class:`~evidence.capture.CaptureOptions` fields) are the defaults of every capture,
+    and :meth:`capture` may override some of them for one page. The browser starts with
+    the first capture and stops on :meth:`close` (the end of the ``with`` block). Not
+    thread-safe: use one Session per thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        log: LogLike = None,
+        tsa: str | Sequence[str] | None = None,
+        executable: str | None = None,
+        origin: str | None = None,
+        **options: Any,
+    ) -> None:
+        _check_options(options)
+        self.options = CaptureOptions(**options)
+        self.tsas = resolve_tsas(tsa)
+        self.log: SealableLog = resolve_log(log, tsas=self.tsas, origin=origin)
+        self._own_log = not isinstance(log, Log)
+        self._capturer = Capturer(self.options, executable=executable)
+
+    def capture(
+        self, url: str, *, out_dir: str | os.PathLike[str] = ".", name: str | None = None, **options: Any
+    ) -> Bundle:
+        """Capture ``url`` with this session's browser, seal it, write its bundle in ``out_dir``."""
+        _check_options(options)
+        opts = replace(self.options, **options) if options else None
+        return capture_with(self._capturer, self.log, url, out_dir=out_dir, tsas=self.tsas, name=name, options=opts)
+
+    def close(self) -> None:
+        """Stop the browser (and close the log if this session opened it). Safe to call twice."""
+        self._capturer.close()
+        if self._own_log:
+            _close_log(self.log)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ``evidence.capture()`` keeps one browser per thread (and browser program) across calls, started
+# on the first call and stopped when the interpreter exits: a browser start costs seconds.
+_shared = threading.local()
+_all_shared: list[Capturer] = []
+_shared_lock = threading.Lock()
+
+
+def _shared_capturer(executable: str | None) -> Capturer:
+    capturers: dict[str | None, Capturer] | None = getattr(_shared, "capturers", None)
+    if capturers is None:
+        capturers = _shared.capturers = {}
+    found = capturers.get(executable)
+    if found is None:
+        found = capturers[executable] = Capturer(executable=executable)
+        with _shared_lock:
+            if not _all_shared:
+                atexit.register(close_shared_browsers)
+            _all_shared.append(found)
+    return found
+
+
+def close_shared_browsers() -> None:
+    """Stop the browsers :func:`capture` keeps between calls (also done at interpreter exit)."""
+    with _shared_lock:
+        capturers, _all_shared[:] = list(_all_shared), []
+    for c in capturers:
+        with contextlib.suppress(Exception):
+            c.close()
+    if getattr(_shared, "capturers", None):
+        _shared.capturers = {}
+
+
 def capture(
     url: str,
     *,
@@ -124,18 +264,39 @@ def capture(
     tsa: str | Sequence[str] | None = None,
     name: str | None = None,
     executable: str | None = None,
+    origin: str | None = None,
     **options: Any,
 ) -> Bundle:
     """Capture ``url``, seal it into the log and write a proof bundle; return the Bundle.
 
     ``options`` are :class:`~evidence.capture.CaptureOptions` fields (``case``,
     ``operator``, ``viewport_width``, ``timeout_s``, ``insecure``, ...). ``log`` is a
-    :class:`~evidence.log.Log`, a log directory, or None for the embedded default log.
-    ``tsa`` names configured time-stamping authorities or gives their URLs (default: all
-    configured in ``config.toml``).
+    :class:`~evidence.log.Log`, a log directory, a log server URL, or None for the embedded
+    default log (named ``origin`` when this call creates it; see
+    :func:`evidence.config.chosen_origin`). ``tsa`` names configured time-stamping
+    authorities or gives their URLs (default: all configured in ``config.toml``).
+
+    The browser is started on the first call and kept for the next ones (in the same
+    thread), so a loop of ``capture()`` calls costs one browser start; it stops when the
+    program exits, or on :func:`close_shared_browsers`. :class:`Session` does the same with
+    an explicit lifetime.
 
     Raises :class:`~evidence.errors.CaptureError` (nothing written anywhere) when the page
     cannot be captured.
     """
-    with session(log=log, tsa=tsa, executable=executable, **options) as (capturer, the_log, tsas):
-        return capture_with(capturer, the_log, url, out_dir=out_dir, tsas=tsas, name=name)
+    _check_options(options)
+    tsas = resolve_tsas(tsa)
+    the_log = resolve_log(log, tsas=tsas, origin=origin)
+    try:
+        return capture_with(
+            _shared_capturer(executable),
+            the_log,
+            url,
+            out_dir=out_dir,
+            tsas=tsas,
+            name=name,
+            options=CaptureOptions(**options),
+        )
+    finally:
+        if not isinstance(log, Log):
+            _close_log(the_log)

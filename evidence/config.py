@@ -23,6 +23,15 @@ A shared log server (``preserve --log https://...``) may be described too::
     token_file = "log-token"              # optional: a file holding the bearer token (else $EVIDENCE_LOG_TOKEN)
     key = "log.example.org+1a2b3c4d+AQ..." # optional: the log key (vkey) the server must present
 
+The name of the embedded default log, used once, when that log is created on first use
+(an existing log keeps its name)::
+
+    origin = "firm.example/evidence/2026"  # a scheme-less URL under a domain you control
+
+``$EVIDENCE_ORIGIN`` overrides it, and ``preserve --origin`` / ``evidence log init --origin``
+override both. Without any, the name is ``evidence-log.localhost/<8 random hex digits>``
+(docs/design.md explains the choice).
+
 Relative paths are relative to the home directory. With ``root`` and a certificate or
 fingerprint, every token is fully verified the moment it arrives; without them it is
 checked for the right imprint and nonce only, and trust is left to the verifier's policy.
@@ -43,13 +52,17 @@ from urllib.parse import urlsplit
 from evidence.errors import FormatError, UsageError
 
 ENV_HOME = "EVIDENCE_HOME"
+ENV_ORIGIN = "EVIDENCE_ORIGIN"
+#: The default origin's fixed part: RFC 6761 reserves ``.localhost`` (it can never name
+#: anybody's public log), and it reads as what it is: a log kept on this computer.
+DEFAULT_ORIGIN_PREFIX = "evidence-log.localhost/"
 CONFIG_FILE = "config.toml"
 TRUST_POLICY_FILE = "trust.policy"
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 300.0
 
 _TSA_KEYS = frozenset({"name", "url", "certificate", "sha256", "root", "timeout"})
-_TOP_KEYS = frozenset({"tsa", "log_server"})
+_TOP_KEYS = frozenset({"tsa", "log_server", "origin"})
 _LOG_SERVER_KEYS = frozenset({"url", "token_file", "key"})
 
 
@@ -66,6 +79,20 @@ def evidence_home(environ: Mapping[str, str] | None = None) -> Path:
         return home / "Library" / "Application Support" / "evidence"
     xdg = env.get("XDG_DATA_HOME")
     return (Path(xdg) if xdg else home / ".local" / "share") / "evidence"
+
+
+def home_keys_dir(home: Path | None = None) -> Path:
+    """Where the embedded default log (``<home>/log``) keeps its private keys: ``<home>/keys``.
+
+    A home log made by ``evidence log init`` before it put them there has them in
+    ``<home>/log/.state/keys``; that directory is used when it alone holds them.
+    """
+    h = evidence_home() if home is None else home
+    keys = h / "keys"
+    older = h / "log" / ".state" / "keys"
+    if not (keys / "log.skey").exists() and (older / "log.skey").exists():
+        return older
+    return keys
 
 
 def normalize_fingerprint(text: str) -> str:
@@ -141,6 +168,8 @@ class Config:
     home: Path
     tsas: tuple[TSAConfig, ...] = ()
     log_servers: tuple[LogServerConfig, ...] = ()
+    #: The name for the embedded default log when it is created (``origin = "..."``).
+    origin: str | None = None
 
     @property
     def path(self) -> Path:
@@ -240,7 +269,55 @@ def parse_config(text: str, home: Path, *, where: str = CONFIG_FILE) -> Config:
     if not isinstance(servers, list) or not all(isinstance(t, dict) for t in servers):
         raise FormatError(f"{where}: 'log_server' must be an array of tables, written [[log_server]]")
     log_servers = tuple(_log_server_from_table(t, i, home, where) for i, t in enumerate(servers))
-    return Config(home=home, tsas=tsas, log_servers=log_servers)
+    origin = data.get("origin")
+    if origin is not None:
+        if not isinstance(origin, str):
+            raise FormatError(f"{where}: origin must be a string such as \"firm.example/evidence/2026\"")
+        origin = check_origin(origin, f"{where}: origin")
+    return Config(home=home, tsas=tsas, log_servers=log_servers, origin=origin)
+
+
+def check_origin(origin: str, what: str = "the origin") -> str:
+    """``origin`` if it can name a log (a signed-note key name), else a plain :class:`UsageError`."""
+    from evidence.errors import EvidenceError
+    from evidence.note import check_key_name
+
+    text = origin.strip()
+    if text.lower().startswith(("http://", "https://")):
+        raise UsageError(
+            f"{what} {origin!r} must be written without http:// or https://",
+            hint="A log's name is a scheme-less URL, e.g. firm.example/evidence/2026.",
+        )
+    try:
+        check_key_name(text)
+    except EvidenceError as e:
+        raise UsageError(
+            f"{what} {origin!r} cannot name a log: {e.message}",
+            hint="A log's name is a scheme-less URL, e.g. firm.example/evidence/2026.",
+        ) from e
+    return text
+
+
+def default_origin() -> str:
+    """A fresh, unique name for a new log nobody chose a name for:
+    ``evidence-log.localhost/<8 random hex digits>``."""
+    import secrets
+
+    return DEFAULT_ORIGIN_PREFIX + secrets.token_hex(4)
+
+
+def chosen_origin(
+    given: str | None = None, *, config: Config | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """The origin for a log being created: ``given`` (an option), else ``$EVIDENCE_ORIGIN``,
+    else ``origin`` in config.toml, else :func:`default_origin`."""
+    env = os.environ if environ is None else environ
+    if given:
+        return check_origin(given, "--origin")
+    if env.get(ENV_ORIGIN):
+        return check_origin(env[ENV_ORIGIN], f"${ENV_ORIGIN}")
+    cfg = config if config is not None else load_config()
+    return cfg.origin or default_origin()
 
 
 def load_config(home: Path | str | None = None) -> Config:
