@@ -105,6 +105,7 @@ from evidence.timestamp import (
     verify_token,
 )
 from evidence.trust import TrustPolicy
+from evidence.words import entries
 
 __all__ = [
     "EXIT_NOT_ANCHORED",
@@ -121,6 +122,8 @@ __all__ = [
 #: Exit status for "verified, but only against keys found in the bundle itself".
 EXIT_NOT_ANCHORED = 3
 
+#: The ``format`` of :meth:`Report.to_dict`: version 2 has machine keys in ``facts``.
+REPORT_FORMAT = "evidence-verify-report/2"
 STEP_TITLES: dict[int, str] = {
     1: "The bundle is a complete, undamaged WACZ container",
     2: "Every sealed file matches the manifest",
@@ -193,11 +196,35 @@ class Grade(enum.StrEnum):
     NOT_CHECKED = "NOT CHECKED"
 
 
+_VERDICT_KEYS = {
+    Verdict.VERIFIED: "verified",
+    Verdict.NOT_ANCHORED: "not_anchored",
+    Verdict.FAILED: "failed",
+    Verdict.UNUSABLE: "unusable",
+}
+_GRADE_KEYS = {
+    Grade.VERIFIED: "verified",
+    Grade.NOT_ANCHORED: "not_anchored",
+    Grade.NONE: "none",
+    Grade.FAILED: "failed",
+    Grade.NOT_CHECKED: "not_checked",
+}
+_CLAIM_KEYS = {
+    "Integrity of the preserved files": "integrity",
+    "Recorded in the log": "log_inclusion",
+    "Signed time (the log's clock)": "signed_time",
+    "Independent time (RFC 3161)": "independent_time",
+    "Witnesses": "witnesses",
+}
+
+
 @dataclass(frozen=True)
 class StepResult:
     """One numbered step that ran: whether it passed, in plain words, and the files involved.
 
     ``meaning`` says, for a failed step, what the failure means for the evidence.
+    ``empty`` marks a step that passed because there was nothing to check (step 7 on a
+    bundle with no time-stamp at all): shown as ``[NONE]``, not ``[PASS]``.
     """
 
     number: int
@@ -206,6 +233,14 @@ class StepResult:
     detail: str
     files: tuple[str, ...] = ()
     meaning: str | None = None
+    empty: bool = False
+
+    @property
+    def status(self) -> str:
+        """``"pass"``, ``"fail"``, or ``"none"`` (passed with nothing to check)."""
+        if not self.ok:
+            return "fail"
+        return "none" if self.empty else "pass"
 
     @property
     def file(self) -> str | None:
@@ -220,6 +255,11 @@ class Claim:
     name: str
     grade: Grade
     detail: str
+
+    @property
+    def key(self) -> str:
+        """The claim's stable machine name (JSON): ``integrity``, ``log_inclusion``, ..."""
+        return _CLAIM_KEYS.get(self.name, re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_"))
 
 
 @dataclass(frozen=True)
@@ -246,7 +286,11 @@ class Report:
     claims: tuple[Claim, ...]
     to_confirm: tuple[ToConfirm, ...] = ()
     trust: str = ""
+    #: Display facts for the text report: (label, text) pairs.
     facts: tuple[tuple[str, str], ...] = ()
+    #: The same facts for machines (JSON ``facts``): snake_case keys, numbers as numbers, times
+    #: as ISO 8601 UTC strings with a ``_unix`` twin in seconds; see docs/verifying.md.
+    data: tuple[tuple[str, Any], ...] = ()
     #: Things a reader must know that do not change the verdict (a suspicious time gap, a site
     #: that served the browser other content than the raw fetch, ...), in plain words.
     warnings: tuple[str, ...] = ()
@@ -272,19 +316,22 @@ class Report:
         return next((s for s in self.steps if not s.ok), None)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (for JSON)."""
+        """Plain data (for JSON); the fields are described in docs/verifying.md ("JSON output")."""
         return {
+            "format": REPORT_FORMAT,
             "path": self.path,
             "verdict": self.verdict.value,
+            "result": _VERDICT_KEYS[self.verdict],
             "exit_code": self.exit_code,
             "summary": self.summary,
             "trust": self.trust,
-            "facts": dict(self.facts),
+            "facts": dict(self.data),
             "steps": [
                 {
                     "number": s.number,
                     "title": s.title,
                     "ok": s.ok,
+                    "status": s.status,
                     "detail": s.detail,
                     "files": list(s.files),
                     **({"meaning": s.meaning} if s.meaning else {}),
@@ -292,7 +339,16 @@ class Report:
                 for s in self.steps
             ],
             "not_run": [{"number": n, "title": t} for n, t in STEP_TITLES.items() if n > len(self.steps)],
-            "claims": [{"name": c.name, "grade": c.grade.value, "detail": c.detail} for c in self.claims],
+            "claims": [
+                {
+                    "key": c.key,
+                    "name": c.name,
+                    "grade": c.grade.value,
+                    "status": _GRADE_KEYS[c.grade],
+                    "detail": c.detail,
+                }
+                for c in self.claims
+            ],
             "to_confirm": [
                 {"what": t.what, "identity": t.identity, "fingerprint": t.fingerprint, "how": t.how}
                 for t in self.to_confirm
@@ -314,7 +370,7 @@ class Report:
         out.append(f"Trusted keys: {self.trust}")
         out.append("")
         for s in self.steps:
-            mark = "PASS" if s.ok else "FAIL"
+            mark = s.status.upper()
             out.append(f"{s.number}. [{mark}] {s.title}")
             out.extend(_wrap(s.detail, "     "))
             if not s.ok and s.files:
@@ -447,6 +503,8 @@ class _State:
     warnings: list[str] = field(default_factory=list)
     #: Newer checkpoints added by ``evidence refresh``, checked in step 5.
     refreshes: tuple[RefreshCheck, ...] = ()
+    #: Steps that passed with nothing to check (shown as NONE).
+    empty_steps: set[int] = field(default_factory=set)
 
 
 class _Verification:
@@ -521,7 +579,9 @@ class _Verification:
                 except EvidenceError as e:
                     steps.append(StepResult(number, STEP_TITLES[number], False, e.diagnostics(), (), _MEANING[number]))
                     break
-                steps.append(StepResult(number, STEP_TITLES[number], True, detail, files))
+                steps.append(
+                    StepResult(number, STEP_TITLES[number], True, detail, files, empty=number in self.s.empty_steps)
+                )
         finally:
             if self.view is not None:
                 self.view.close()
@@ -736,7 +796,7 @@ class _Verification:
             )
         if proof.index >= cp.size:
             raise _Fail(
-                f"{PROOF_PATH} is for entry {proof.index}, but its checkpoint covers only {cp.size} entries.",
+                f"{PROOF_PATH} is for entry {proof.index}, but its checkpoint covers only {entries(cp.size)}.",
                 PROOF_PATH,
             )
         try:
@@ -751,7 +811,7 @@ class _Verification:
             ) from e
         self.s.proof, self.s.signed, self.s.note = proof, signed, note
         return (
-            f"The seal is entry {proof.index} of the log {cp.origin!r}, whose checkpoint covers {cp.size} entries "
+            f"The seal is entry {proof.index} of the log {cp.origin!r}, whose checkpoint covers {entries(cp.size)} "
             f"with root hash {cp.root_hash.hex()}; {NOTE_PATH} is that checkpoint.",
             (PROOF_PATH, NOTE_PATH),
         )
@@ -841,8 +901,9 @@ class _Verification:
                 "Log key",
                 log_key.vkey(),
                 f"sha256:{log_key.fingerprint()}",
-                f"Ask the operator of the log {origin!r} for its public key (vkey) and compare; then verify with "
-                "--log-key or add a 'log' line to your trust policy.",
+                f"Ask the operator of the log {origin!r} for its verification-keys.txt (the log key and the clock "
+                "key), through a channel you trust, never from this bundle; compare, then verify with --log-key "
+                "verification-keys.txt or add a 'log' line to your trust policy.",
             )
         )
         self.s.log_detail = (
@@ -888,7 +949,7 @@ class _Verification:
         tokens = sum(len(c.tokens) for c in checks)
         return (
             f" The bundle also carries {len(checks)} newer checkpoint(s) of the same log, added later by 'evidence "
-            f"refresh' (newest: {newest.checkpoint.size} entries); each is signed by the same key and proven "
+            f"refresh' (newest: {entries(newest.checkpoint.size)}); each is signed by the same key and proven "
             "append-only consistent with the checkpoint above, so it contains this entry too. Their cosignatures "
             f"count in step 6 and their {tokens} RFC 3161 time-stamp(s) in step 7."
         )
@@ -908,7 +969,7 @@ class _Verification:
         for r in self.s.refreshes:
             for k, t in r.cosignatures:
                 if k in keys and (k not in found or t < found[k][0]):
-                    found[k] = (t, f"refresh {r.k}, a later checkpoint of {r.checkpoint.size} entries ({r.note_path})")
+                    found[k] = (t, f"refresh {r.k}, a later checkpoint of {entries(r.checkpoint.size)} ({r.note_path})")
         return found
 
     # ------------------------------------------------------------------ 6. cosignatures
@@ -959,8 +1020,10 @@ class _Verification:
                     "Log clock key",
                     key.vkey(),
                     f"sha256:{key.fingerprint()}",
-                    f"The log operator publishes it beside the log key (line 2 of {VKEY_PATH}); give it with "
-                    "--log-key, or add it to your trust policy as a 'witness' line.",
+                    f"The operator of the log {origin!r} publishes it with the log key in the log's "
+                    "verification-keys.txt; obtain that file from the operator (never from this bundle), compare, "
+                    "then give it with --log-key verification-keys.txt, or add the key to your trust policy as a "
+                    "'witness' line.",
                 )
             )
         parts = [self.s.clock_detail]
@@ -1061,7 +1124,12 @@ class _Verification:
                 )
         refreshed = [(name, r) for r in self.s.refreshes for name, _ in r.tokens]
         if not numbered and not refreshed:
-            return "The bundle carries no RFC 3161 time-stamp.", ()
+            self.s.empty_steps.add(7)
+            return (
+                "The bundle carries no RFC 3161 time-stamp: there is nothing to check here, and no independent "
+                "time (see the claims below).",
+                (),
+            )
         seen: dict[str, str] = {}
         for name in [n for _, n in numbered] + [n for n, _ in refreshed]:
             digest = self.hash(name)[0]
@@ -1394,6 +1462,43 @@ class _Verification:
             out.append(("Entry", f"{self.s.proof.index} (of {cp.size} in the checkpoint)"))
         return tuple(out)
 
+    def data(self) -> tuple[tuple[str, Any], ...]:
+        """The facts for machines: stable snake_case keys, numbers as numbers, ISO 8601 UTC times."""
+        m = self.s.manifest
+        out: dict[str, Any] = {}
+        if m:
+            out["url"] = m.get("url")
+            out["final_url"] = m.get("final_url")
+            status = m.get("status")
+            out["http_status"] = status if isinstance(status, int) and not isinstance(status, bool) else None
+            out["capture_started"] = m.get("capture_started")
+            out["case"] = m.get("case") or None
+            out["operator"] = m.get("operator") or None
+            out["manifest_sha256"] = hashlib.sha256(self.s.manifest_bytes).hexdigest()
+        if self.s.proof is not None and self.s.signed is not None:
+            cp = self.s.signed.checkpoint
+            out["log_origin"] = cp.origin
+            out["entry_index"] = self.s.proof.index
+            out["tree_size"] = cp.size
+            out["root_hash"] = cp.root_hash.hex()
+        if self.s.clock_time is not None:
+            out["signed_time"] = _iso(self.s.clock_time)
+            out["signed_time_unix"] = self.s.clock_time
+        good = sorted(t.time for t in self.s.tokens if t.grade is Grade.VERIFIED and t.time is not None)
+        out["independent_time"] = _iso(good[0]) if good else None
+        out["independent_time_unix"] = int(good[0].timestamp()) if good else None
+        out["timestamps"] = [
+            {
+                "file": t.name,
+                "grade": t.grade.value,
+                "status": _GRADE_KEYS[t.grade],
+                "time": _iso(t.time) if t.time is not None else None,
+                "time_unix": int(t.time.timestamp()) if t.time is not None else None,
+            }
+            for t in self.s.tokens
+        ]
+        return tuple(out.items())
+
     def claims(self, steps: Sequence[StepResult]) -> tuple[Claim, ...]:
         failed = next((s.number for s in steps if not s.ok), None)
         ran = {s.number for s in steps if s.ok}
@@ -1494,6 +1599,7 @@ class _Verification:
             to_confirm=to_confirm,
             trust=trust,
             facts=self.facts(),
+            data=self.data(),
             warnings=tuple(self.s.warnings),
         )
 
