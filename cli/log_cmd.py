@@ -3,86 +3,70 @@
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 from evidence.checkpoint import SignedCheckpoint, TlogProof
-from evidence.errors import EXIT_OK, EXIT_VERIFICATION_FAILED, FormatError, PolicyError, UsageError
+from evidence.errors import EXIT_OK, EXIT_VERIFICATION_FAILED, PolicyError, UsageError
 from evidence.log import Log
 from evidence.log.reader import audit
 from evidence.note import Verifier, open_note
 
+from .options import (
+    LOG_DIR_HELP,
+    add_log_dir,
+    add_log_key,
+    log_dir_and_keys,
+    open_log,
+    read_text_input,
+    read_vkeys,
+)
+
 
 def _read_input(path: str, what: str, limit: int = 1 << 20) -> bytes:
     """Read a file (or '-' for stdin) the user named, with a size cap and a plain error."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with open(path, "rb") as f:
-                data = f.read(limit + 1)
-    except FileNotFoundError:
-        raise UsageError(f"the {what} file {path} does not exist") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a {what} file") from None
-    except OSError as e:
-        raise UsageError(f"cannot read the {what} file {path}: {e.strerror}") from e
-    if len(data) > limit:
-        raise FormatError(f"the {what} file {path} is larger than {limit} bytes; it cannot be a {what}")
-    return data
+    return read_text_input(path, what, limit)
 
 
 def _vkeys(values: list[str] | None, what: str) -> list[Verifier]:
     """Keys given as vkey text or as a file holding vkeys (one per line)."""
-    out: list[Verifier] = []
-    for v in values or []:
-        if os.path.isfile(v):
-            lines = [ln.strip() for ln in _read_input(v, "key").decode("utf-8", "replace").splitlines()]
-            out.extend(Verifier.from_vkey(ln) for ln in lines if ln and not ln.startswith("#"))
-        else:
-            out.append(Verifier.from_vkey(v))
+    out = read_vkeys(values, "--log-key" if what == "log" else "--key")
     if not out and what:
-        raise UsageError(f"give at least one {what} key with --key")
+        flag = "--log-key" if what == "log" else "--key"
+        raise UsageError(f"give at least one {what} key with {flag} VKEY|FILE")
     return out
 
 
-def _default_log_dir() -> Path:
-    from evidence.config import evidence_home
-
-    return evidence_home() / "log"
-
-
-def _default_origin() -> str:
-    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-.") or "localhost"
-    return f"evidence.invalid/{host}/{secrets.token_hex(4)}"
-
-
 def cmd_init(args: argparse.Namespace) -> int:
-    path = Path(args.dir) if args.dir else _default_log_dir()
-    log = Log.create(path, origin=args.origin or _default_origin(), keys_dir=args.keys)
+    from evidence.config import chosen_origin
+
+    path, keys = log_dir_and_keys(args.dir, args.keys)
+    log = Log.create(path, origin=chosen_origin(args.origin), keys_dir=keys)
     print(f"Created the log {log.origin!r} in {path}.")
-    print(f"Log key (publish it; verifiers need it):       {log.verifier.vkey()}")
-    print(f"Timestamp key (the log's own signed clock):    {log.timestamp_verifier.vkey()}")
+    print(f"Log key (signs the checkpoints):                {log.verifier.vkey()}")
+    print(f"Clock key (the log's own signed time):          {log.timestamp_verifier.vkey()}")
+    print(f"Publish both, as the file {log.verification_keys_path}:")
+    print(f"  verifiers run  evidence verify BUNDLE.wacz --log-key {log.verification_keys_path.name}")
     print(f"Private keys are in {log.keys_dir} (mode 0600): back them up and keep them secret.")
     return EXIT_OK
 
 
 def _open(args: argparse.Namespace) -> Log:
-    return Log.open(args.dir or _default_log_dir(), keys_dir=getattr(args, "keys", None))
+    return open_log(args.dir, getattr(args, "keys", None))
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    if args.dir is not None and Path(args.dir).is_file():
+        # `evidence log add a.bin b.bin`: every argument is a file; the log is the home log.
+        args.files, args.dir = [args.dir, *args.files], None
     entries = [_read_input(f, "entry", limit=1 << 16) for f in args.files]
     with _open(args) as log:
         indices = log.append(entries)
         cp = log.checkpoint().checkpoint
     for f, i in zip(args.files, indices, strict=True):
         print(f"{i}\t{f}")
-    print(f"Logged; the log now holds {cp.size} entries (root {cp.root_hash.hex()}).", file=sys.stderr)
+    print(f"Logged; the log now holds {_entries(cp.size)} (root {cp.root_hash.hex()}).", file=sys.stderr)
     return EXIT_OK
 
 
@@ -98,9 +82,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         for t in cosig.values():
             from datetime import UTC, datetime
 
-            print(f"signed at:  {datetime.fromtimestamp(t, UTC).isoformat()} (log's own timestamp cosignature)")
+            print(f"signed at:  {datetime.fromtimestamp(t, UTC).isoformat()} (the log's clock cosignature)")
         print(f"log key:    {log.verifier.vkey()}")
         print(f"clock key:  {log.timestamp_verifier.vkey()}")
+        print(f"keys file:  {log.verification_keys_path} (publish it; verifiers give it to --log-key)")
         tokens = log.timestamps(cp.size)
         print(f"RFC 3161 timestamps on this checkpoint: {len(tokens)}")
     return EXIT_OK
@@ -117,8 +102,12 @@ def cmd_prove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
-    keys = _vkeys(args.key, "log")
+    keys = _vkeys(args.log_key, "log")
 
     def progress(msg: str) -> None:
         if not args.quiet:
@@ -142,14 +131,14 @@ def cmd_note_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_proof_verify(args: argparse.Namespace) -> int:
-    keys = _vkeys(args.key, "log")
+    keys = _vkeys(args.log_key, "log")
     witnesses = _vkeys(args.witness, "") if args.witness else []
     proof = TlogProof.parse(_read_input(args.proof, "proof"))
     entry = _read_input(args.entry, "entry", limit=1 << 16)
     verified = proof.verify(entry, keys)
     cp = verified.checkpoint
     print(f"1. leaf hash recomputed from {args.entry}")
-    print(f"2. checkpoint of {cp.origin!r} (size {cp.size}) is signed by a key you trust")
+    print(f"2. checkpoint of {cp.origin!r} ({_entries(cp.size)}) is signed by a key you trust")
     if witnesses or args.quorum:
         good = SignedCheckpoint.parse(proof.checkpoint_note).cosignatures(witnesses)
         quorum = args.quorum if args.quorum is not None else len(witnesses)
@@ -161,7 +150,7 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
         print(f"3. {len(good)} witness cosignature(s) verified (quorum {quorum}): {names}")
     else:
         print("3. no witness policy given; witness cosignatures not checked")
-    print(f"4. entry {proof.index} is included in the tree of {cp.size} entries (root {cp.root_hash.hex()})")
+    print(f"4. entry {proof.index} is included in the tree of {_entries(cp.size)} (root {cp.root_hash.hex()})")
     print("VERIFIED")
     return EXIT_OK
 
@@ -175,52 +164,67 @@ def register(sub: Any) -> None:
     register_log_serve(log_sub)
 
     p = log_sub.add_parser("init", help="create a new empty log (default: the embedded default log)")
-    p.add_argument("dir", nargs="?", help="log directory (default: $EVIDENCE_HOME/log)")
-    p.add_argument("--origin", help="the log's name, a scheme-less URL (default: a random one)")
-    p.add_argument("--keys", help="directory for the private keys (default: DIR/.state/keys)")
+    add_log_dir(p, help="where to create the log (default: the embedded log, $EVIDENCE_HOME/log)")
+    p.add_argument(
+        "--origin",
+        help="the log's name, a scheme-less URL such as firm.example/evidence/2026 (default: $EVIDENCE_ORIGIN, "
+        "else origin in config.toml, else evidence-log.localhost/<random>)",
+    )
+    p.add_argument(
+        "--keys",
+        metavar="DIR",
+        help="directory for the private keys (default: LOGDIR/.state/keys; $EVIDENCE_HOME/keys for the home log)",
+    )
     p.set_defaults(func=cmd_init)
 
     p = log_sub.add_parser("add", help="append files as entries (each at most 65,535 bytes)")
-    p.add_argument("dir")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--keys", help="directory holding the log's private keys")
+    add_log_dir(p)
+    p.add_argument("files", nargs="+", metavar="FILE", help="files whose bytes become entries, in this order")
+    p.add_argument("--keys", metavar="DIR", help="directory holding the log's private keys")
     p.set_defaults(func=cmd_add)
 
-    p = log_sub.add_parser("status", help="show the latest checkpoint")
-    p.add_argument("dir", nargs="?")
+    p = log_sub.add_parser("status", help="show the latest checkpoint and the log's keys")
+    add_log_dir(p)
     p.set_defaults(func=cmd_status)
 
     p = log_sub.add_parser("prove", help="print a tlog-proof for one entry")
-    p.add_argument("dir")
-    p.add_argument("index", type=int)
-    p.add_argument("--size", type=int, help="prove against the checkpoint of this size (default: latest)")
-    p.add_argument("-o", "--output", help="write the proof to this file")
+    add_log_dir(p, help=LOG_DIR_HELP + "; give it when giving INDEX")
+    p.add_argument("index", type=int, metavar="INDEX", help="the entry's index (0-based)")
+    p.add_argument("--size", type=int, metavar="N", help="prove against the checkpoint of this size (default: latest)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the proof to this file (default: standard output)")
     p.set_defaults(func=cmd_prove)
 
     p = log_sub.add_parser("audit", help="recompute every tile of any tlog-tiles log and check it")
-    p.add_argument("location", help="log directory or http(s) base URL")
-    p.add_argument("--key", action="append", required=True, help="the log's verifier key (vkey), or a file of vkeys")
+    p.add_argument("location", metavar="LOCATION", help="log directory or http(s) base URL")
+    add_log_key(
+        p,
+        help="a key that signs or cosigns the log's checkpoints: the log key (Ed25519, 0x01) or a mirror's or "
+        "witness's cosignature key (0x04); vkey or file of vkeys such as verification-keys.txt; repeatable, "
+        "at least one",
+    )
     p.add_argument("--origin", help="require this origin")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_audit)
 
     note = sub.add_parser("note", help="signed notes")
     note_sub = note.add_subparsers(dest="note_command", metavar="NOTECMD", parser_class=type(note))
     note_sub.required = True
     p = note_sub.add_parser("verify", help="verify a signed note (checkpoint) against keys")
-    p.add_argument("file")
-    p.add_argument("--key", action="append", required=True, help="a verifier key (vkey) or a file of vkeys")
+    p.add_argument("file", metavar="FILE", help="the signed note ('-' for standard input)")
+    p.add_argument(
+        "--key", action="append", required=True, metavar="VKEY|FILE", help="a verifier key (vkey) or a file of vkeys"
+    )
     p.set_defaults(func=cmd_note_verify)
 
     proof = sub.add_parser("proof", help="offline proofs")
     proof_sub = proof.add_subparsers(dest="proof_command", metavar="PROOFCMD", parser_class=type(proof))
     proof_sub.required = True
     p = proof_sub.add_parser("verify", help="verify a tlog-proof for an entry, offline")
-    p.add_argument("proof")
-    p.add_argument("--entry", required=True, help="the file whose bytes are the log entry")
-    p.add_argument("--key", action="append", required=True, help="the log's verifier key (vkey)")
-    p.add_argument("--witness", action="append", help="a witness's cosignature vkey (repeatable)")
-    p.add_argument("--quorum", type=int, help="how many witnesses must have cosigned (default: all given)")
+    p.add_argument("proof", metavar="PROOF", help="the tlog-proof file ('-' for standard input)")
+    p.add_argument("--entry", required=True, metavar="FILE", help="the file whose bytes are the log entry")
+    add_log_key(p)
+    p.add_argument("--witness", action="append", metavar="VKEY|FILE", help="a witness's cosignature vkey (repeatable)")
+    p.add_argument("--quorum", type=int, metavar="N", help="how many witnesses must have cosigned (default: all given)")
     p.set_defaults(func=cmd_proof_verify)
 
 

@@ -42,20 +42,29 @@ def dispatch(args: argparse.Namespace) -> int:
 
     The one place where :class:`EvidenceError` becomes words on stderr and an exit status;
     every entry point (``evidence``, and the ``python -m evidence_cli.*`` modules) uses it.
+    A reader that closes the output early (``evidence log status | head``) ends the command
+    quietly with exit status 141, as SIGPIPE would.
     """
-    try:
-        code: int = args.func(args)
-    except EvidenceError as err:
-        print(f"error: {err.diagnostics()}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return code
+    from .options import run_cli
+
+    def body() -> int:
+        try:
+            code: int = args.func(args)
+        except EvidenceError as err:
+            print(f"error: {err.diagnostics()}", file=sys.stderr)
+            return err.exit_code
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        return code
+
+    return run_cli(body)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return dispatch(build_parser().parse_args(argv))
+    from .options import run_cli
+
+    return run_cli(lambda: dispatch(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tsa", action="append", metavar="URL|NAME", help="time-stamping authority (repeatable; default: config.toml)"
     )
+    p.add_argument(
+        "--origin",
+        metavar="NAME",
+        help="the name of the embedded log when this run creates it, a scheme-less URL such as "
+        "firm.example/evidence/2026 (default: $EVIDENCE_ORIGIN, else origin in config.toml, else "
+        "evidence-log.localhost/<random>); a log's name never changes once created",
+    )
     p.add_argument("--case", help="case reference, recorded in the bundle")
     p.add_argument("--operator", help="who preserved it, recorded in the bundle")
     p.add_argument("--notes", help="free-text notes, recorded in the bundle")
@@ -99,6 +106,12 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .options import run_cli
+
+    return run_cli(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from evidence.timestamp import MissingTimestampWarning
 
     args = _parser().parse_args(argv)
@@ -127,7 +140,11 @@ def _run(args: argparse.Namespace) -> int:
         if not quiet:
             print(msg, file=sys.stderr)
 
-    with session(log=args.log, tsa=args.tsa, executable=args.browser, **_options(args)) as (capturer, log, tsas):
+    with session(log=args.log, tsa=args.tsa, executable=args.browser, origin=args.origin, **_options(args)) as (
+        capturer,
+        log,
+        tsas,
+    ):
         say(f"Preserving {len(urls)} page(s) into the log {log.origin!r} ({getattr(log, 'path', '')})")
         if not tsas:
             say("warning: no time-stamping authority configured (config.toml or --tsa): no independent time")
@@ -164,17 +181,41 @@ def _run(args: argparse.Namespace) -> int:
                 }
             )
         log_key = log.verifier.vkey()
+        command = verify_command(log, tsas if any(r.get("timestamps") for r in results) else ())
     ok = [r for r in results if r["ok"]]
     if args.json:
-        print(json.dumps({"log_key": log_key, "results": results}, indent=2))
+        doc = {"log_key": log_key, "clock_key": log.timestamp_verifier.vkey(), "verify_command": command}
+        print(json.dumps({**doc, "results": results}, indent=2))
     else:
-        _summary(results, log_key)
+        _summary(results, command)
     if len(ok) == len(results):
         return EXIT_OK
     return EXIT_PARTIAL if ok else EXIT_USAGE
 
 
-def _summary(results: list[dict[str, Any]], log_key: str) -> None:
+def verify_command(log: Any, tsas: Sequence[Any] = ()) -> str:
+    """The ``evidence verify`` command that reaches VERIFIED for this run's bundles.
+
+    Trust comes from the log itself, never from a bundle: a local log's
+    ``verification-keys.txt`` (log key and clock key), or the keys a log server presented
+    (the ones config.toml pins, if it does); plus the root certificate of each TSA whose
+    time-stamps are in the bundles, when config.toml pins one.
+    """
+    import shlex
+
+    keys_file = getattr(log, "verification_keys_path", None)
+    if keys_file is not None and Path(keys_file).is_file():
+        parts = ["--log-key", shlex.quote(str(keys_file))]
+    else:
+        parts = []
+        for key in (log.verifier.vkey(), log.timestamp_verifier.vkey()):
+            parts += ["--log-key", shlex.quote(key)]
+    for root in dict.fromkeys(str(t.root) for t in tsas if getattr(t, "root", None) is not None):
+        parts += ["--tsa-cert", shlex.quote(root)]
+    return "evidence verify BUNDLE.wacz " + " ".join(parts)
+
+
+def _summary(results: list[dict[str, Any]], command: str) -> None:
     ok = [r for r in results if r["ok"]]
     print(f"\nPreserved {len(ok)} of {len(results)} page(s).")
     for r in results:
@@ -184,7 +225,8 @@ def _summary(results: list[dict[str, Any]], log_key: str) -> None:
         print(f"\n  {r['url']}")
         print(f"    bundle:     {r['bundle']}")
         print(f"    proves:     its files are sealed as entry {r['log_index']} of the log {r['log_origin']!r},")
-        print(f"                under a signed checkpoint of {r['checkpoint_size']} entries")
+        size = r["checkpoint_size"]
+        print(f"                under a signed checkpoint of {size} entr{'y' if size == 1 else 'ies'}")
         stamps = r["timestamps"]
         print(
             f"    time:       {stamps} independent RFC 3161 time-stamp(s)"
@@ -194,7 +236,12 @@ def _summary(results: list[dict[str, Any]], log_key: str) -> None:
         if r["http_error"]:
             print(f"    note:       the server answered HTTP {r['status']}; that error page is what was preserved")
     if ok:
-        print(f"\nVerify offline with:  evidence verify BUNDLE.wacz --log-key '{log_key}'")
+        print(f"\nVerify offline with:  {command}")
+        if any(r["timestamps"] for r in ok) and "--tsa-cert" not in command:
+            print(
+                "  (add --tsa-cert ROOT.pem, the root certificate of the time-stamping authority, to anchor its "
+                "time-stamps too; config.toml can pin it: docs/timestamping.md)"
+            )
 
 
 if __name__ == "__main__":

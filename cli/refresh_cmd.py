@@ -9,12 +9,13 @@ code is the worst one.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from evidence.errors import EXIT_OK, EXIT_VERIFICATION_FAILED, EvidenceError
+
+from .options import LOG_KEY_HELP, add_log_key, add_trust, read_vkeys
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -23,15 +24,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     from evidence.refresh import refresh_bundle
     from evidence.trust import TrustPolicy
 
-    keys: list[Verifier] = []
-    for value in args.log_key or []:
-        if os.path.isfile(value):
-            lines = Path(value).read_text(encoding="utf-8").splitlines()
-            keys += [Verifier.from_vkey(ln) for ln in lines if ln.strip() and not ln.strip().startswith("#")]
-        else:
-            keys.append(Verifier.from_vkey(value))
-    policy_path = Path(args.policy) if args.policy else evidence_home() / "trust.policy"
-    policy = TrustPolicy.load(policy_path) if (args.policy or policy_path.is_file()) else None
+    keys: list[Verifier] = read_vkeys(args.log_key)
+    policy_path = Path(args.trust) if args.trust else evidence_home() / "trust.policy"
+    policy = TrustPolicy.load(policy_path) if (args.trust or policy_path.is_file()) else None
     tsas = select_tsas(load_config().tsas, args.tsa) if args.tsa else ()
     worst = EXIT_OK
     stamps: dict[bytes, tuple[list[bytes], list[str]]] = {}  # one request per TSA and note, not per bundle
@@ -68,15 +63,17 @@ def register(sub: Any) -> None:
         "with the RFC 3161 time-stamps the log holds for that checkpoint and any from --tsa. Also when the log has "
         "not grown: a bundle sealed while its TSA was down gets its independent time-stamp this way.",
     )
-    p.add_argument("bundle", nargs="+", help="the .wacz bundle(s) to refresh (each rewritten in place, atomically)")
+    p.add_argument(
+        "bundle", nargs="+", metavar="BUNDLE", help="the .wacz bundle(s) to refresh (each rewritten in place)"
+    )
     p.add_argument(
         "--log",
         metavar="URL|DIR",
         help="the log's base URL or directory (default: the trust policy's URL, else the embedded default log "
         "if the bundle is from it)",
     )
-    p.add_argument("--log-key", action="append", metavar="VKEY|FILE", help="the log's key (default: trust policy)")
-    p.add_argument("--policy", metavar="FILE", help="trust policy (default: $EVIDENCE_HOME/trust.policy if present)")
+    add_log_key(p, help=LOG_KEY_HELP + " (default: the trust policy's)")
+    add_trust(p)
     p.add_argument(
         "--tsa",
         action="append",

@@ -16,16 +16,12 @@ from typing import Any
 from evidence.errors import EXIT_OK
 
 
-def _default_log_dir() -> Path:
-    from evidence.config import evidence_home
-
-    return evidence_home() / "log"
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from evidence.server import SERVER_CONFIG_FILE, ServerConfig, load_server_config, serve
 
-    path = Path(args.dir) if args.dir else _default_log_dir()
+    from .options import log_dir_and_keys
+
+    path, keys_dir = log_dir_and_keys(args.dir, args.keys)
     if args.config:
         config = load_server_config(args.config)
     elif (path.resolve().parent / SERVER_CONFIG_FILE).is_file():
@@ -40,19 +36,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         path,
         config,
         listen=args.listen,
-        keys_dir=Path(args.keys) if args.keys else None,
+        keys_dir=keys_dir,
         access_log=args.access_log,
     )
     return EXIT_OK
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", nargs="?", help="the log directory (default: $EVIDENCE_HOME/log)")
+    p.add_argument("dir", nargs="?", metavar="LOGDIR", help="the log directory (default: $EVIDENCE_HOME/log)")
     p.add_argument("--listen", metavar="HOST:PORT", help="where to listen (default: server.toml, else 127.0.0.1:8080)")
     p.add_argument("--config", metavar="FILE", help="server configuration (default: server.toml beside DIR, if any)")
     p.add_argument("--tokens", metavar="FILE", help="bearer-token file for POST /add (overrides server.toml)")
     p.add_argument("--prefix", metavar="PATH", help="serve under this URL path, e.g. /log (overrides server.toml)")
-    p.add_argument("--keys", metavar="DIR", help="directory holding the log's private keys (default: DIR/.state/keys)")
+    p.add_argument(
+        "--keys",
+        metavar="DIR",
+        help="directory holding the log's private keys (default: LOGDIR/.state/keys; $EVIDENCE_HOME/keys for "
+        "the home log)",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
     p.set_defaults(func=cmd_serve)
 
@@ -62,7 +63,8 @@ def register_log_serve(log_subparsers: Any) -> None:
     p = log_subparsers.add_parser(
         "serve",
         help="serve a log over HTTP: tlog-tiles read paths and an authenticated POST /add",
-        description="Serve the log in DIR: GET /checkpoint, /tile/..., /history/..., /log.json, /status; "
+        description="Serve the log in LOGDIR: GET /checkpoint, /tile/..., /history/..., /log.json, "
+        "/verification-keys.txt, /status; "
         "POST /add with 'Authorization: Bearer <token>'. See docs/operating.md.",
     )
     _add_arguments(p)

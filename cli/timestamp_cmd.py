@@ -1,14 +1,15 @@
 """``evidence timestamp``: RFC 3161 time-stamps over a log's checkpoints.
 
-    evidence timestamp add LOGDIR [--size N ... | --missing] [--tsa URL|NAME ...]
-    evidence timestamp status LOGDIR [--policy FILE]
-    evidence timestamp verify TOKEN.tsr --note FILE (--policy FILE | --tsa-cert PEM --root PEM)
+    evidence timestamp add [LOGDIR] [--size N ... | --missing] [--tsa URL|NAME ...]
+    evidence timestamp status [LOGDIR] [--trust FILE]
+    evidence timestamp verify TOKEN.tsr --note FILE (--trust FILE | --tsa-cert PEM --root PEM)
     evidence timestamp show TOKEN.tsr
 
 ``add`` asks each TSA (from ``config.toml``, or ``--tsa``) for a token over the chosen
 checkpoints (default: the latest) and stores every token beside its checkpoint; exit 1 if
 any TSA gave no token. ``status`` lists every checkpoint with its tokens and marks those
-without an independent time-stamp; with ``--policy`` it verifies each token. ``verify``
+without an independent time-stamp; with ``--trust`` it verifies each token. LOGDIR
+defaults to the embedded home log; ``--policy`` is an old spelling of ``--trust``. ``verify``
 checks one token against pinned TSAs; ``show`` prints what a token claims, trusting
 nothing. See docs/timestamping.md.
 """
@@ -22,7 +23,6 @@ from pathlib import Path
 
 from evidence.config import load_config, select_tsas
 from evidence.errors import EXIT_OK, EXIT_VERIFICATION_FAILED, TimestampError, UsageError
-from evidence.log import Log
 from evidence.timestamp import (
     CertPin,
     MissingTimestampWarning,
@@ -35,6 +35,8 @@ from evidence.timestamp import (
     verify_tokens,
 )
 from evidence.trust import TrustPolicy, parse_time
+
+from .options import add_log_dir, add_trust, open_log
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "every token beside its checkpoint. Default: the latest checkpoint. Exit status 1 "
         "if any TSA gave no token (each failure is reported).",
     )
-    add.add_argument("logdir", type=Path, metavar="LOGDIR", help="the log directory")
+    add_log_dir(add)
     which = add.add_mutually_exclusive_group()
     which.add_argument(
         "--size", type=int, action="append", metavar="N", help="checkpoint size (repeatable)"
@@ -71,17 +73,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "status",
         help="list checkpoints and their time-stamps; mark those without one",
         description="List every checkpoint of the log with the time-stamps stored for it. "
-        "With --policy, verify each one against the TSAs the trust policy pins.",
+        "With --trust, verify each one against the TSAs the trust policy pins.",
     )
-    status.add_argument("logdir", type=Path, metavar="LOGDIR", help="the log directory")
-    status.add_argument("--policy", type=Path, metavar="FILE", help="trust policy to verify with")
+    add_log_dir(status)
+    add_trust(status, help="trust policy whose tsa lines verify each time-stamp")
     status.set_defaults(func=_status)
 
     verify = sub.add_parser(
         "verify",
         help="verify one time-stamp token against pinned TSAs",
         description="Verify that TOKEN is an RFC 3161 time-stamp over the bytes of --note, "
-        "issued by a TSA pinned in --policy, or by the TSA certificate --tsa-cert under "
+        "issued by a TSA pinned in --trust, or by the TSA certificate --tsa-cert under "
         "the root --root.",
     )
     verify.add_argument("token", type=Path, metavar="TOKEN", help="the .tsr file")
@@ -92,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="the exact bytes that were stamped (the complete signed checkpoint note)",
     )
-    verify.add_argument("--policy", type=Path, metavar="FILE", help="trust policy with tsa lines")
+    add_trust(verify, help="trust policy with tsa lines")
     verify.add_argument("--tsa-cert", type=Path, metavar="PEM", help="pinned TSA certificate")
     verify.add_argument("--root", type=Path, metavar="PEM", help="pinned root certificate")
     verify.add_argument("--not-before", metavar="TIME", help="earliest accepted genTime (RFC 3339)")
@@ -146,7 +148,7 @@ def _add(args: argparse.Namespace) -> int:
             hint=f"Give --tsa URL, or add a [[tsa]] entry to {config.path} "
             "(see docs/timestamping.md).",
         )
-    with Log.open(args.logdir) as log:
+    with open_log(args.dir) as log:
         if args.missing:
             sizes = [s for s in log.checkpoint_sizes() if s > 0 and not log.timestamps(s)]
             if not sizes:
@@ -197,9 +199,9 @@ def _indented(text: str) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    policy = TrustPolicy.load(args.policy) if args.policy else None
+    policy = TrustPolicy.load(args.trust) if args.trust else None
     lacking = 0
-    with Log.open(args.logdir) as log:
+    with open_log(args.dir) as log:
         for size in log.checkpoint_sizes():
             tokens = log.timestamps(size)
             if not tokens:
@@ -227,21 +229,21 @@ def _status(args: argparse.Namespace) -> int:
     if lacking:
         print(
             f"{lacking} checkpoint(s) lack an independent time-stamp; "
-            "'evidence timestamp add LOGDIR --missing' requests them."
+            "'evidence timestamp add --missing' requests them."
         )
     return EXIT_OK
 
 
 def _pins_from_args(args: argparse.Namespace) -> tuple[PinnedTSA, ...]:
-    if args.policy is not None:
+    if args.trust is not None:
         if args.tsa_cert or args.root:
-            raise UsageError("give either --policy or --tsa-cert/--root, not both")
-        policy = TrustPolicy.load(args.policy)
+            raise UsageError("give either --trust or --tsa-cert/--root, not both")
+        policy = TrustPolicy.load(args.trust)
         if not policy.tsas:
-            raise UsageError(f"the trust policy {args.policy} pins no TSA ('tsa' lines)")
+            raise UsageError(f"the trust policy {args.trust} pins no TSA ('tsa' lines)")
         return policy.tsas
     if args.tsa_cert is None or args.root is None:
-        raise UsageError("say whom to trust: --policy FILE, or both --tsa-cert PEM and --root PEM")
+        raise UsageError("say whom to trust: --trust FILE, or both --tsa-cert PEM and --root PEM")
     window = {
         key: parse_time(value, f"--{key.replace('_', '-')}")
         for key, value in (("not_before", args.not_before), ("not_after", args.not_after))

@@ -35,6 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 from evidence import __version__
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
 from evidence.errors import BundleFormatError, EvidenceError, LogError
+from evidence.words import entries
 
 if TYPE_CHECKING:
     from evidence.log.remote import SealableLog
@@ -111,7 +112,7 @@ class Bundle:
         lines = [
             f"{self.url} -> {self.path}",
             f"  sealed as entry {self.log_index} of the log {self.log_origin!r} (checkpoint of "
-            f"{cp.size} entries, root {cp.root_hash.hex()[:16]}...)",
+            f"{entries(cp.size)}, root {cp.root_hash.hex()[:16]}...)",
             f"  manifest SHA-256 {self.manifest_sha256}",
             f"  independent RFC 3161 time-stamps: {self.timestamps}",
         ]

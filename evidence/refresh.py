@@ -44,6 +44,7 @@ from evidence.errors import (
     UsageError,
 )
 from evidence.note import ALG_ED25519, Verifier
+from evidence.words import entries
 
 __all__ = [
     "REFRESH_FILE_RE",
@@ -161,7 +162,7 @@ class RefreshCheck:
         cp = self.checkpoint
         who = ", ".join(f"{v.name}" for v, _ in self.cosignatures) or "no cosigner given to the check"
         return (
-            f"refresh {self.k}: the log's checkpoint of {cp.size} entries (root {cp.root_hash.hex()[:16]}...) "
+            f"refresh {self.k}: the log's checkpoint of {entries(cp.size)} (root {cp.root_hash.hex()[:16]}...) "
             f"extends the bundle's tree (consistency proof of {len(self.consistency)} hashes); cosigned by {who}; "
             f"{len(self.tokens)} RFC 3161 token(s) to check"
         )
@@ -222,7 +223,7 @@ def check_refresh(
         log_key = next(v for v in keys if verified.verified_by(v) is not None)
         if cp.size < b.size:
             raise ConsistencyError(
-                f"{g.note} is a checkpoint of {cp.size} entries, fewer than the bundle's {b.size}: "
+                f"{g.note} is a checkpoint of {entries(cp.size)}, fewer than the bundle's {b.size}: "
                 "a log never shrinks; this one rolled back"
             )
         proof = parse_consistency(view.read(g.consistency, limit=MAX_CONSISTENCY_BYTES), g.consistency)
@@ -230,13 +231,13 @@ def check_refresh(
             merkle.verify_consistency(b.size, cp.size, b.root_hash, cp.root_hash, proof)
         except ConsistencyError as e:
             raise ConsistencyError(
-                f"{g.consistency} does not prove that the log's tree of {cp.size} entries ({g.note}) extends the "
-                f"bundle's tree of {b.size} entries: {e.message}. Either file was altered, or the log rewrote history."
+                f"{g.consistency} does not prove that the log's tree of {entries(cp.size)} ({g.note}) extends the "
+                f"bundle's tree of {entries(b.size)}: {e.message}. Either file was altered, or the log rewrote history."
             ) from e
         seen = roots.get(cp.size)
         if seen is not None and not merkle.hashes_equal(seen, cp.root_hash):
             raise ConsistencyError(
-                f"{g.note} signs a different tree of {cp.size} entries than another checkpoint in the bundle: "
+                f"{g.note} signs a different tree of {entries(cp.size)} than another checkpoint in the bundle: "
                 "the log showed two different histories (a fork)"
             )
         roots[cp.size] = cp.root_hash
@@ -421,7 +422,7 @@ def refresh_bundle(
     cp = current.checkpoint
     if cp.size < base.size:
         raise ConsistencyError(
-            f"the log at {where} now shows {cp.size} entries, fewer than the {base.size} of the bundle's checkpoint: "
+            f"the log at {where} now shows {entries(cp.size)}, fewer than the {base.size} of the bundle's checkpoint: "
             "it rolled back. Keep the bundle as it is and report this to the log operator and the witnesses."
         )
     note = current.to_bytes()
@@ -473,7 +474,7 @@ def refresh_bundle(
             len(proof),
             0,
             anchored,
-            f"{path}: nothing newer; the log's current checkpoint ({cp.size} entries) is already in the bundle, "
+            f"{path}: nothing newer; the log's current checkpoint ({entries(cp.size)}) is already in the bundle, "
             "with every time-stamp the log holds for it",
             tuple(failures),
         )
@@ -485,11 +486,11 @@ def refresh_bundle(
     if already:
         msg = (
             f"{path}: added refresh {k}: {len(tokens)} new RFC 3161 time-stamp(s) over the same checkpoint of "
-            f"{cp.size} entries that the bundle already holds (the log has not grown since)."
+            f"{entries(cp.size)} that the bundle already holds (the log has not grown since)."
         )
     else:
         msg = (
-            f"{path}: added refresh {k}: the log's checkpoint of {cp.size} entries (the bundle's has {base.size}), "
+            f"{path}: added refresh {k}: the log's checkpoint of {entries(cp.size)} (the bundle's has {base.size}), "
             f"a consistency proof of {len(proof)} hashes between them, and {len(tokens)} RFC 3161 time-stamp(s) "
             "over it."
         )

@@ -1,0 +1,188 @@
+"""Options shared by several commands: one name, one help text and one parser for one thing.
+
+- ``LOGDIR`` (positional, optional): a log directory; default the embedded home log.
+- ``--log-key VKEY|FILE`` (repeatable): the log's keys from its operator, as vkey text or a
+  file of vkeys such as ``verification-keys.txt``. ``--key`` is kept as a hidden alias.
+- ``--trust FILE``: a trust policy. ``--policy`` is kept as a hidden alias.
+- ``--tsa URL|NAME`` (repeatable): a time-stamping authority.
+
+Old spellings stay accepted (hidden from ``--help``) so that scripts keep working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evidence.errors import EXIT_USAGE, EvidenceError, FormatError, UsageError
+
+if TYPE_CHECKING:
+    from evidence.log import Log
+    from evidence.note import Verifier
+
+#: The most a key file may hold (a verification-keys.txt is a few hundred bytes).
+MAX_KEY_FILE = 1 << 20
+#: Exit status after the reader of our output went away (``evidence log status | head``):
+#: what a shell reports for a process ended by SIGPIPE.
+EXIT_BROKEN_PIPE = 128 + 13
+
+LOG_DIR_HELP = "the log directory (default: the embedded log, $EVIDENCE_HOME/log)"
+LOG_KEY_HELP = (
+    "the log's keys, obtained from its operator (not from a bundle): a vkey, or a file of vkeys one per "
+    "line such as the log's verification-keys.txt (log key and clock key); repeatable"
+)
+TRUST_HELP = "trust policy file (default: $EVIDENCE_HOME/trust.policy if it exists)"
+
+
+def add_log_dir(parser: argparse.ArgumentParser, *, help: str = LOG_DIR_HELP) -> None:
+    """The optional positional ``LOGDIR`` (``args.dir``)."""
+    parser.add_argument("dir", nargs="?", metavar="LOGDIR", help=help)
+
+
+def add_log_key(target: Any, *, help: str = LOG_KEY_HELP) -> None:
+    """``--log-key VKEY|FILE`` (``args.log_key``, a list), with the old ``--key`` as a hidden alias.
+
+    ``target`` is a parser or an argument group (a mutually exclusive one too).
+    """
+    target.add_argument("--log-key", action="append", default=[], metavar="VKEY|FILE", help=help)
+    target.add_argument("--key", action="append", dest="log_key", help=argparse.SUPPRESS)
+
+
+def add_trust(target: Any, *, help: str = TRUST_HELP) -> None:
+    """``--trust FILE`` (``args.trust``, a Path or None), with the old ``--policy`` as a hidden alias."""
+    target.add_argument("--trust", type=Path, metavar="FILE", help=help)
+    target.add_argument("--policy", type=Path, dest="trust", help=argparse.SUPPRESS)
+
+
+def home_log_dir() -> Path:
+    """The embedded default log: ``$EVIDENCE_HOME/log``."""
+    from evidence.config import evidence_home
+
+    return evidence_home() / "log"
+
+
+def home_keys_dir() -> Path:
+    """Where the embedded default log keeps its private keys: ``$EVIDENCE_HOME/keys``."""
+    from evidence.config import home_keys_dir as keys_of_home
+
+    return keys_of_home()
+
+
+def log_dir_and_keys(dir: str | os.PathLike[str] | None, keys: str | None = None) -> tuple[Path, Path | None]:
+    """The log directory a command works on and its keys directory (None: the log's default)."""
+    if dir is None:
+        return home_log_dir(), Path(keys) if keys else home_keys_dir()
+    return Path(dir), Path(keys) if keys else None
+
+
+def open_log(dir: str | os.PathLike[str] | None, keys: str | None = None, **kwargs: Any) -> Log:
+    """Open the log ``dir`` (default: the home log, with its keys in ``$EVIDENCE_HOME/keys``)."""
+    from evidence.log import Log
+
+    path, keys_dir = log_dir_and_keys(dir, keys)
+    return Log.open(path, keys_dir=keys_dir, **kwargs)
+
+
+def read_text_input(path: str, what: str, limit: int = MAX_KEY_FILE) -> bytes:
+    """A file the user named (or '-' for stdin), with a size cap and plain errors."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise UsageError(f"the {what} file {path} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a {what} file") from None
+    except OSError as e:
+        raise UsageError(f"cannot read the {what} file {path}: {e.strerror}") from e
+    if len(data) > limit:
+        raise FormatError(f"the {what} file {path} is larger than {limit} bytes; it cannot be a {what} file")
+    return data
+
+
+def read_vkeys(values: Sequence[str] | None, option: str = "--log-key") -> list[Verifier]:
+    """Keys given as vkey text or as files of vkeys (one per line, ``#`` comments, blank lines)."""
+    from evidence.note import Verifier
+
+    keys: list[Verifier] = []
+    for value in values or []:
+        p = Path(value).expanduser()
+        if not p.is_file():
+            try:
+                keys.append(Verifier.from_vkey(value.strip()))
+            except EvidenceError as e:
+                raise UsageError(
+                    f"{option} {value!r} is neither a key file that exists nor a vkey: {e.message}",
+                    hint="Give the log's verification-keys.txt (from its operator), or a vkey name+keyid+base64key.",
+                ) from None
+            continue
+        raw = read_text_input(str(p), "key")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise UsageError(f"the key file {p} is not UTF-8 text") from None
+        lines = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), start=1)]
+        lines = [(n, ln) for n, ln in lines if ln and not ln.startswith("#")]
+        if not lines:
+            raise UsageError(f"the key file {p} given with {option} holds no key")
+        for n, line in lines:
+            try:
+                keys.append(Verifier.from_vkey(line))
+            except EvidenceError as e:
+                raise UsageError(f"line {n} of the key file {p} is not a vkey: {e.message}") from None
+    return keys
+
+
+def require_log_key(values: Sequence[str] | None, what: str = "the log's") -> None:
+    """A command that cannot work without the log's key says so (argparse cannot require one
+    of two spellings)."""
+    if not values:
+        raise UsageError(f"give {what} key with --log-key VKEY|FILE (for example the log's verification-keys.txt)")
+
+
+def run_cli(fn: Callable[[], int]) -> int:
+    """Run a command's body; a closed output pipe (``| head``) ends it quietly, not with a traceback."""
+    try:
+        try:
+            code = fn()
+        except SystemExit:  # argparse after --help or a usage error: flush here, where it can be caught
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_USAGE",
+    "add_log_dir",
+    "add_log_key",
+    "add_trust",
+    "home_keys_dir",
+    "home_log_dir",
+    "log_dir_and_keys",
+    "open_log",
+    "read_text_input",
+    "read_vkeys",
+    "require_log_key",
+    "run_cli",
+]
