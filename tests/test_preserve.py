@@ -129,7 +129,7 @@ def test_preserve_batch_cli(tmp_path: Path, home: Path, site: Any, chromium: str
     assert [x["log_index"] for x in ok] == [0, 1]
     assert ok[1]["http_error"] is True and ok[1]["status"] == 404
     assert sorted(p.name for p in out.iterdir()) == sorted(Path(x["bundle"]).name for x in ok)
-    assert doc["log_key"].startswith("evidence.invalid/")
+    assert doc["log_key"].startswith("evidence-log.localhost/")
 
 
 def test_capture_failure_writes_nothing(tmp_path: Path, home: Path, chromium: str) -> None:
