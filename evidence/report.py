@@ -65,7 +65,10 @@ def _token_rows(view: BundleView) -> list[str]:
 #: The wording of report.html and VERIFY.txt: the verifier regenerates them byte for byte, so
 #: every wording a released bundle may carry stays renderable. Edition 1 (until 2026-11-22)
 #: did not point to time-stamps added later by ``evidence refresh`` in a bundle without one.
-EDITIONS = (2, 1)
+#: Edition 2 (until 2026-12-02) said ``--log-key LOG-VKEY`` (the log key alone leaves the
+#: signed time not anchored) and "not only the one in evidence/log.vkey"; edition 3 names the
+#: operator's ``verification-keys.txt`` and says the key in the bundle proves nothing.
+EDITIONS = (3, 2, 1)
 
 
 def render_report(view: BundleView, *, edition: int = EDITIONS[0]) -> bytes:
@@ -187,11 +190,22 @@ def render_report(view: BundleView, *, edition: int = EDITIONS[0]) -> bytes:
             "witnesses, if any, unless time-stamps were added later with <code>evidence refresh</code> (files "
             "<code>evidence/refresh-*.tsr</code>), which <code>evidence verify</code> checks and reports.</p>\n"
         )
-    parts.append(
-        "<h2>6. How to verify</h2>\n<pre>evidence verify BUNDLE.wacz --log-key LOG-VKEY</pre>\n"
-        "<p>or by hand with <code>unzip</code>, <code>sha256sum</code> and <code>openssl ts -verify</code>, "
-        "as <code>VERIFY.txt</code> explains step by step.</p>\n</body></html>\n"
-    )
+    if edition >= 3:
+        parts.append(
+            "<h2>6. How to verify</h2>\n<pre>evidence verify BUNDLE.wacz --log-key verification-keys.txt "
+            "--tsa-cert TSA-ROOT.pem</pre>\n"
+            "<p>where <code>verification-keys.txt</code> is the log's published keys file (its log key and clock "
+            "key), obtained from the log's operator, and <code>TSA-ROOT.pem</code> the root certificate of the "
+            "time-stamping authority, obtained from that authority; never the keys or certificates shown in this "
+            "bundle. Or by hand with <code>unzip</code>, <code>sha256sum</code> and <code>openssl ts -verify</code>, "
+            "as <code>VERIFY.txt</code> explains step by step.</p>\n</body></html>\n"
+        )
+    else:
+        parts.append(
+            "<h2>6. How to verify</h2>\n<pre>evidence verify BUNDLE.wacz --log-key LOG-VKEY</pre>\n"
+            "<p>or by hand with <code>unzip</code>, <code>sha256sum</code> and <code>openssl ts -verify</code>, "
+            "as <code>VERIFY.txt</code> explains step by step.</p>\n</body></html>\n"
+        )
     return "".join(parts).encode("utf-8")
 
 
@@ -210,7 +224,15 @@ def render_verify_txt(view: BundleView, *, edition: int = EDITIONS[0]) -> bytes:
         "==================================",
         "",
         "With the tool (offline):",
-        "    evidence verify THIS-FILE.wacz --log-key '<the log's key, obtained from its operator>'",
+        *(
+            [
+                "    evidence verify THIS-FILE.wacz --log-key verification-keys.txt --tsa-cert TSA-ROOT.pem",
+                "where verification-keys.txt is the log's keys file (log key and clock key) from the log's",
+                "operator, and TSA-ROOT.pem the time-stamping authority's root certificate from that authority.",
+            ]
+            if edition >= 3
+            else ["    evidence verify THIS-FILE.wacz --log-key '<the log's key, obtained from its operator>'"]
+        ),
         "",
         "By hand, with standard tools:",
         "",
@@ -231,7 +253,14 @@ def render_verify_txt(view: BundleView, *, edition: int = EDITIONS[0]) -> bytes:
         "   (RFC 9162 inclusion proof; the hashes are listed leaf-sibling first).",
         "5. The checkpoint (the last part of entry.tlog-proof, also in evidence/checkpoint.note) is",
         "   signed by the log key (Ed25519, c2sp.org/signed-note). Check it with a key you obtained",
-        "   from the log operator, not only the one in evidence/log.vkey.",
+        *(
+            [
+                "   from the log operator (its verification-keys.txt). evidence/log.vkey only shows the key",
+                "   this bundle claims; a key found in a bundle proves nothing by itself.",
+            ]
+            if edition >= 3
+            else ["   from the log operator, not only the one in evidence/log.vkey."]
+        ),
     ]
     if tokens:
         lines += [

@@ -154,6 +154,34 @@ def test_hints_never_send_the_user_to_the_key_inside_the_bundle(preserved: Prese
     assert f"--log-key {VKEY_PATH}" not in words and "line 2 of" not in words
 
 
+def test_the_certificate_names_the_operators_keys_file_and_older_wording_still_verifies(
+    preserved: Preserved, tmp_path: Path
+) -> None:
+    from evidence.bundle import REPORT_PATH, VERIFY_PATH, BundleView
+    from evidence.report import render_report, render_verify_txt
+
+    files = members(preserved.plain)
+    verify_txt = files[VERIFY_PATH].decode()
+    assert "--log-key verification-keys.txt" in verify_txt and "not only the one in" not in verify_txt
+    assert "a key found in a bundle proves nothing by itself" in verify_txt
+    assert b"--log-key verification-keys.txt" in files[REPORT_PATH] and b"LOG-VKEY" not in files[REPORT_PATH]
+    # A bundle sealed before (edition 2 wording) still verifies, byte for byte regenerated.
+    with BundleView.open(preserved.plain) as view:
+        old = {REPORT_PATH: render_report(view, edition=2), VERIFY_PATH: render_verify_txt(view, edition=2)}
+    assert b"LOG-VKEY" in old[REPORT_PATH]
+    earlier = rewrite(preserved.plain, tmp_path / "earlier.wacz", change=dict(old))
+    keys = str(preserved.home / "log" / "verification-keys.txt")
+    r = subprocess.run([EVIDENCE, "verify", str(earlier), "--log-key", keys], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
+    edited = rewrite(
+        preserved.plain,
+        tmp_path / "edited.wacz",
+        change={VERIFY_PATH: files[VERIFY_PATH].replace(b"proves nothing", b"proves a lot")},
+    )
+    r = subprocess.run([EVIDENCE, "verify", str(edited), "--log-key", keys], capture_output=True, text=True)
+    assert r.returncode == 1 and "8. [FAIL]" in r.stdout, r.stdout
+
+
 def test_verify_many_bundles_gives_a_line_each_a_summary_and_the_worst_exit(
     preserved: Preserved, tmp_path: Path
 ) -> None:
