@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     g = p.add_argument_group("capture options")
     g.add_argument("--viewport", metavar="WxH", help="browser window size (default 1280x800)")
-    g.add_argument("--user-agent", metavar="UA")
+    g.add_argument("--user-agent", metavar="UA", help="browser User-Agent string (default: the browser's own)")
     g.add_argument("--timeout", type=float, metavar="SECONDS", help="page load timeout (default 30)")
     g.add_argument("--wait-selector", metavar="CSS", help="wait until this element appears")
     g.add_argument("--wait-ms", type=int, metavar="MS", help="extra wait after loading")

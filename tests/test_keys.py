@@ -375,6 +375,27 @@ def test_shared_names_old_spellings_and_home_log_defaults(tmp_path: Path) -> Non
     assert "--trust" in _run([EVIDENCE, "refresh", "--help"], home).stdout
 
 
+def test_every_argument_of_every_command_has_help_text() -> None:
+    import argparse
+
+    from evidence_cli.main import build_parser
+    from evidence_cli.preserve import _parser
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+            elif action.help is None:
+                missing.append(" ".join([*path, *(action.option_strings or [action.dest])]))
+
+    walk(build_parser(), ["evidence"])
+    walk(_parser(), ["preserve"])
+    assert missing == []
+
+
 def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert _run([EVIDENCE, "log", "init"], home).returncode == 0
