@@ -397,6 +397,9 @@ LONG_CAPTURE_S = 3600
 LATE_SIGNATURE_S = 86400
 #: Bounds for reading the web archive and its index.
 MAX_WARC_INFLATED = 2 << 30
+#: The longest line (WARC or HTTP header, blank line) read from the WARC, and how many in all.
+MAX_WARC_LINE = 1 << 20
+MAX_WARC_LINES = 4_000_000
 MAX_INDEX_LINES = 100_000
 MAX_INDEX_BYTES = 32 << 20
 _INDEX_FILENAME = WARC_PATH.rsplit("/", 1)[-1]
@@ -504,16 +507,44 @@ class _WarcScan:
 
 class _InflateBudget:
     """The WARC's compressed stream, refusing to go on once warcio has decompressed more than
-    MAX_WARC_INFLATED bytes (a gzip bomb inside the sealed archive)."""
+    MAX_WARC_INFLATED bytes (a gzip bomb inside the sealed archive). :meth:`bound_lines`
+    bounds the lines warcio reads (headers and the blank lines between records): at most
+    MAX_WARC_LINE bytes each (it would otherwise hold a "line" of gigabytes in memory) and
+    MAX_WARC_LINES in all (it reads them one by one)."""
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.iterator: Any = None
         self.pos = 0
+        self.lines = 0
+
+    def bound_lines(self, iterator: Any) -> None:
+        self.iterator = iterator
+        reader = iterator.reader
+        readline = reader.readline
+
+        def bounded(length: int | None = None) -> bytes:
+            self.lines += 1
+            if self.lines > MAX_WARC_LINES:
+                raise _Fail(
+                    f"{WARC_PATH} has more than {MAX_WARC_LINES} header lines, more than this verifier accepts.",
+                    WARC_PATH,
+                )
+            cap = MAX_WARC_LINE + 1 if length is None or length < 0 else min(length, MAX_WARC_LINE + 1)
+            line: bytes = readline(cap)
+            if len(line) > MAX_WARC_LINE:
+                raise _Fail(
+                    f"{WARC_PATH} has a header line longer than {MAX_WARC_LINE} bytes (around compressed byte "
+                    f"{self.pos}): it is malformed, or a compression bomb.",
+                    WARC_PATH,
+                )
+            return line
+
+        reader.readline = bounded
 
     def read(self, size: int = -1) -> bytes:
         reader = getattr(self.iterator, "reader", None)
-        if reader is not None and getattr(reader, "num_read", 0) > MAX_WARC_INFLATED:
+        if int(getattr(reader, "num_read", 0) or 0) > MAX_WARC_INFLATED:
             raise _Fail(
                 f"{WARC_PATH} decompresses to more than {MAX_WARC_INFLATED} bytes, more than this verifier "
                 "accepts (a compression bomb?).",
@@ -1589,7 +1620,8 @@ class _Verification:
         """Read the WARC once: every record's date within the capture window, the HTTP statuses
         of the page's responses, and the index lines its records must have (evidence.wacz.cdxj_line).
 
-        Bounded: at most MAX_WARC_INFLATED bytes are decompressed and MAX_INDEX_LINES kept.
+        Bounded: at most MAX_WARC_INFLATED bytes are decompressed, MAX_INDEX_LINES kept, and
+        no line longer than MAX_WARC_LINE (nor more than MAX_WARC_LINES) read.
         """
         from warcio.archiveiterator import ArchiveIterator
 
@@ -1603,7 +1635,7 @@ class _Verification:
             with self.stream(WARC_PATH) as f:
                 budget = _InflateBudget(f)
                 it = ArchiveIterator(budget)
-                budget.iterator = it
+                budget.bound_lines(it)
                 for rec in it:
                     count += 1
                     raw_date = rec.rec_headers.get_header("WARC-Date")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,42 @@ def test_a_damaged_gzip_member_fails_cleanly(made: tuple[Path, Log, TrustPolicy]
     warc = members(bundle)[WARC_PATH] + gzip.compress(b"WARC/1.1\r\nthis is no record\r\n")[:-6]
     fake = reseal(bundle, tmp_path / "f.wacz", log, sealed={WARC_PATH: warc})
     failed_at(verify(fake, trust=policy), 8, WARC_PATH)
+
+
+@pytest.mark.parametrize(
+    ("filler", "why", "lines"),
+    [
+        (b"X-Junk: " + b"a" * (100 << 20), "header line longer than", None),
+        (b"\r\n" * (1 << 20), "header lines, more than", 100_000),
+    ],
+)
+def test_a_gigantic_header_line_or_filler_is_refused_in_bounded_memory(
+    made: tuple[Path, Log, TrustPolicy],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    filler: bytes,
+    why: str,
+    lines: int | None,
+) -> None:
+    """A gzip member of a few hundred KiB that inflates to 100 MiB of one header line (with
+    the real MAX_WARC_LINE), or to a million blank lines (MAX_WARC_LINES lowered so that the
+    test is quick): warcio reads those line by line, and the verifier stops it."""
+    import resource
+
+    if lines is not None:
+        monkeypatch.setattr(verify_module, "MAX_WARC_LINES", lines)
+
+    bundle, log, policy = made
+    start = json.loads(members(bundle)["evidence/manifest.json"])["capture_started"]
+    head = b"WARC/1.1\r\nWARC-Type: metadata\r\n"
+    if filler.startswith(b"\r\n"):  # a complete record, then the filler where blank lines go
+        head += f"WARC-Date: {start}\r\nContent-Length: 0\r\n\r\n".encode()
+    member = gzip.compress(head + filler, 9)
+    assert len(member) < 1 << 20
+    fake = reseal(bundle, tmp_path / "f.wacz", log, sealed={WARC_PATH: members(bundle)[WARC_PATH] + member})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    failed_at(verify(fake, trust=policy), 8, WARC_PATH, why)
+    assert time.monotonic() - started < 120
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 200, grown_mib

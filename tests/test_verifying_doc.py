@@ -56,10 +56,7 @@ def run_doc(bundle: Path, work: Path, tsa_root: Path | None) -> str:
         shutil.copy(tsa_root, here / "tsa-root.pem")
     out = []
     for lang, code in found[1:]:
-        if lang == "python":
-            cmd = [python3, "-c", code]
-        else:
-            cmd = ["bash", "-e", "-o", "pipefail", "-c", code]
+        cmd = [python3, "-c", code] if lang == "python" else ["bash", "-e", "-o", "pipefail", "-c", code]
         p = subprocess.run(cmd, cwd=here, capture_output=True, text=True, timeout=120)
         assert p.returncode == 0, (
             f"{lang} block failed ({p.returncode}):\n{code}\n--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}"
