@@ -408,7 +408,7 @@ _PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"
 _PACKAGE_FIELDS = frozenset(
     {"profile", "wacz_version", "title", "created", "software", "resources", "mainPageUrl", "mainPageDate"}
 )
-_CAPTURE_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z")
+_CAPTURE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?Z")
 
 
 def _parse_utc(text: object) -> float | None:

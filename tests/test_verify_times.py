@@ -121,7 +121,9 @@ def test_a_warc_record_without_a_valid_date_fails(tmp_path: Path, date: str) -> 
     failed_at(verify(fake, trust=_policy(log)), 8, WARC_PATH, "no valid WARC-Date")
 
 
-@pytest.mark.parametrize("value", [None, "", "2026-13-01T00:00:00Z", "01/12/2026 10:00", 1764547200])
+@pytest.mark.parametrize(
+    "value", [None, "", "2026-13-01T00:00:00Z", "01/12/2026 10:00", 1764547200, "\uff12026-12-01T00:00:00Z"]
+)
 def test_a_capture_time_that_is_not_a_time_fails(tmp_path: Path, value: object) -> None:
     log = new_log(tmp_path)
     bundle = sealed(tmp_path, log, facts={"started_at": value})
