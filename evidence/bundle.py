@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from evidence import __version__
+from evidence import __version__, jsonstrict
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
 from evidence.errors import BundleFormatError, EvidenceError, LogError
 from evidence.words import entries
@@ -161,18 +161,40 @@ def _sealed_members(capture_dir: Path, staging: Path, facts: dict[str, Any]) -> 
     index = "\n".join(cdxj_lines(warc, "data.warc.gz")) + "\n"
     (staging / "index.cdx").write_text(index, encoding="utf-8")
     members.append(Member(INDEX_PATH, staging / "index.cdx"))
-    page = {
-        "id": hashlib.sha256(str(facts.get("requested_url")).encode()).hexdigest()[:32],
-        "url": facts.get("final_url") or facts.get("requested_url"),
-        "ts": facts.get("started_at"),
-        "title": facts.get("page_title") or "",
-    }
-    members.append(Member(PAGES_PATH, pages_jsonl([page])))
+    members.append(Member(PAGES_PATH, pages_jsonl([page_entry(facts)])))
     for name in CAPTURE_ARTIFACTS:
         p = capture_dir / name
         if p.is_file():
             members.append(Member(f"evidence/{name}", p))
     return members
+
+
+def page_entry(facts: dict[str, Any]) -> dict[str, Any]:
+    """The line of ``pages/pages.jsonl`` for the preserved page, from ``capture.json``'s facts.
+
+    The verifier derives it the same way and requires exactly these fields and values.
+    """
+    return {
+        "id": hashlib.sha256(str(facts.get("requested_url")).encode()).hexdigest()[:32],
+        "url": facts.get("final_url") or facts.get("requested_url"),
+        "ts": facts.get("started_at"),
+        "title": facts.get("page_title") or "",
+    }
+
+
+def package_fields(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The ``datapackage.json`` metadata (arguments of :func:`evidence.wacz.datapackage`)
+    that a bundle's manifest determines: what WACZ viewers show as its title, main page,
+    date and software. The verifier derives them the same way and requires them."""
+    tool = manifest.get("tool") if isinstance(manifest.get("tool"), dict) else {}
+    assert isinstance(tool, dict)
+    return {
+        "title": f"Evidence: {manifest.get('url')}",
+        "main_url": manifest.get("final_url") or manifest.get("url"),
+        "main_date": manifest.get("capture_started"),
+        "created": manifest.get("created"),
+        "software": f"{tool.get('name')} {tool.get('version')}",
+    }
 
 
 def bundle_name(facts: dict[str, Any], index: int) -> str:
@@ -202,7 +224,10 @@ def seal(
     from evidence.report import render_report, render_verify_txt
     from evidence.timestamp import Timestamper, TimestampToken, stamp_checkpoint
 
-    facts = json.loads((capture_dir / "capture.json").read_text(encoding="utf-8"))
+    try:
+        facts = jsonstrict.loads((capture_dir / "capture.json").read_bytes())
+    except (ValueError, RecursionError) as e:
+        raise BundleFormatError(f"{capture_dir / 'capture.json'} is not valid strict JSON: {e}") from e
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".evidence-seal-{os.getpid()}-", dir=out_dir) as tmp:
         staging = Path(tmp)
@@ -254,14 +279,7 @@ def seal(
             proof_members.append(Member(VERIFY_PATH, render_verify_txt(contents)))
             members = sealed + proof_members
             members = sorted(members, key=lambda m: _member_order(m.path))
-            pkg = datapackage(
-                members,
-                title=f"Evidence: {facts.get('requested_url')}",
-                main_url=facts.get("final_url") or facts.get("requested_url"),
-                main_date=facts.get("started_at"),
-                created=json.loads(manifest_bytes)["created"],
-                software=f"{TOOL_NAME} {__version__}",
-            )
+            pkg = datapackage(members, **package_fields(json.loads(manifest_bytes)))
             final = [*members, Member(DATAPACKAGE, pkg), Member(DATAPACKAGE_DIGEST, datapackage_digest(pkg))]
             dest = out_dir / (name or bundle_name(facts, index))
             write_zip(dest, final)
@@ -501,7 +519,7 @@ class BundleView:
 
     def json(self, name: str) -> Any:
         try:
-            return json.loads(self.read(name))
+            return jsonstrict.loads(self.read(name))
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             raise BundleFormatError(f"{name} is not valid JSON: {e}") from e
 
@@ -527,6 +545,8 @@ __all__ = [
     "BundleView",
     "build_manifest",
     "log_entry",
+    "package_fields",
+    "page_entry",
     "seal",
     "sha256_file",
 ]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evidence import merkle
+from evidence import jsonstrict, merkle
 from evidence.bundle import DATAPACKAGE, DATAPACKAGE_DIGEST, PROOF_PATH, VKEY_PATH, BundleView
 from evidence.checkpoint import Checkpoint, SignedCheckpoint
 from evidence.errors import (
@@ -354,8 +354,8 @@ def _history_tokens(reader: Any, size: int, note: bytes) -> list[bytes]:
         raw = storage.read(f"{history_dir(size)}/")
         if raw is not None:
             try:
-                listed = json.loads(raw).get("timestamps", [])
-            except (ValueError, AttributeError):
+                listed = jsonstrict.loads(raw).get("timestamps", [])
+            except (ValueError, AttributeError, RecursionError):
                 listed = []
             names = [
                 n

@@ -32,9 +32,14 @@ fails stops the check (later steps are reported as not run):
    refreshed one) and is signed by a time-stamping authority the user pins; a token from
    an authority nobody pinned is graded *not anchored*; ``tsa-<k>.pem`` holds exactly the
    certificates in token k; no token appears twice.
-8. **Consistency.** The manifest agrees with ``capture.json``; the web archive holds the
-   page's response with that status; ``pages.jsonl`` lists it; ``report.html`` and
-   ``VERIFY.txt`` are byte for byte what the bundle's data regenerates.
+8. **Consistency.** The manifest agrees with ``capture.json``; the times are in an order that
+   can be true (within five minutes; suspicious gaps are warnings); the web archive holds the
+   page's response with that status and nothing dated outside the capture; ``indexes/index.cdx``
+   is byte for byte the index of the WARC; ``pages.jsonl`` and ``datapackage.json`` show
+   exactly what the seal determines; ``report.html`` and ``VERIFY.txt`` are byte for byte
+   what the bundle's data regenerates.
+
+Every JSON file is read strictly (:mod:`evidence.jsonstrict`: no key twice, no NaN, UTF-8).
 
 The verdict is graded: VERIFIED (everything checks out against keys the user trusts),
 VERIFIED BUT NOT ANCHORED IN TRUST (consistent, but some signature was checked only with a
@@ -65,7 +70,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from evidence import merkle
+from evidence import jsonstrict, merkle
 from evidence.bundle import (
     DATAPACKAGE,
     DATAPACKAGE_DIGEST,
@@ -437,6 +442,178 @@ def _iso(ts: int | datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# --------------------------------------------------------------------------- step 8 rules
+
+#: Clock skew allowed between any two clocks compared (capture machine, log, witnesses, TSAs),
+#: and for a clock stepped back during a capture; see docs/design.md ("Time that cannot be true").
+CLOCK_TOLERANCE_S = 300
+#: A capture that lasted longer than this is reported (a warning, not a failure).
+LONG_CAPTURE_S = 3600
+#: A checkpoint signed this long after the capture ended is reported (a warning).
+LATE_SIGNATURE_S = 86400
+#: Bounds for reading the web archive and its index.
+MAX_WARC_INFLATED = 2 << 30
+#: The longest line (WARC or HTTP header, blank line) read from the WARC, and how many in all.
+MAX_WARC_LINE = 1 << 20
+MAX_WARC_LINES = 4_000_000
+MAX_INDEX_LINES = 100_000
+MAX_INDEX_BYTES = 32 << 20
+_INDEX_FILENAME = WARC_PATH.rsplit("/", 1)[-1]
+_PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
+#: Every top-level field a bundle's datapackage.json may have.
+_PACKAGE_FIELDS = frozenset(
+    {"profile", "wacz_version", "title", "created", "software", "resources", "mainPageUrl", "mainPageDate"}
+)
+_CAPTURE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?Z")
+
+
+def _parse_utc(text: object) -> float | None:
+    """Seconds since 1970 for ``YYYY-MM-DDThh:mm:ss[.fraction]Z``; None if it is not that."""
+    if not isinstance(text, str):
+        return None
+    m = _CAPTURE_TIME.fullmatch(text)
+    if m is None:
+        return None
+    try:
+        y, mo, d, h, mi, sec = (int(m.group(i)) for i in range(1, 7))
+        t = datetime(y, mo, d, h, mi, sec, tzinfo=UTC)
+    except ValueError:
+        return None
+    return t.timestamp() + (float(m.group(7)) if m.group(7) else 0.0)
+
+
+def _capture_time(value: object, key: str) -> float:
+    t = _parse_utc(value)
+    if t is None:
+        raise _Fail(
+            f"The manifest's {key} ({_short(value)}) is not a UTC time of the form 2026-01-31T12:00:00Z, so the "
+            "capture's time cannot be checked against the log's.",
+            MANIFEST_PATH,
+        )
+    return t
+
+
+def _warc_time(value: object) -> float | None:
+    return _parse_utc(value)
+
+
+def _when(ts: float) -> str:
+    """A time for a message; never raises (a forged timestamp may be absurd)."""
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return f"{ts:.0f} seconds after 1970 (not a representable date)"
+
+
+def _span(seconds: float) -> str:
+    s = abs(seconds)
+    if s < 120:
+        return f"{s:.0f} seconds"
+    if s < 7200:
+        return f"{s / 60:.0f} minutes"
+    if s < 172800:
+        return f"{s / 3600:.1f} hours"
+    return f"{s / 86400:.0f} days"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values, types included (``true`` is not ``1``)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _index_offset(line: str) -> str | None:
+    """The offset a CDXJ line points at, if it can be read from it."""
+    parts = line.split(" ", 2)
+    if len(parts) != 3:
+        return None
+    try:
+        data = jsonstrict.loads(parts[2])
+    except (ValueError, RecursionError):
+        return None
+    off = data.get("offset") if isinstance(data, dict) else None
+    return off if isinstance(off, str) else None
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The capture's start and end (capture clock) and the log's signed time, in seconds."""
+
+    start: float
+    finish: float
+    clock: int
+
+    def describe(self) -> str:
+        return (
+            f"capture {_when(self.start)} to {_when(self.finish)}, checkpoint signed {_when(self.clock)}, "
+            f"tolerance {_span(CLOCK_TOLERANCE_S)}"
+        )
+
+
+@dataclass(frozen=True)
+class _WarcScan:
+    statuses: dict[str, list[int | None]]
+    index: tuple[str, ...]
+    records: int
+
+
+class _InflateBudget:
+    """The WARC's compressed stream, refusing to go on once warcio has decompressed more than
+    MAX_WARC_INFLATED bytes (a gzip bomb inside the sealed archive). :meth:`bound_lines`
+    bounds the lines warcio reads (headers and the blank lines between records): at most
+    MAX_WARC_LINE bytes each (it would otherwise hold a "line" of gigabytes in memory) and
+    MAX_WARC_LINES in all (it reads them one by one)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.iterator: Any = None
+        self.pos = 0
+        self.lines = 0
+
+    def bound_lines(self, iterator: Any) -> None:
+        self.iterator = iterator
+        reader = iterator.reader
+        readline = reader.readline
+
+        def bounded(length: int | None = None) -> bytes:
+            self.lines += 1
+            if self.lines > MAX_WARC_LINES:
+                raise _Fail(
+                    f"{WARC_PATH} has more than {MAX_WARC_LINES} header lines, more than this verifier accepts.",
+                    WARC_PATH,
+                )
+            cap = MAX_WARC_LINE + 1 if length is None or length < 0 else min(length, MAX_WARC_LINE + 1)
+            line: bytes = readline(cap)
+            if len(line) > MAX_WARC_LINE:
+                raise _Fail(
+                    f"{WARC_PATH} has a header line longer than {MAX_WARC_LINE} bytes (around compressed byte "
+                    f"{self.pos}): it is malformed, or a compression bomb.",
+                    WARC_PATH,
+                )
+            return line
+
+        reader.readline = bounded
+
+    def read(self, size: int = -1) -> bytes:
+        reader = getattr(self.iterator, "reader", None)
+        if int(getattr(reader, "num_read", 0) or 0) > MAX_WARC_INFLATED:
+            raise _Fail(
+                f"{WARC_PATH} decompresses to more than {MAX_WARC_INFLATED} bytes, more than this verifier "
+                "accepts (a compression bomb?).",
+                WARC_PATH,
+            )
+        data: bytes = self.raw.read(size)
+        self.pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.pos
+
+
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.PEM)
 
@@ -554,7 +731,11 @@ class _Verification:
     def json(self, name: str, *, unusable: bool = False) -> Any:
         data = self.read(name)
         try:
-            return json.loads(data)
+            return jsonstrict.loads(data)
+        except jsonstrict.StrictJSONError as e:
+            # JSON that readers may read differently (a key twice, NaN, not UTF-8): a forgery
+            # signal, so FAILED even where unreadable JSON is UNUSABLE INPUT.
+            raise _Fail(f"{name} is ambiguous JSON: {e}.", name) from e
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             raise _Fail(f"{name} is not valid JSON ({e}).", name, unusable=unusable) from e
 
@@ -1348,11 +1529,14 @@ class _Verification:
                     _CAPTURE_PATH,
                     MANIFEST_PATH,
                 )
+        self.check_sealed_json()
+        window = self.check_times()
         url, final_url, status = m.get("url"), m.get("final_url"), m.get("status")
         targets = [u for u in (final_url, url) if isinstance(u, str) and u]
         if not targets:
             raise _Fail("The manifest records no address for the preserved page.", MANIFEST_PATH)
-        found = self.warc_statuses(targets)
+        scan = self.scan_warc(targets, window)
+        found = scan.statuses
         ok_url = next((u for u in targets if found.get(u) and (status is None or status in found[u])), None)
         if ok_url is None:
             seen = "; ".join(f"{u}: {found[u]}" for u in targets if u in found) or "none"
@@ -1361,7 +1545,9 @@ class _Verification:
                 f"status {status} the manifest records (responses found for it: {seen}).",
                 WARC_PATH,
             )
-        self.check_pages(targets)
+        self.check_index(scan)
+        self.check_pages(targets, cap)
+        self.check_package()
         from evidence.report import EDITIONS, render_report, render_verify_txt
 
         for path, render in ((REPORT_PATH, render_report), (VERIFY_PATH, render_verify_txt)):
@@ -1387,39 +1573,13 @@ class _Verification:
                     path,
                 )
         return (
-            f"{_CAPTURE_PATH} agrees with the manifest; {WARC_PATH} holds the response for {ok_url} with HTTP "
-            f"status {status}; {PAGES_PATH} lists the page; {REPORT_PATH} and {VERIFY_PATH} are exactly what the "
-            "bundle's data produces.",
-            (_CAPTURE_PATH, WARC_PATH, PAGES_PATH, REPORT_PATH, VERIFY_PATH),
+            f"{_CAPTURE_PATH} agrees with the manifest; the times are in a possible order ({window.describe()}); "
+            f"{WARC_PATH} holds the response for {ok_url} with HTTP status {status}, and its {scan.records} "
+            f"records are dated within the capture; {INDEX_PATH} is exactly the index of those records "
+            f"({len(scan.index)} lines); {PAGES_PATH} and {DATAPACKAGE} show exactly the sealed page, title and "
+            f"dates; {REPORT_PATH} and {VERIFY_PATH} are exactly what the bundle's data produces.",
+            (_CAPTURE_PATH, WARC_PATH, INDEX_PATH, PAGES_PATH, DATAPACKAGE, REPORT_PATH, VERIFY_PATH),
         )
-
-    def warc_statuses(self, targets: Sequence[str]) -> dict[str, list[int | None]]:
-        from warcio.archiveiterator import ArchiveIterator
-
-        found: dict[str, list[int | None]] = {}
-        want_status = self.s.manifest.get("status")
-        try:
-            with self.stream(WARC_PATH) as f:
-                for rec in ArchiveIterator(f):
-                    if rec.rec_type != "response":
-                        continue
-                    uri = rec.rec_headers.get_header("WARC-Target-URI")
-                    if uri not in targets:
-                        continue
-                    code: int | None = None
-                    if rec.http_headers is not None:
-                        raw = rec.http_headers.get_statuscode()
-                        code = int(raw) if raw and str(raw).isdigit() else None
-                    found.setdefault(uri, []).append(code)
-                    if uri == targets[0] and (want_status is None or code == want_status):
-                        break
-        except _Fail:
-            raise
-        except Exception as e:  # warcio raises many kinds of errors on damaged archives
-            raise _Fail(
-                f"The web archive {WARC_PATH} cannot be read as a WARC file ({type(e).__name__}: {e}).", WARC_PATH
-            ) from e
-        return found
 
     @contextmanager
     def stream(self, name: str) -> Iterator[Any]:
@@ -1430,16 +1590,325 @@ class _Verification:
         with f:
             yield f
 
-    def check_pages(self, targets: Sequence[str]) -> None:
+    # ------------------------------------------------------------------ 8. strict JSON
+
+    def check_sealed_json(self) -> None:
+        """Every sealed ``.json`` file is strict JSON (one reading only; see evidence.jsonstrict)."""
+        for f in self.s.manifest.get("files", []):
+            path = f.get("path") if isinstance(f, dict) else None
+            if isinstance(path, str) and path.endswith(".json") and path != _CAPTURE_PATH:
+                self.json(path)
+
+    # ------------------------------------------------------------------ 8. times
+
+    def check_times(self) -> _Window:
+        """The capture's start and end, the log's signed time, every verified cosignature and
+        every RFC 3161 genTime must be in an order that can be true, within CLOCK_TOLERANCE_S.
+
+        An impossible order fails; a suspicious gap is a warning (docs/bundle-format.md §4).
+        """
+        m = self.s.manifest
+        start = _capture_time(m.get("capture_started"), "capture_started")
+        finish = _capture_time(m.get("capture_finished"), "capture_finished")
+        tol = CLOCK_TOLERANCE_S
+        if finish < start - tol:
+            raise _Fail(
+                f"The capture is recorded as finished at {_when(finish)}, {_span(start - finish)} before it started "
+                f"({_when(start)}): that cannot be true, even allowing {_span(tol)} for the clock being corrected.",
+                MANIFEST_PATH,
+                _CAPTURE_PATH,
+            )
+        if finish - start > LONG_CAPTURE_S:
+            self.s.warnings.append(
+                f"The capture lasted {_span(finish - start)} by the capture machine's clock ({_when(start)} to "
+                f"{_when(finish)}); a capture normally takes seconds. The page may have changed during it."
+            )
+        assert self.s.clock_time is not None
+        clock = self.s.clock_time
+        if finish > clock + tol:
+            raise _Fail(
+                f"The capture's clock says it finished at {_when(finish)}, but the log signed the checkpoint holding "
+                f"its seal at {_when(clock)}, {_span(finish - clock)} earlier. A capture cannot be sealed before it "
+                f"ends (tolerance for clock differences: {_span(tol)}): the capture machine's clock was wrong, or "
+                "its times were made up.",
+                MANIFEST_PATH,
+                PROOF_PATH,
+            )
+        if clock - finish > LATE_SIGNATURE_S:
+            self.s.warnings.append(
+                f"The log signed the checkpoint holding this capture's seal at {_when(clock)}, {_span(clock - finish)} "
+                f"after the capture ended ({_when(finish)}, capture machine's clock). A capture is normally sealed "
+                "within seconds; until this is explained, the capture's own times rest on its machine's clock alone."
+            )
+        now = datetime.now(UTC).timestamp()
+        if start > now + tol:
+            self.s.warnings.append(
+                f"The capture is dated {_when(start)}, after the time on this computer ({_when(now)})."
+            )
+        assert self.s.signed is not None
+        found = self.cosigned(self.s.signed, self.cosigner_keys(), "cosignature")
+        for key, (t, where) in sorted(found.items(), key=lambda kv: kv[1][0]):
+            if t < finish - tol:
+                on = f" (on {where})" if where else ""
+                raise _Fail(
+                    f"{key.name} cosigned the checkpoint holding this capture's seal at {_when(t)}{on}, "
+                    f"{_span(finish - t)} before the capture finished ({_when(finish)}): that cannot be true "
+                    f"(tolerance {_span(tol)}).",
+                    PROOF_PATH,
+                    MANIFEST_PATH,
+                )
+        own = [n for n in self.v.names if TOKEN_RE.match(n)]
+        stamped = [(n, True) for n in own] + [(n, False) for r in self.s.refreshes for n, _ in r.tokens]
+        for name, on_own in stamped:
+            try:
+                gen = TimestampToken.parse(self.read(name)).gen_time.timestamp()
+            except (EvidenceError, ValueError, OverflowError) as e:  # checked in step 7 already
+                raise _Fail(f"{name} cannot be read as a time-stamp: {e}", name) from e
+            if gen < finish - tol:
+                raise _Fail(
+                    f"{name} dates the log's checkpoint at {_when(gen)}, {_span(finish - gen)} before the capture "
+                    f"it holds had finished ({_when(finish)}, capture machine's clock): that cannot be true "
+                    f"(tolerance {_span(tol)}). The capture's times, or the time-stamp, are false.",
+                    name,
+                    MANIFEST_PATH,
+                )
+            if on_own and gen < clock - tol:
+                raise _Fail(
+                    f"{name} dates the checkpoint note at {_when(gen)}, {_span(clock - gen)} before the log's clock "
+                    f"signed it ({_when(clock)}): the note cannot have existed before its own signature "
+                    f"(tolerance {_span(tol)}).",
+                    name,
+                    PROOF_PATH,
+                )
+        return _Window(start, finish, clock)
+
+    # ------------------------------------------------------------------ 8. the web archive and its index
+
+    def scan_warc(self, targets: Sequence[str], window: _Window) -> _WarcScan:
+        """Read the WARC once: every record's date within the capture window, the HTTP statuses
+        of the page's responses, and the index lines its records must have (evidence.wacz.cdxj_line).
+
+        Bounded: at most MAX_WARC_INFLATED bytes are decompressed, MAX_INDEX_LINES kept, and
+        no line longer than MAX_WARC_LINE (nor more than MAX_WARC_LINES) read.
+        """
+        from warcio.archiveiterator import ArchiveIterator
+
+        from evidence.wacz import cdxj_line
+
+        found: dict[str, list[int | None]] = {}
+        lines: list[str] = []
+        count = 0
+        low, high = window.start - CLOCK_TOLERANCE_S, window.finish + CLOCK_TOLERANCE_S
+        try:
+            with self.stream(WARC_PATH) as f:
+                budget = _InflateBudget(f)
+                it = ArchiveIterator(budget)
+                budget.bound_lines(it)
+                for rec in it:
+                    count += 1
+                    raw_date = rec.rec_headers.get_header("WARC-Date")
+                    when = _warc_time(raw_date)
+                    if when is None:
+                        raise _Fail(
+                            f"Record {count} of {WARC_PATH} has no valid WARC-Date ({str(raw_date)[:40]!r}).",
+                            WARC_PATH,
+                        )
+                    if not low <= when <= high:
+                        uri = rec.rec_headers.get_header("WARC-Target-URI") or rec.rec_type
+                        raise _Fail(
+                            f"Record {count} of {WARC_PATH} ({rec.rec_type} {str(uri)[:200]}) is dated {raw_date}, "
+                            f"outside the capture ({_when(window.start)} to {_when(window.finish)}, tolerance "
+                            f"{_span(CLOCK_TOLERANCE_S)}): the archive holds something that was not recorded "
+                            "during this capture.",
+                            WARC_PATH,
+                        )
+                    uri = rec.rec_headers.get_header("WARC-Target-URI")
+                    if rec.rec_type == "response" and uri in targets:
+                        code: int | None = None
+                        if rec.http_headers is not None:
+                            raw = rec.http_headers.get_statuscode()
+                            code = int(raw) if raw and str(raw).isdigit() else None
+                        found.setdefault(uri, []).append(code)
+                    line = cdxj_line(rec, it.get_record_offset(), it.get_record_length(), _INDEX_FILENAME)
+                    if line is not None:
+                        if len(lines) >= MAX_INDEX_LINES:
+                            raise _Fail(
+                                f"{WARC_PATH} holds more than {MAX_INDEX_LINES} indexed records, more than this "
+                                "verifier accepts (a capture of one page holds far fewer).",
+                                WARC_PATH,
+                            )
+                        lines.append(line)
+        except _Fail:
+            raise
+        except Exception as e:  # warcio raises many kinds of errors on damaged archives
+            raise _Fail(
+                f"The web archive {WARC_PATH} cannot be read as a WARC file ({type(e).__name__}: {e}).", WARC_PATH
+            ) from e
+        lines.sort()
+        return _WarcScan(found, tuple(lines), count)
+
+    def check_index(self, scan: _WarcScan) -> None:
+        """``indexes/index.cdx`` must be, byte for byte, the index of the WARC's records."""
+        want = ("\n".join(scan.index) + "\n").encode("utf-8")
+        if not self.v.has(INDEX_PATH):
+            raise _Fail(f"The bundle has no {INDEX_PATH}.", INDEX_PATH)
+        try:
+            have = self.v.read(INDEX_PATH, limit=MAX_INDEX_BYTES)
+        except BundleFormatError as e:
+            raise _Fail(
+                f"{INDEX_PATH} cannot be read, or is larger than this verifier accepts: {e.message}", INDEX_PATH
+            ) from e
+        if hmac.compare_digest(have, want):
+            return
+        wanted = set(scan.index)
+        by_offset: dict[str, str] = {}
+        for line in scan.index:
+            off = _index_offset(line)
+            if off is not None:
+                by_offset[off] = line
+        try:
+            got = have.decode("utf-8").split("\n")
+        except UnicodeDecodeError as e:
+            raise _Fail(f"{INDEX_PATH} is not UTF-8 text.", INDEX_PATH) from e
+        if got and got[-1] == "":
+            got = got[:-1]
+        seen: set[str] = set()
+        for n, line in enumerate(got, start=1):
+            if line in seen:
+                raise _Fail(
+                    f"Line {n} of {INDEX_PATH} repeats an earlier line; each record is indexed once.", INDEX_PATH
+                )
+            seen.add(line)
+            if line in wanted:
+                continue
+            off = _index_offset(line)
+            real = by_offset.get(off) if off is not None else None
+            if real is None:
+                raise _Fail(
+                    f"Line {n} of {INDEX_PATH} ({line[:200]}) does not point at an indexed record of {WARC_PATH} "
+                    "(no such record starts at the offset it gives). Replay would show something the archive does "
+                    "not hold as indexed.",
+                    INDEX_PATH,
+                    WARC_PATH,
+                )
+            raise _Fail(
+                f"Line {n} of {INDEX_PATH} ({line[:200]}) does not describe the record it points at: the record at "
+                f"offset {off} of {WARC_PATH} is indexed as {real[:200]}. Replay would show the wrong thing for "
+                "that address.",
+                INDEX_PATH,
+                WARC_PATH,
+            )
+        missing = [x for x in scan.index if x not in seen]
+        if missing:
+            parts = missing[0].split(" ", 2)
+            data = jsonstrict.loads(parts[2]) if len(parts) == 3 else {}
+            raise _Fail(
+                f"{INDEX_PATH} has no line for the record of {str(data.get('url'))[:300]} at offset "
+                f"{data.get('offset')} of {WARC_PATH}; every response, resource and revisit record must be indexed "
+                f"(its line would be: {missing[0][:300]}).",
+                INDEX_PATH,
+                WARC_PATH,
+            )
+        raise _Fail(
+            f"{INDEX_PATH} holds the right lines but not in the order (sorted) or form the index rule fixes.",
+            INDEX_PATH,
+        )
+
+    # ------------------------------------------------------------------ 8. what viewers show
+
+    def check_pages(self, targets: Sequence[str], cap: dict[str, Any]) -> None:
+        """``pages/pages.jsonl``: the fixed header line, then exactly the sealed page's line."""
+        from evidence.bundle import page_entry
+
         raw = self.read(PAGES_PATH)
         try:
-            lines = [json.loads(x) for x in raw.decode("utf-8").splitlines() if x.strip()]
-        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _Fail(f"{PAGES_PATH} is not UTF-8 text.", PAGES_PATH) from e
+        rows = text.split("\n")
+        if rows[-1] != "" or "\r" in text or any(not r.strip() for r in rows[:-1]):
+            raise _Fail(f"{PAGES_PATH} must be JSON lines, each ending in a newline, with no blank line.", PAGES_PATH)
+        try:
+            lines = [jsonstrict.loads(x) for x in rows[:-1]]
+        except (ValueError, RecursionError) as e:
             raise _Fail(f"{PAGES_PATH} is not a valid JSON Lines pages list ({e}).", PAGES_PATH) from e
-        if not lines or not isinstance(lines[0], dict) or not str(lines[0].get("format", "")).startswith("json-pages"):
-            raise _Fail(f"{PAGES_PATH} does not start with a json-pages header line.", PAGES_PATH)
-        if not any(isinstance(p, dict) and p.get("url") in targets for p in lines[1:]):
+        if not lines or not _same(lines[0], _PAGES_HEADER):
+            raise _Fail(
+                f"{PAGES_PATH} does not start with the header line {json.dumps(_PAGES_HEADER, sort_keys=True)}.",
+                PAGES_PATH,
+            )
+        pages = lines[1:]
+        if not any(isinstance(p, dict) and p.get("url") in targets for p in pages):
             raise _Fail(f"{PAGES_PATH} does not list the preserved page {targets[0]}.", PAGES_PATH)
+        if len(pages) != 1:
+            raise _Fail(
+                f"{PAGES_PATH} lists {len(pages)} pages; a bundle preserves one page, so a viewer could open another.",
+                PAGES_PATH,
+            )
+        want, page = page_entry(cap), pages[0]
+        assert isinstance(page, dict)
+        for key in sorted(set(page) | set(want)):
+            if key not in want:
+                raise _Fail(
+                    f"{PAGES_PATH} gives the page a field {key!r} that the bundle format does not have.", PAGES_PATH
+                )
+            if key not in page or not _same(page[key], want[key]):
+                raise _Fail(
+                    f"{PAGES_PATH} gives the page's {key!r} as {_short(page.get(key))}, but the sealed capture record "
+                    f"gives {_short(want[key])}; a viewer would show what the capture did not record.",
+                    PAGES_PATH,
+                    _CAPTURE_PATH,
+                )
+
+    def check_package(self) -> None:
+        """``datapackage.json`` (not sealed) may hold only the fields the writer puts there, each
+        exactly as the sealed manifest determines it; the same for ``datapackage-digest.json``."""
+        from evidence.bundle import package_fields
+        from evidence.wacz import WACZ_VERSION, _resource_name
+
+        pkg = self.json(DATAPACKAGE)
+        assert isinstance(pkg, dict)
+        unknown = sorted(set(pkg) - _PACKAGE_FIELDS)
+        if unknown:
+            raise _Fail(
+                f"{DATAPACKAGE} has the field {unknown[0]!r}, which bundles never carry: it was added after sealing, "
+                "and a viewer might show it.",
+                DATAPACKAGE,
+            )
+        fields = package_fields(self.s.manifest)
+        want: dict[str, Any] = {
+            "profile": "data-package",
+            "wacz_version": WACZ_VERSION,
+            "title": fields["title"],
+            "created": fields["created"],
+            "software": fields["software"],
+        }
+        if fields["main_url"]:
+            want["mainPageUrl"] = fields["main_url"]
+        if fields["main_date"]:
+            want["mainPageDate"] = fields["main_date"]
+        for key in sorted(_PACKAGE_FIELDS - {"resources"}):
+            if key not in want and key in pkg:
+                raise _Fail(f"{DATAPACKAGE} has {key!r}, but the sealed manifest gives it no value.", DATAPACKAGE)
+            if key in want and (key not in pkg or not _same(pkg[key], want[key])):
+                raise _Fail(
+                    f"{DATAPACKAGE} gives {key!r} as {_short(pkg.get(key))}, but the sealed manifest makes it "
+                    f"{_short(want[key])}: it was rewritten after sealing, and WACZ viewers show it.",
+                    DATAPACKAGE,
+                    MANIFEST_PATH,
+                )
+        for r in pkg.get("resources", []):
+            assert isinstance(r, dict)
+            extra = sorted(set(r) - {"name", "path", "hash", "bytes"})
+            if extra or r.get("name") != _resource_name(str(r.get("path"))):
+                what = f"the field {extra[0]!r}" if extra else f"the name {_short(r.get('name'))}"
+                raise _Fail(
+                    f"{DATAPACKAGE} gives the resource {r.get('path')} {what}, which the writer never does.",
+                    DATAPACKAGE,
+                )
+        dig = self.json(DATAPACKAGE_DIGEST)
+        if not isinstance(dig, dict) or set(dig) != {"path", "hash"}:
+            raise _Fail(f"{DATAPACKAGE_DIGEST} must hold exactly the fields 'path' and 'hash'.", DATAPACKAGE_DIGEST)
 
     # ------------------------------------------------------------------ report
 

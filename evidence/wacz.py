@@ -41,42 +41,59 @@ def sha256_file(path: Path) -> tuple[str, int]:
 
 
 def cdxj_lines(warc_path: Path, filename: str) -> list[str]:
-    """CDXJ index lines for the response, resource and revisit records of a WARC."""
+    """CDXJ index lines for the response, resource and revisit records of a WARC, sorted."""
     from warcio.archiveiterator import ArchiveIterator
 
     lines: list[str] = []
     with open(warc_path, "rb") as f:
         it = ArchiveIterator(f)
         for record in it:
-            rtype = record.rec_type
-            if rtype not in ("response", "resource", "revisit"):
+            if not is_indexed(record):
                 continue
-            url = record.rec_headers.get_header("WARC-Target-URI")
-            date = record.rec_headers.get_header("WARC-Date") or ""
-            if not url:
-                continue
-            ts = "".join(c for c in date if c.isdigit())[:14].ljust(14, "0")
-            data: dict[str, Any] = {"url": url}
-            if rtype == "response" and record.http_headers is not None:
-                data["mime"] = (record.http_headers.get_header("Content-Type") or "").split(";")[0].strip()
-                data["status"] = str(record.http_headers.get_statuscode())
-            elif rtype == "resource":
-                data["mime"] = (record.rec_headers.get_header("Content-Type") or "").split(";")[0].strip()
-                data["status"] = "200"
-            else:
-                data["mime"] = "warc/revisit"
-            digest = record.rec_headers.get_header("WARC-Payload-Digest")
-            if digest:
-                data["digest"] = digest
-            record.content_stream().read()  # consume, so offset and length are known
-            data["offset"] = str(it.get_record_offset())
-            data["length"] = str(it.get_record_length())
-            data["filename"] = filename
-            if rtype == "resource" and url.startswith("urn:"):
-                continue
-            lines.append(f"{surt(url)} {ts} {json.dumps(data, sort_keys=True, separators=(',', ':'))}")
+            # The offset and length are known once the record is read to its end (warcio
+            # reads the rest of it, in chunks, when they are asked for).
+            line = cdxj_line(record, it.get_record_offset(), it.get_record_length(), filename)
+            if line is not None:
+                lines.append(line)
     lines.sort()
     return lines
+
+
+def is_indexed(record: Any) -> bool:
+    """Whether a WARC record gets an index line (before reading it): a response, resource
+    or revisit record with a target URI. :func:`cdxj_line` may still skip it."""
+    return record.rec_type in ("response", "resource", "revisit") and bool(
+        record.rec_headers.get_header("WARC-Target-URI")
+    )
+
+
+def cdxj_line(record: Any, offset: int, length: int, filename: str) -> str | None:
+    """The CDXJ line of one WARC record (warcio) at ``offset``, ``length`` bytes long, or
+    ``None`` for a record that is not indexed (see docs/bundle-format.md, the index rule)."""
+    rtype = record.rec_type
+    url = record.rec_headers.get_header("WARC-Target-URI")
+    if rtype not in ("response", "resource", "revisit") or not url:
+        return None
+    if rtype == "resource" and url.startswith("urn:"):
+        return None
+    date = record.rec_headers.get_header("WARC-Date") or ""
+    ts = "".join(c for c in date if c.isdigit())[:14].ljust(14, "0")
+    data: dict[str, Any] = {"url": url}
+    if rtype == "response" and record.http_headers is not None:
+        data["mime"] = (record.http_headers.get_header("Content-Type") or "").split(";")[0].strip()
+        data["status"] = str(record.http_headers.get_statuscode())
+    elif rtype == "resource":
+        data["mime"] = (record.rec_headers.get_header("Content-Type") or "").split(";")[0].strip()
+        data["status"] = "200"
+    else:
+        data["mime"] = "warc/revisit"
+    digest = record.rec_headers.get_header("WARC-Payload-Digest")
+    if digest:
+        data["digest"] = digest
+    data["offset"] = str(offset)
+    data["length"] = str(length)
+    data["filename"] = filename
+    return f"{surt(url)} {ts} {json.dumps(data, sort_keys=True, separators=(',', ':'))}"
 
 
 def pages_jsonl(pages: Sequence[dict[str, Any]]) -> bytes:
