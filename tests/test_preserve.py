@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "capture"))
 from capture_helpers import load_site_module
+from tools import project_command
 from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401
 
 import evidence
@@ -26,6 +27,8 @@ from evidence.capture.errors import BrowserNotFoundError
 from evidence.checkpoint import TlogProof
 from evidence.log import Log
 from evidence.wacz import Member, write_zip
+
+PRESERVE, EVIDENCE = project_command("preserve"), project_command("evidence")
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +117,7 @@ def test_preserve_batch_cli(tmp_path: Path, home: Path, site: Any, chromium: str
     out = tmp_path / "out"
     urls = [site.url("/listing"), "javascript:alert(1)", site.url("/not-found")]
     r = subprocess.run(
-        ["preserve", *urls, "-o", str(out), "--tsa", local_tsa.url, "--json", "--case", "C-9"],
+        [PRESERVE, *urls, "-o", str(out), "--tsa", local_tsa.url, "--json", "--case", "C-9"],
         env=_env(home),
         capture_output=True,
         text=True,
@@ -140,7 +143,7 @@ def test_capture_failure_writes_nothing(tmp_path: Path, home: Path, chromium: st
         port = s.getsockname()[1]  # closed again: connection refused
     out = tmp_path / "out"
     r = subprocess.run(
-        ["preserve", f"http://127.0.0.1:{port}/", "-o", str(out)],
+        [PRESERVE, f"http://127.0.0.1:{port}/", "-o", str(out)],
         env=_env(home),
         capture_output=True,
         text=True,
@@ -155,7 +158,7 @@ def test_capture_failure_writes_nothing(tmp_path: Path, home: Path, chromium: st
 def test_killed_preserve_leaves_no_half_bundle(tmp_path: Path, home: Path, site: Any, chromium: str) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        ["preserve", site.url("/slow?ms=8000"), "-o", str(out)],
+        [PRESERVE, site.url("/slow?ms=8000"), "-o", str(out)],
         env=_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -171,7 +174,7 @@ def test_killed_preserve_leaves_no_half_bundle(tmp_path: Path, home: Path, site:
     assert leftovers, "the capture should have been under way"
     # The next run cleans up what the killed one left, and works.
     r = subprocess.run(
-        ["preserve", site.url("/listing"), "-o", str(out), "-q"],
+        [PRESERVE, site.url("/listing"), "-o", str(out), "-q"],
         env=_env(home),
         capture_output=True,
         text=True,
@@ -185,7 +188,7 @@ def test_report_pdf(tmp_path: Path, home: Path, site: Any, chromium: str) -> Non
     bundle = evidence.capture(site.url("/listing"), out_dir=tmp_path)
     pdf = tmp_path / "report.pdf"
     r = subprocess.run(
-        ["evidence", "report", str(bundle.path), "-o", str(pdf)], capture_output=True, text=True, timeout=120
+        [EVIDENCE, "report", str(bundle.path), "-o", str(pdf)], capture_output=True, text=True, timeout=120
     )
     assert r.returncode == 0, r.stderr
     data = pdf.read_bytes()
@@ -203,7 +206,7 @@ def test_a_bundle_preserved_while_the_tsa_was_down_gets_its_time_stamp_later(
     out = tmp_path / "out"
     down = unused_port_url()
     r = subprocess.run(
-        ["preserve", site.url("/listing"), "-o", str(out), "--tsa", down, "--json"],
+        [PRESERVE, site.url("/listing"), "-o", str(out), "--tsa", down, "--json"],
         env=_env(home),
         capture_output=True,
         text=True,
@@ -222,15 +225,15 @@ def test_a_bundle_preserved_while_the_tsa_was_down_gets_its_time_stamp_later(
     log_keys = tmp_path / "log.vkey"
     with Log.open(home / "log") as log:
         log_keys.write_text(f"{log.verifier.vkey()}\n{log.timestamp_verifier.vkey()}\n")
-    check = ["evidence", "verify", str(bundle), "--log-key", str(log_keys), "--tsa-cert", str(local_tsa.root_path)]
+    check = [EVIDENCE, "verify", str(bundle), "--log-key", str(log_keys), "--tsa-cert", str(local_tsa.root_path)]
     before = subprocess.run([*check, "--json"], env=_env(home), capture_output=True, text=True, timeout=120)
     assert before.returncode == 0, before.stdout + before.stderr
     claims = {c["name"]: c["grade"] for c in json.loads(before.stdout)["claims"]}
     assert claims["Independent time (RFC 3161)"] == "NONE"
 
     for argv in (
-        ["evidence", "timestamp", "add", str(home / "log"), "--missing", "--tsa", local_tsa.url],
-        ["evidence", "refresh", str(bundle)],
+        [EVIDENCE, "timestamp", "add", str(home / "log"), "--missing", "--tsa", local_tsa.url],
+        [EVIDENCE, "refresh", str(bundle)],
     ):
         step = subprocess.run(argv, env=_env(home), capture_output=True, text=True, timeout=120)
         assert step.returncode == 0, step.stdout + step.stderr
