@@ -89,6 +89,11 @@ def session(
         raise UsageError(f"unknown capture option(s): {', '.join(sorted(unknown))}")
     tsas = resolve_tsas(tsa)
     the_log = resolve_log(log, tsas=tsas)
+    # A log that cannot take entries (a log server refusing the token) is found now, before
+    # the first capture, not after every page of a batch has been captured in vain.
+    check_writable = getattr(the_log, "check_writable", None)
+    if callable(check_writable):
+        check_writable()
     with Capturer(CaptureOptions(**options), executable=executable) as capturer:
         yield capturer, the_log, tsas
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -190,6 +191,8 @@ class RemoteLog:
             headers["Authorization"] = f"Bearer {self.token}"
         delay = 0.5
         last = ""
+        unreachable = False
+        began = time.monotonic()
         for attempt in range(1, self.attempts + 1):
             wait = delay
             try:
@@ -202,19 +205,59 @@ class RemoteLog:
                     if resp.status_code not in RETRY_STATUSES:
                         return resp.status_code, bytes(data)
                     last = f"HTTP {resp.status_code}: {_text(data)}"
+                    unreachable = False
                     retry_after = resp.headers.get("Retry-After", "")
                     if retry_after.isdigit():
                         wait = min(10.0, max(wait, float(retry_after)))
             except requests.RequestException as e:
-                last = f"{type(e).__name__}: {e}"
+                last, unreachable = network_reason(e, timeout), True
             if attempt == self.attempts:
                 break
             time.sleep(wait * (0.8 + 0.4 * random.random()))
             delay = min(8.0, delay * 2)
+        tried = f"tried {self.attempts} times over {time.monotonic() - began:.0f} s"
+        if unreachable:
+            raise LogError(
+                f"the log server {self.base} could not be reached: {last} ({tried})",
+                hint="Check the URL (the one `evidence log serve` printed, with any path prefix), that the "
+                "server is running, and that this machine can reach it (network, VPN, firewall, proxy). "
+                "Nothing was added to the log by this request; an entry sent again keeps its index.",
+            )
         raise LogError(
-            f"the log server {self.base} could not be used ({method} {path}, {self.attempts} attempts): {last}",
-            hint="Check that the server runs and is reachable; an entry sent again keeps its index.",
+            f"the log server {self.base} is not working: it answered {method} /{path} with {last} ({tried})",
+            hint="Try again later, or ask the log's operator; an entry sent again keeps its index.",
         )
+
+    def check_writable(self) -> None:
+        """Confirm that this client's token may add entries (``POST /auth``, which changes
+        nothing), so a missing or refused token is found before anything is captured.
+
+        A server from before ``/auth`` answers 405 there: then an empty ``POST /add`` asks
+        the same (the token is checked first; an empty entry is refused with 400, never
+        logged)."""
+        status, data = self._request("POST", "auth", body=b"", timeout=self.timeout)
+        if status in (404, 405):
+            status, data = self._request("POST", "add", body=b"", timeout=self.timeout)
+            if status == 400:
+                return
+        if status == 200:
+            return
+        self._refused(status, data)
+
+    def _refused(self, status: int, data: bytes) -> None:
+        if status == 401:
+            raise LogError(
+                f"the log server {self.base} needs a token to add entries, and none was given: {_text(data)}",
+                hint=f"Set {ENV_TOKEN}, or token_file in a [[log_server]] table of config.toml "
+                "(ask the log operator for a token).",
+            )
+        if status == 403:
+            raise LogError(
+                f"the log server {self.base} refused the token: {_text(data)}",
+                hint=f"Check the token in {ENV_TOKEN} or your token_file for typos, and ask the log operator "
+                "whether it is still valid.",
+            )
+        raise LogError(f"the log server {self.base} answered HTTP {status}: {_text(data)}")
 
     def _get(self, path: str) -> bytes | None:
         status, data = self._request("GET", path, timeout=self.timeout)
@@ -247,17 +290,8 @@ class RemoteLog:
 
     def _add(self, entry: bytes) -> int:
         status, data = self._request("POST", "add", body=entry, timeout=self.add_timeout)
-        if status == 401:
-            raise LogError(
-                f"the log server {self.base} needs a token to add entries: {_text(data)}",
-                hint=f"Set {ENV_TOKEN}, or token_file in a [[log_server]] table of config.toml "
-                "(ask the log operator for a token).",
-            )
-        if status == 403:
-            raise LogError(
-                f"the log server {self.base} refused the token: {_text(data)}",
-                hint="Ask the log operator whether your token is still valid.",
-            )
+        if status in (401, 403):
+            self._refused(status, data)
         if status != 200:
             raise LogError(f"the log server {self.base} refused the entry (HTTP {status}): {_text(data)}")
         try:
@@ -393,6 +427,42 @@ class RemoteLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def network_reason(err: requests.RequestException, timeout: float) -> str:
+    """A plain phrase for why an HTTP request did not get an answer (not urllib3's text)."""
+    chain: list[BaseException] = []
+    todo: list[BaseException] = [err]
+    while todo and len(chain) < 10:  # the exception, its causes and urllib3's wrapped reasons
+        e = todo.pop()
+        if any(e is seen for seen in chain):
+            continue
+        chain.append(e)
+        linked = (e.__cause__, e.__context__, getattr(e, "reason", None), *e.args)
+        todo += [x for x in linked if isinstance(x, BaseException)]
+    words = " ".join(str(e) for e in chain).lower()
+
+    def has(kind: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
+        return any(isinstance(e, kind) for e in chain)
+
+    if isinstance(err, requests.exceptions.SSLError):
+        return "the secure (HTTPS) connection failed (its certificate was not accepted, or TLS is not spoken there)"
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return f"no connection within {min(10.0, timeout):g} s"
+    if isinstance(err, requests.exceptions.ReadTimeout | requests.exceptions.Timeout):
+        return f"it accepted the connection but did not answer within {timeout:g} s"
+    dns = ("name or service not known", "nodename nor servname", "name resolution", "getaddrinfo", "no address")
+    if has(socket.gaierror) or any(d in words for d in dns):
+        return "its name could not be found (DNS)"
+    if has(ConnectionRefusedError) or "refused" in words:
+        return "the connection was refused (nothing listens at that address and port)"
+    if has((ConnectionResetError, ConnectionAbortedError)) or "remote end closed" in words:
+        return "the connection was cut before an answer came"
+    if "unreachable" in words or "no route" in words:
+        return "the network cannot reach it"
+    if isinstance(err, requests.exceptions.ConnectionError):
+        return "no connection could be made"
+    return f"the request failed ({type(err).__name__})"
 
 
 def _text(data: bytes, limit: int = 300) -> str:
