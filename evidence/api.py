@@ -110,15 +110,25 @@ def capture_with(
 ) -> Bundle:
     """Capture one URL with a running browser and seal it into ``the_log``."""
     out = Path(out_dir)
+    created = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot create the output folder {out}: {e.strerror}") from e
-    remove_stale(out)
-    with tempfile.TemporaryDirectory(prefix=f".evidence-capture-{os.getpid()}-", dir=out) as tmp:
-        cap_dir = Path(tmp) / "capture"
-        capturer.capture(url, cap_dir, options)
-        return seal(cap_dir, the_log, out, name=name, tsas=tsas)
+    try:
+        remove_stale(out)
+        with tempfile.TemporaryDirectory(prefix=f".evidence-capture-{os.getpid()}-", dir=out) as tmp:
+            cap_dir = Path(tmp) / "capture"
+            capturer.capture(url, cap_dir, options)
+            return seal(cap_dir, the_log, out, name=name, tsas=tsas)
+    except BaseException:
+        # A failed (or interrupted) capture leaves nothing: not even the folders made for it.
+        for folder in created:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty (another capture's bundle, or a file someone put there)
+        raise
 
 
 def capture(
