@@ -321,6 +321,10 @@ def _write_remaining(out: Path, remaining: list[str]) -> Path | None:
     return dest
 
 
+#: How a bundle's warning introduces the command that adds its missing time-stamp (evidence/bundle.py).
+_NEXT_STEP = "add it with: "
+
+
 def _summary(results: list[dict[str, Any]], log_key: str, *, no_tsa_answered: bool = False) -> None:
     ok = [r for r in results if r["ok"]]
     print(f"\nPreserved {len(ok)} of {len(results)} page(s).")
@@ -331,20 +335,21 @@ def _summary(results: list[dict[str, Any]], log_key: str, *, no_tsa_answered: bo
         print(f"\n  {r['url']}")
         print(f"    bundle:     {r['bundle']}")
         print(f"    proves:     its files are sealed as entry {r['log_index']} of the log {r['log_origin']!r},")
-        print(f"                under a signed checkpoint of {r['checkpoint_size']} entries")
+        size = r["checkpoint_size"]
+        print(f"                under a signed checkpoint of {size} {'entry' if size == 1 else 'entries'}")
         stamps = r["timestamps"]
         print(
             f"    time:       {stamps} independent RFC 3161 time-stamp(s)"
             if stamps
             else "    time:       the log's own signed clock only (no independent time-stamp)"
         )
+        steps = [w.split(_NEXT_STEP, 1)[1] for w in r["warnings"] if _NEXT_STEP in w]
+        if not stamps and steps:
+            print(f"    next step:  once the time-stamping authority answers: {steps[0]}")
         if r["http_error"]:
             print(f"    note:       the server answered HTTP {r['status']}; that error page is what was preserved")
     if no_tsa_answered:
-        print(
-            "\nNo time-stamping authority gave a time-stamp (exit code 6). Each bundle's warning above shows the "
-            "'evidence refresh' command that adds it once the authority answers."
-        )
+        print("\nNo time-stamping authority that was asked gave a time-stamp (exit code 6); see 'next step' above.")
     if ok:
         print(f"\nVerify offline with:  evidence verify BUNDLE.wacz --log-key '{log_key}'")
 

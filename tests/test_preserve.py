@@ -303,6 +303,18 @@ def test_a_bundle_preserved_while_the_tsa_was_down_gets_its_time_stamp_later(
         assert not any("timestamp add" in w for w in warned)
         [step] = [w.split("add it with: ", 1)[1] for w in warned if "NO independent time-stamp" in w]
         assert step == f"evidence refresh {bundle} --tsa {down} --tsa {failing.url}"
+        text = subprocess.run(  # the text summary shows the same step, for each bundle
+            [PRESERVE, site.url("/listing?again=1"), "-o", str(tmp_path / "out2"), "--tsa", failing.url],
+            env=_env(home),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert text.returncode == 6, text.stderr
+        [again] = (tmp_path / "out2").glob("*.wacz")
+        shown = f"next step:  once the time-stamping authority answers: evidence refresh {again} --tsa {failing.url}"
+        assert shown + "\n" in text.stdout
+        assert "checkpoint of 2 entries" in text.stdout and "timestamp add" not in text.stdout + text.stderr
         with zipfile.ZipFile(bundle) as zf:  # the certificate and VERIFY.txt say where a later time-stamp would be
             assert "evidence refresh" in zf.read("evidence/report.html").decode()
             assert "openssl ts -verify -in evidence/refresh-1.1.tsr" in zf.read("evidence/VERIFY.txt").decode()
