@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"ok": False, "error": e.diagnostics(), "kind": type(e).__name__, "results": []}))
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("preserve: interrupted before the first capture; nothing was written", file=sys.stderr)
+        print("preserve: interrupted; no half-written bundle was left behind", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -108,3 +108,19 @@ def test_an_unreachable_log_server_is_named_in_plain_words(tmp_path: Path) -> No
     assert "tried 2 times" in text and "Check the URL" in text
     for raw in ("HTTPConnectionPool", "Max retries", "NewConnectionError", "urllib3", "Errno"):
         assert raw not in text, text
+
+
+def test_auditing_an_unreachable_log_says_why_in_plain_words(served: SimpleNamespace) -> None:
+    from evidence_cli.main import main as evidence_main
+
+    url = unused_port_url().removesuffix("tsr")
+    with Log.open(served.dir) as log:
+        key = log.verifier.vkey()
+    r = subprocess.run(
+        [project_command("evidence"), "log", "audit", url, "--key", key], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"could not fetch {url}checkpoint: the connection was refused" in r.stderr
+    for raw in ("HTTPConnectionPool", "Max retries", "NewConnectionError", "Traceback"):
+        assert raw not in r.stderr, r.stderr
+    assert evidence_main(["log", "audit", served.server.url, "--key", key]) == 0  # the running server audits
