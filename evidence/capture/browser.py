@@ -345,8 +345,8 @@ def _driver_ignores_ctrl_c() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    finally:  # None: the handler was not set from Python (an embedding host); give back the default
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 def _release_driver() -> None:
