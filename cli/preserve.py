@@ -1,13 +1,18 @@
 """`preserve URL [URL ...]`: capture, seal into the log and write one proof bundle per URL.
 
-Exit codes: 0 every URL preserved; 4 some URLs failed (the others were preserved);
-2 usage error, or no URL could be preserved.
+Exit codes (the table is in evidence/errors.py): 0 every URL preserved; 2 usage or input
+error (nothing was captured: also a log that cannot be used, checked before the first
+capture); 4 some URLs failed (the others were preserved); 5 no URL could be preserved;
+6 every URL preserved, but no time-stamping authority that was asked gave a time-stamp;
+130 interrupted (Ctrl-C: what was preserved is listed, and the URLs that remain are
+written to a file to rerun).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 import warnings
@@ -15,9 +20,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evidence.errors import EXIT_OK, EXIT_USAGE, CaptureError, EvidenceError, UsageError
+from evidence.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_NO_TIMESTAMP,
+    EXIT_NOTHING_PRESERVED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    CaptureError,
+    EvidenceError,
+    UsageError,
+)
 
-EXIT_PARTIAL = 4
+from .url_list import ListedURL, read_list
+
+EPILOG = """exit codes:
+  0    every URL preserved
+  2    usage or input error; nothing was captured (also: the log cannot be used, checked first)
+  4    some URLs failed; the others were preserved
+  5    no URL could be preserved
+  6    every URL preserved, but no time-stamping authority that was asked gave a time-stamp:
+       add it later with the 'evidence refresh' command each bundle's warning shows
+  130  interrupted (Ctrl-C): the URLs not yet preserved are written to a file to rerun
+When several apply, the first of 5, 4, 6 is used."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,10 +52,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="preserve",
         description="Preserve web pages as court-grade evidence: capture each URL, seal it into an "
         "append-only log and write a proof bundle (.wacz) that anyone can verify offline.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("urls", nargs="*", metavar="URL", help="http(s) address to preserve")
     p.add_argument("-o", "--output", default=".", metavar="DIR", help="where to write the bundles (default: .)")
-    p.add_argument("--from-file", metavar="FILE", help="read URLs from FILE, one per line ('-' for stdin; # comments)")
+    p.add_argument(
+        "--from-file",
+        metavar="FILE",
+        help="read URLs from FILE, one per line ('-' for stdin; '#' starts a comment; "
+        "a .csv/.tsv file: the first column)",
+    )
     p.add_argument(
         "--log", metavar="DIR|URL", help="log directory or log server URL (default: the embedded log in $EVIDENCE_HOME)"
     )
@@ -62,16 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _urls(args: argparse.Namespace) -> list[str]:
-    urls = list(args.urls)
+def _urls(args: argparse.Namespace) -> list[ListedURL]:
+    urls = [ListedURL(u, 0) for u in args.urls]
     if args.from_file:
-        try:
-            text = sys.stdin.read() if args.from_file == "-" else Path(args.from_file).read_text(encoding="utf-8")
-        except OSError as e:
-            raise UsageError(f"cannot read the URL list {args.from_file}: {e.strerror}") from e
-        except UnicodeDecodeError as e:
-            raise UsageError(f"the URL list {args.from_file} is not UTF-8 text") from e
-        urls += [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+        urls += read_list(args.from_file)
     if not urls:
         raise UsageError("give at least one URL (or --from-file FILE)")
     return urls
@@ -122,18 +148,43 @@ def _main(argv: Sequence[str] | None) -> int:
             return _run(args)
     except EvidenceError as e:
         print(f"preserve: {e.diagnostics()}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "error": e.diagnostics(), "kind": type(e).__name__, "results": []}))
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("preserve: interrupted; no half-written bundle was left behind", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+class _Batch:
+    """What a run has done so far: the results, and whether a time-stamp was missed."""
+
+    def __init__(self, urls: list[ListedURL]) -> None:
+        self.urls = urls
+        self.results: list[dict[str, Any]] = []
+        self.tsas_asked = False
+
+    @property
+    def ok(self) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["ok"]]
+
+    def exit_code(self) -> int:
+        ok = self.ok
+        if not ok:
+            return EXIT_NOTHING_PRESERVED
+        if len(ok) < len(self.results):
+            return EXIT_PARTIAL
+        if self.tsas_asked and any(r["timestamps"] == 0 for r in ok):
+            return EXIT_NO_TIMESTAMP
+        return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
     from evidence.api import capture_with, session
 
-    urls = _urls(args)
+    batch = _Batch(_urls(args))
+    urls = batch.urls
     out = Path(args.output)
-    results: list[dict[str, Any]] = []
     quiet = args.quiet or args.json
 
     def say(msg: str) -> None:
@@ -145,52 +196,60 @@ def _run(args: argparse.Namespace) -> int:
         log,
         tsas,
     ):
+        log_key = log.verifier.vkey()
+        batch.tsas_asked = bool(tsas)
         say(f"Preserving {len(urls)} page(s) into the log {log.origin!r} ({getattr(log, 'path', '')})")
         if not tsas:
-            say("warning: no time-stamping authority configured (config.toml or --tsa): no independent time")
-        for n, url in enumerate(urls, start=1):
-            t0 = time.perf_counter()
-            try:
-                bundle = capture_with(capturer, log, url, out_dir=out, tsas=tsas)
-            except EvidenceError as e:
-                kind = "could not be captured" if isinstance(e, CaptureError) else "failed"
-                say(f"[{n}/{len(urls)}] FAILED {url}: {kind}: {e.diagnostics()}")
-                results.append({"url": url, "ok": False, "error": e.diagnostics()})
-                continue
-            took = time.perf_counter() - t0
-            flag = f" (HTTP {bundle.status}: error page preserved)" if bundle.http_error else ""
-            say(f"[{n}/{len(urls)}] ok {url} -> {bundle.path} in {took:.1f}s{flag}")
-            for w in bundle.warnings:
-                say("    warning: " + w.replace("\n", "\n             "))
-            results.append(
-                {
-                    "url": url,
-                    "ok": True,
-                    "bundle": str(bundle.path),
-                    "final_url": bundle.final_url,
-                    "status": bundle.status,
-                    "http_error": bundle.http_error,
-                    "log_origin": bundle.log_origin,
-                    "log_index": bundle.log_index,
-                    "checkpoint_size": bundle.checkpoint.size,
-                    "checkpoint_root": bundle.checkpoint.root_hash.hex(),
-                    "manifest_sha256": bundle.manifest_sha256,
-                    "timestamps": bundle.timestamps,
-                    "warnings": list(bundle.warnings),
-                    "seconds": round(took, 2),
-                }
-            )
-        log_key = log.verifier.vkey()
-        command = verify_command(log, tsas if any(r.get("timestamps") for r in results) else ())
-    ok = [r for r in results if r["ok"]]
+            say(f"warning: no time-stamping authority is configured: no independent time-stamp. {_tsa_setup_hint()}")
+        try:
+            for n, listed in enumerate(urls, start=1):
+                url = listed.url
+                t0 = time.perf_counter()
+                try:
+                    bundle = capture_with(capturer, log, url, out_dir=out, tsas=tsas)
+                except EvidenceError as e:
+                    kind = "could not be captured" if isinstance(e, CaptureError) else "failed"
+                    where = f" (line {listed.line} of {args.from_file})" if listed.line else ""
+                    say(f"[{n}/{len(urls)}] FAILED {url}{where}: {kind}: {e.diagnostics()}")
+                    failed: dict[str, Any] = {"url": url, "ok": False, "error": e.diagnostics()}
+                    failed["kind"] = type(e).__name__
+                    if listed.line:
+                        failed["line"] = listed.line
+                    batch.results.append(failed)
+                    continue
+                took = time.perf_counter() - t0
+                flag = f" (HTTP {bundle.status}: error page preserved)" if bundle.http_error else ""
+                say(f"[{n}/{len(urls)}] ok {url} -> {bundle.path} in {took:.1f}s{flag}")
+                for w in bundle.warnings:
+                    say("    warning: " + w.replace("\n", "\n             "))
+                batch.results.append(
+                    {
+                        "url": url,
+                        "ok": True,
+                        "bundle": str(bundle.path),
+                        "final_url": bundle.final_url,
+                        "status": bundle.status,
+                        "http_error": bundle.http_error,
+                        "log_origin": bundle.log_origin,
+                        "log_index": bundle.log_index,
+                        "checkpoint_size": bundle.checkpoint.size,
+                        "checkpoint_root": bundle.checkpoint.root_hash.hex(),
+                        "manifest_sha256": bundle.manifest_sha256,
+                        "timestamps": bundle.timestamps,
+                        "warnings": list(bundle.warnings),
+                        "seconds": round(took, 2),
+                    }
+                )
+        except KeyboardInterrupt:
+            return _interrupted(args, batch, out, log_key)
+        command = verify_command(log, tsas if any(r.get("timestamps") for r in batch.results) else ())
+        clock_key = log.timestamp_verifier.vkey()
     if args.json:
-        doc = {"log_key": log_key, "clock_key": log.timestamp_verifier.vkey(), "verify_command": command}
-        print(json.dumps({**doc, "results": results}, indent=2))
+        doc = {"log_key": log_key, "clock_key": clock_key, "verify_command": command}
+        print(json.dumps({**doc, "results": batch.results}, indent=2))
     else:
-        _summary(results, command)
-    if len(ok) == len(results):
-        return EXIT_OK
-    return EXIT_PARTIAL if ok else EXIT_USAGE
+        _summary(batch.results, command, no_tsa_answered=batch.exit_code() == EXIT_NO_TIMESTAMP)
+    return batch.exit_code()
 
 
 def verify_command(log: Any, tsas: Sequence[Any] = ()) -> str:
@@ -201,7 +260,6 @@ def verify_command(log: Any, tsas: Sequence[Any] = ()) -> str:
     (the ones config.toml pins, if it does); plus the root certificate of each TSA whose
     time-stamps are in the bundles, when config.toml pins one.
     """
-    import shlex
 
     keys_file = getattr(log, "verification_keys_path", None)
     if keys_file is not None and Path(keys_file).is_file():
@@ -215,7 +273,100 @@ def verify_command(log: Any, tsas: Sequence[Any] = ()) -> str:
     return "evidence verify BUNDLE.wacz " + " ".join(parts)
 
 
-def _summary(results: list[dict[str, Any]], command: str) -> None:
+def _tsa_setup_hint() -> str:
+    """The one next step shown when no TSA is configured (the README's first-hour step 1)."""
+    from evidence.config import load_config
+
+    return (
+        f"To configure one, add a [[tsa]] table to {load_config().path} (README: 'Configure a "
+        "time-stamping authority'), or pass --tsa URL."
+    )
+
+
+def _interrupted(args: argparse.Namespace, batch: _Batch, out: Path, log_key: str) -> int:
+    """Ctrl-C during a batch: say what was preserved, and write what remains to a file."""
+    done = len(batch.results)
+    remaining = [u.url for u in batch.urls[done:]]
+    rerun: Path | None = None
+    if remaining:
+        rerun = _write_remaining(out, remaining)
+    ok = batch.ok
+    lines = [
+        f"\npreserve: interrupted. Preserved {len(ok)} of {len(batch.urls)} page(s); "
+        "no half-written bundle was left behind."
+    ]
+    for r in ok:
+        lines.append(f"  preserved: {r['url']} -> {r['bundle']}")
+    for r in batch.results:
+        if not r["ok"]:
+            lines.append(f"  failed:    {r['url']}")
+    if remaining:
+        lines.append(f"Not preserved yet ({len(remaining)}):")
+        lines += [f"  {u}" for u in remaining[:20]]
+        if len(remaining) > 20:
+            lines.append(f"  ... and {len(remaining) - 20} more")
+        if rerun is not None:
+            lines.append(f"They are listed in {rerun}; to preserve them, run:")
+            again = ["preserve", "--from-file", str(rerun), "-o", str(out), *_same_options(args)]
+            lines.append("  " + " ".join(shlex.quote(a) for a in again))
+    print("\n".join(lines), file=sys.stderr)
+    if args.json:
+        doc = {
+            "log_key": log_key,
+            "interrupted": True,
+            "results": batch.results,
+            "remaining": remaining,
+            "remaining_file": str(rerun) if rerun is not None else None,
+        }
+        print(json.dumps(doc, indent=2))
+    return EXIT_INTERRUPTED
+
+
+def _same_options(args: argparse.Namespace) -> list[str]:
+    """The options this run was given (but the URLs, --from-file and -o), to run the rest alike."""
+    argv: list[str] = []
+    for action in _parser()._actions:
+        if not action.option_strings or action.dest in ("help", "urls", "from_file", "output"):
+            continue
+        value = getattr(args, action.dest, None)
+        flag = max(action.option_strings, key=len)
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, list):
+            for v in value:
+                argv += [flag, str(v)]
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def _write_remaining(out: Path, remaining: list[str]) -> Path | None:
+    """The URLs not yet preserved, as a list for --from-file, written whole or not at all."""
+    import os
+    import tempfile
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dest = out / f"remaining-{stamp}.txt"
+    text = "# URLs not preserved: preserve was interrupted at " + stamp + "\n" + "".join(u + "\n" for u in remaining)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".remaining-", suffix=".partial", dir=out)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, dest)
+    except OSError as e:
+        print(f"preserve: could not write the list of remaining URLs into {out}: {e.strerror or e}", file=sys.stderr)
+        return None
+    return dest
+
+
+#: How a bundle's warning introduces the command that adds its missing time-stamp (evidence/bundle.py).
+_NEXT_STEP = "add it with: "
+
+
+def _summary(results: list[dict[str, Any]], command: str, *, no_tsa_answered: bool = False) -> None:
     ok = [r for r in results if r["ok"]]
     print(f"\nPreserved {len(ok)} of {len(results)} page(s).")
     for r in results:
@@ -226,15 +377,20 @@ def _summary(results: list[dict[str, Any]], command: str) -> None:
         print(f"    bundle:     {r['bundle']}")
         print(f"    proves:     its files are sealed as entry {r['log_index']} of the log {r['log_origin']!r},")
         size = r["checkpoint_size"]
-        print(f"                under a signed checkpoint of {size} entr{'y' if size == 1 else 'ies'}")
+        print(f"                under a signed checkpoint of {size} {'entry' if size == 1 else 'entries'}")
         stamps = r["timestamps"]
         print(
             f"    time:       {stamps} independent RFC 3161 time-stamp(s)"
             if stamps
             else "    time:       the log's own signed clock only (no independent time-stamp)"
         )
+        steps = [w.split(_NEXT_STEP, 1)[1] for w in r["warnings"] if _NEXT_STEP in w]
+        if not stamps and steps:
+            print(f"    next step:  once the time-stamping authority answers: {steps[0]}")
         if r["http_error"]:
             print(f"    note:       the server answered HTTP {r['status']}; that error page is what was preserved")
+    if no_tsa_answered:
+        print("\nNo time-stamping authority that was asked gave a time-stamp (exit code 6); see 'next step' above.")
     if ok:
         print(f"\nVerify offline with:  {command}")
         if any(r["timestamps"] for r in ok) and "--tsa-cert" not in command:

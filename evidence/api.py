@@ -138,6 +138,7 @@ def session(
     _check_options(options)
     tsas = resolve_tsas(tsa)
     the_log = resolve_log(log, tsas=tsas, origin=origin)
+    _check_writable(the_log)
     with Capturer(CaptureOptions(**options), executable=executable) as capturer:
         yield capturer, the_log, tsas
 
@@ -154,15 +155,33 @@ def capture_with(
 ) -> Bundle:
     """Capture one URL with a running browser and seal it into ``the_log``."""
     out = Path(out_dir)
+    created = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot create the output folder {out}: {e.strerror}") from e
-    remove_stale(out)
-    with tempfile.TemporaryDirectory(prefix=f".evidence-capture-{os.getpid()}-", dir=out) as tmp:
-        cap_dir = Path(tmp) / "capture"
-        capturer.capture(url, cap_dir, options)
-        return seal(cap_dir, the_log, out, name=name, tsas=tsas)
+    try:
+        remove_stale(out)
+        with tempfile.TemporaryDirectory(prefix=f".evidence-capture-{os.getpid()}-", dir=out) as tmp:
+            cap_dir = Path(tmp) / "capture"
+            capturer.capture(url, cap_dir, options)
+            return seal(cap_dir, the_log, out, name=name, tsas=tsas)
+    except BaseException:
+        # A failed (or interrupted) capture leaves nothing: not even the folders made for it.
+        for folder in created:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty (another capture's bundle, or a file someone put there)
+        raise
+
+
+def _check_writable(the_log: object) -> None:
+    """A log that cannot take entries (a log server refusing the token) is found now, before
+    the first capture, not after every page of a batch has been captured in vain."""
+    check_writable = getattr(the_log, "check_writable", None)
+    if callable(check_writable):
+        check_writable()
 
 
 def _close_log(the_log: object) -> None:
@@ -200,6 +219,7 @@ class Session:
         self.options = CaptureOptions(**options)
         self.tsas = resolve_tsas(tsa)
         self.log: SealableLog = resolve_log(log, tsas=self.tsas, origin=origin)
+        _check_writable(self.log)
         self._own_log = not isinstance(log, Log)
         self._capturer = Capturer(self.options, executable=executable)
 

@@ -254,7 +254,10 @@ def seal(
                 remaining = [t for t in tsas if t.url not in done]
                 if remaining:
                     failures += stamp_checkpoint(log, size, remaining).failures
-                warnings.extend(f"no time-stamp from {f.tsa}: {f.error}" for f in failures)
+                # The reason only: the next step is the one refresh command below, for this bundle.
+                for f in failures:
+                    reason = (f.error or "unknown").partition("\n")[0]
+                    warnings.append(f"no time-stamp from {f.tsa}: {reason}")
                 tokens = log.timestamps(size)
             if not tsas:
                 warnings.append("no time-stamping authority is configured: the bundle has no independent time-stamp")
@@ -286,7 +289,7 @@ def seal(
             if tsas and not tokens:
                 warnings.append(
                     "the bundle has NO independent time-stamp: no time-stamping authority gave one. When one "
-                    f"answers, add it with: evidence refresh {dest} --tsa NAME (plus --log URL for a log server)"
+                    f"answers, add it with: {refresh_command(dest, tsas, log)}"
                 )
         except (OSError, EvidenceError) as e:
             reason = e.diagnostics() if isinstance(e, EvidenceError) else (e.strerror or str(e))
@@ -309,6 +312,26 @@ def seal(
         timestamps=len(tokens),
         warnings=tuple(warnings),
     )
+
+
+def refresh_command(bundle: Path, tsas: Sequence[Any], log: SealableLog) -> str:
+    """The one command that gives ``bundle`` its missing independent time-stamp later.
+
+    It names the TSAs that were asked (by URL: that works whether or not they are in
+    config.toml) and the log, unless it is the embedded default log (``evidence refresh``
+    finds that one itself)."""
+    import shlex
+
+    from evidence.config import evidence_home
+
+    parts = ["evidence", "refresh", shlex.quote(str(bundle))]
+    where = str(getattr(log, "path", "") or "")
+    if where and where != str(evidence_home() / "log"):
+        parts += ["--log", shlex.quote(where)]
+    for t in tsas:
+        url = getattr(t, "url", None) or str(t)
+        parts += ["--tsa", shlex.quote(url)]
+    return " ".join(parts)
 
 
 _STALE = re.compile(r"^\.(?:evidence-(?:seal|capture)-(\d+)-.*|.*\.(\d+)\.partial)$")

@@ -7,7 +7,17 @@ to do. The command line prints :meth:`EvidenceError.diagnostics` and exits with
 
 - 0: success / verified
 - 1: verification failed (the evidence does not check out)
-- 2: usage or input error (the input could not be used at all)
+- 2: usage or input error (the input could not be used at all: a bad option, an unreadable
+  file, a log that cannot be used, such as a log server that refuses the token)
+- 3: ``evidence verify``: verified, but not anchored in trust (the log key was not pinned)
+- 4: ``preserve``: some URLs of a batch failed; the others were preserved
+- 5: ``preserve``: no URL could be preserved (every capture failed)
+- 6: ``preserve``: every URL was preserved, but a time-stamping authority was asked and none
+  gave a time-stamp, so at least one bundle has no independent time (``evidence refresh
+  BUNDLE --tsa URL`` adds it later)
+- 130: interrupted (Ctrl-C); nothing half-written is left behind
+
+When several apply, ``preserve`` exits with the first of 5, 4, 6 that does.
 
 Subclasses group errors by the layer that raises them. Mismatch errors carry both the
 expected and the computed value, so a report can show them side by side.
@@ -18,6 +28,11 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_VERIFICATION_FAILED = 1
 EXIT_USAGE = 2
+EXIT_NOT_ANCHORED = 3
+EXIT_PARTIAL = 4
+EXIT_NOTHING_PRESERVED = 5
+EXIT_NO_TIMESTAMP = 6
+EXIT_INTERRUPTED = 130
 
 
 class EvidenceError(Exception):

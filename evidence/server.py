@@ -18,6 +18,10 @@ about twice the CPU per request.
   answer is the entry's C2SP ``tlog-proof`` against a checkpoint that covers it, carrying
   the witness cosignatures obtained; the RFC 3161 tokens over that exact checkpoint note
   are listed under ``/history/<N>/`` before the answer is sent.
+- **POST /auth** (``Authorization: Bearer <token>``, no body): changes nothing; answers 200
+  when the token may add entries, else 401/403 exactly as ``POST /add`` would. Clients
+  (``preserve --log URL``) ask it before their first capture, so a missing or wrong token
+  is found before any page of a batch is captured.
 
 How an entry travels (one writer, group commit):
 
@@ -841,6 +845,7 @@ class LogServer:
         self._verification_keys = b""
         self._root = str(self.path) + os.sep
         self._add_target = (self.prefix + "/add").encode("ascii")
+        self._auth_target = (self.prefix + "/auth").encode("ascii")
         self._starlette = self._build()
         self.app = self  # ASGI: POST /add is handled here directly, everything else by Starlette
 
@@ -899,6 +904,8 @@ class LogServer:
         rel = path[1:]
         if rel == "add":
             return Response(b"POST entries to /add\n", 405, media_type="text/plain", headers={"Allow": "POST"})
+        if rel == "auth":
+            return Response(b"POST to /auth checks a token\n", 405, media_type="text/plain", headers={"Allow": "POST"})
         return self._get(rel)
 
     def _get(self, rel: str) -> Any:
@@ -980,8 +987,8 @@ class LogServer:
     async def _post(self, scope: Any, receive: Any, send: Any) -> None:
         """POST /add as a plain ASGI handler: the hot path, kept free of per-request objects."""
         raw = scope.get("raw_path") or scope["path"].encode("utf-8")
-        if raw != self._add_target:
-            await _send(send, 405, b"only /add accepts POST\n", (b"allow", b"GET, HEAD"))
+        if raw != self._add_target and raw != self._auth_target:
+            await _send(send, 405, b"only /add and /auth accept POST\n", (b"allow", b"GET, HEAD"))
             return
         auth: bytes | None = None
         length: bytes | None = None
@@ -994,6 +1001,9 @@ class LogServer:
         if status != 200:
             extra = (b"www-authenticate", b'Bearer realm="evidence-log"') if status == 401 else None
             await _send_text(send, status, who, extra)
+            return
+        if raw == self._auth_target:  # the authenticated no-op: the token may add entries
+            await _send_text(send, 200, "this token may add entries to the log")
             return
         limit = self.config.max_request_bytes
         if length is not None:

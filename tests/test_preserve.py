@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "capture"))
 from capture_helpers import load_site_module
+from tools import project_command
 from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401
 
 import evidence
@@ -26,6 +27,8 @@ from evidence.capture.errors import BrowserNotFoundError
 from evidence.checkpoint import TlogProof
 from evidence.log import Log
 from evidence.wacz import Member, write_zip
+
+PRESERVE, EVIDENCE = project_command("preserve"), project_command("evidence")
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +114,17 @@ def test_evidence_capture_stays_the_function() -> None:
 
 
 def test_preserve_batch_cli(tmp_path: Path, home: Path, site: Any, chromium: str, local_tsa: RunningTSA) -> None:
+    """A list as Excel's "CSV UTF-8" and Notepad write it (BOM, CRLF) with comments: the
+    addresses are read as written; one bad line fails alone (exit 4) with a machine-readable kind."""
     out = tmp_path / "out"
-    urls = [site.url("/listing"), "javascript:alert(1)", site.url("/not-found")]
+    listing, missing = site.url("/listing"), site.url("/not-found")
+    url_list = tmp_path / "listings.txt"
+    url_list.write_bytes(
+        b"\xef\xbb\xbf"  # the byte-order mark
+        + f"{listing}   # the listing\r\n\r\njavascript:alert(1)\r\n# a comment\r\n{missing}\r\n".encode()
+    )
     r = subprocess.run(
-        ["preserve", *urls, "-o", str(out), "--tsa", local_tsa.url, "--json", "--case", "C-9"],
+        [PRESERVE, "--from-file", str(url_list), "-o", str(out), "--tsa", local_tsa.url, "--json", "--case", "C-9"],
         env=_env(home),
         capture_output=True,
         text=True,
@@ -122,9 +132,11 @@ def test_preserve_batch_cli(tmp_path: Path, home: Path, site: Any, chromium: str
     )
     assert r.returncode == 4, r.stderr
     doc = json.loads(r.stdout)
+    assert [x["url"] for x in doc["results"]] == [listing, "javascript:alert(1)", missing]
     ok = [x for x in doc["results"] if x["ok"]]
     bad = [x for x in doc["results"] if not x["ok"]]
-    assert len(ok) == 2 and len(bad) == 1 and "javascript" in bad[0]["url"]
+    assert len(ok) == 2 and len(bad) == 1
+    assert bad[0]["kind"] == "InvalidURLError" and bad[0]["line"] == 3 and "'javascript:'" in bad[0]["error"]
     assert "Traceback" not in r.stderr
     assert [x["log_index"] for x in ok] == [0, 1]
     assert ok[1]["http_error"] is True and ok[1]["status"] == 404
@@ -132,30 +144,43 @@ def test_preserve_batch_cli(tmp_path: Path, home: Path, site: Any, chromium: str
     assert doc["log_key"].startswith("evidence-log.localhost/")
 
 
-def test_capture_failure_writes_nothing(tmp_path: Path, home: Path, chromium: str) -> None:
+def test_a_batch_where_every_capture_fails_writes_nothing_and_exits_5(
+    tmp_path: Path, home: Path, chromium: str
+) -> None:
+    """A bad address, a name that does not resolve and a refused connection: each fails with
+    its own kind, no folder is left behind (not even the output folder it would have made),
+    nothing is logged, and the exit code says that nothing was preserved (not a usage error)."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: connection refused
-    out = tmp_path / "out"
+    out = tmp_path / "new" / "out"
+    urls = ["http//broken.example/", "http://no-such-host.invalid/", f"http://127.0.0.1:{port}/"]
     r = subprocess.run(
-        ["preserve", f"http://127.0.0.1:{port}/", "-o", str(out)],
+        [PRESERVE, *urls, "-o", str(out), "--json"],
         env=_env(home),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
-    assert r.returncode == 2
-    assert "refused" in r.stderr.lower() and "Traceback" not in r.stderr
-    assert list(out.iterdir()) == []
+    assert r.returncode == 5, r.stderr
+    doc = json.loads(r.stdout)
+    assert [x["kind"] for x in doc["results"]] == ["InvalidURLError", "HostNotFoundError", "ConnectionFailedError"]
+    assert "refused" in doc["results"][2]["error"].lower() and "Traceback" not in r.stderr
+    assert "Did you mean http://broken.example/?" in doc["results"][0]["error"]
+    assert not (tmp_path / "new").exists(), list(tmp_path.rglob("*"))
     assert Log.open(home / "log", keys_dir=home / "keys").size == 0
+    # The same through the library: nothing is left either.
+    with pytest.raises(evidence.CaptureError):
+        evidence.capture(f"http://127.0.0.1:{port}/", out_dir=tmp_path / "lib" / "out", executable=chromium)
+    assert not (tmp_path / "lib").exists()
 
 
 def test_killed_preserve_leaves_no_half_bundle(tmp_path: Path, home: Path, site: Any, chromium: str) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        ["preserve", site.url("/slow?ms=8000"), "-o", str(out)],
+        [PRESERVE, site.url("/slow?ms=8000"), "-o", str(out)],
         env=_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -171,7 +196,7 @@ def test_killed_preserve_leaves_no_half_bundle(tmp_path: Path, home: Path, site:
     assert leftovers, "the capture should have been under way"
     # The next run cleans up what the killed one left, and works.
     r = subprocess.run(
-        ["preserve", site.url("/listing"), "-o", str(out), "-q"],
+        [PRESERVE, site.url("/listing"), "-o", str(out), "-q"],
         env=_env(home),
         capture_output=True,
         text=True,
@@ -181,11 +206,66 @@ def test_killed_preserve_leaves_no_half_bundle(tmp_path: Path, home: Path, site:
     assert [p.suffix for p in out.iterdir()] == [".wacz"]
 
 
+def test_ctrl_c_in_a_batch_says_what_was_preserved_and_what_remains(
+    tmp_path: Path, home: Path, site: Any, chromium: str
+) -> None:
+    """Ctrl-C as a terminal sends it: SIGINT to the whole process group (preserve, the
+    Playwright driver, Chromium), while the third of five pages is being captured."""
+    out = tmp_path / "out"
+    listing = site.url("/listing")
+    slow = site.url("/slow?ms=30000")
+    urls = [listing, site.url("/not-found"), slow, site.url("/listing?n=4"), site.url("/listing?n=5")]
+    proc = subprocess.Popen(
+        [PRESERVE, *urls, "-o", str(out)],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell job has
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+            len(list(out.glob("*.wacz"))) == 2 and site.hits_for("/slow?ms=30000") and proc.poll() is None
+        ):
+            time.sleep(0.1)  # until two bundles are written and the slow page is being loaded
+        assert len(list(out.glob("*.wacz"))) == 2 and site.hits_for("/slow?ms=30000"), "the batch did not get going"
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "Preserved 2 of 5 page(s)" in stderr
+    assert "Future exception was never retrieved" not in stderr and "Traceback" not in stderr, stderr
+    assert "Connection closed" not in stderr, stderr
+    [remaining] = out.glob("remaining-*.txt")
+    listed = [ln for ln in remaining.read_text().splitlines() if ln and not ln.startswith("#")]
+    assert listed == urls[2:]
+    for u in urls[2:]:
+        assert f"  {u}\n" in stderr
+    assert f"preserve --from-file {remaining} -o {out}" in stderr
+    # Two whole bundles and the list; no half bundle, no hidden temporary files.
+    assert sorted(p.suffix for p in out.iterdir()) == [".txt", ".wacz", ".wacz"], list(out.iterdir())
+    # Nothing of the process group is left running (driver and browser stopped with it).
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("processes of the interrupted preserve are still running")
+
+
 def test_report_pdf(tmp_path: Path, home: Path, site: Any, chromium: str) -> None:
     bundle = evidence.capture(site.url("/listing"), out_dir=tmp_path)
     pdf = tmp_path / "report.pdf"
     r = subprocess.run(
-        ["evidence", "report", str(bundle.path), "-o", str(pdf)], capture_output=True, text=True, timeout=120
+        [EVIDENCE, "report", str(bundle.path), "-o", str(pdf)], capture_output=True, text=True, timeout=120
     )
     assert r.returncode == 0, r.stderr
     data = pdf.read_bytes()
@@ -195,50 +275,116 @@ def test_report_pdf(tmp_path: Path, home: Path, site: Any, chromium: str) -> Non
 def test_a_bundle_preserved_while_the_tsa_was_down_gets_its_time_stamp_later(
     tmp_path: Path, home: Path, site: Any, chromium: str, local_tsa: RunningTSA
 ) -> None:
-    """The investigator's path: the TSA is down during `preserve` (embedded default log); the
-    bundle is written anyway and says how to fix it; later the log is stamped and
-    `evidence refresh BUNDLE` (no --log: the embedded log is found) brings the time in."""
-    from tsa.server import unused_port_url
+    """The investigator's path: the TSAs asked are down (one refuses connections, one answers
+    errors) during `preserve` (embedded default log). The bundle is written anyway, the exit
+    code (6) lets a script notice, and the one next step shown is a command that, run as
+    printed once a TSA answers, brings the independent time in."""
+    import shlex
+
+    from tsa.server import TSAServer, unused_port_url
 
     out = tmp_path / "out"
     down = unused_port_url()
-    r = subprocess.run(
-        ["preserve", site.url("/listing"), "-o", str(out), "--tsa", down, "--json"],
-        env=_env(home),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    [result] = json.loads(r.stdout)["results"]
-    bundle = Path(result["bundle"])
-    assert result["ok"] and result["timestamps"] == 0
-    warned = " ".join(result["warnings"])
-    assert down[len("http://") :] in warned and "could not be reached" in warned
-    assert f"evidence refresh {bundle} --tsa NAME" in warned
-    with zipfile.ZipFile(bundle) as zf:  # the certificate and VERIFY.txt say where a later time-stamp would be
-        assert "evidence refresh" in zf.read("evidence/report.html").decode()
-        assert "openssl ts -verify -in evidence/refresh-1.1.tsr" in zf.read("evidence/VERIFY.txt").decode()
-    log_keys = tmp_path / "log.vkey"
-    with Log.open(home / "log") as log:
-        log_keys.write_text(f"{log.verifier.vkey()}\n{log.timestamp_verifier.vkey()}\n")
-    check = ["evidence", "verify", str(bundle), "--log-key", str(log_keys), "--tsa-cert", str(local_tsa.root_path)]
-    before = subprocess.run([*check, "--json"], env=_env(home), capture_output=True, text=True, timeout=120)
-    assert before.returncode == 0, before.stdout + before.stderr
-    claims = {c["name"]: c["grade"] for c in json.loads(before.stdout)["claims"]}
-    assert claims["Independent time (RFC 3161)"] == "NONE"
+    with TSAServer(local_tsa.tsa, mode="error") as failing:
+        r = subprocess.run(
+            [PRESERVE, site.url("/listing"), "-o", str(out), "--tsa", down, "--tsa", failing.url, "--json"],
+            env=_env(home),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert r.returncode == 6, r.stderr
+        [result] = json.loads(r.stdout)["results"]
+        bundle = Path(result["bundle"])
+        assert result["ok"] and result["timestamps"] == 0 and bundle.is_file()
+        warned = result["warnings"]
+        assert any(down[len("http://") :] in w and "could not be reached" in w for w in warned)
+        # One next step, the same everywhere: no second, different hint.
+        assert not any("timestamp add" in w for w in warned)
+        [step] = [w.split("add it with: ", 1)[1] for w in warned if "NO independent time-stamp" in w]
+        assert step == f"evidence refresh {bundle} --tsa {down} --tsa {failing.url}"
+        text = subprocess.run(  # the text summary shows the same step, for each bundle
+            [PRESERVE, site.url("/listing?again=1"), "-o", str(tmp_path / "out2"), "--tsa", failing.url],
+            env=_env(home),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert text.returncode == 6, text.stderr
+        [again] = (tmp_path / "out2").glob("*.wacz")
+        shown = f"next step:  once the time-stamping authority answers: evidence refresh {again} --tsa {failing.url}"
+        assert shown + "\n" in text.stdout
+        assert "checkpoint of 2 entries" in text.stdout and "timestamp add" not in text.stdout + text.stderr
+        with zipfile.ZipFile(bundle) as zf:  # the certificate and VERIFY.txt say where a later time-stamp would be
+            assert "evidence refresh" in zf.read("evidence/report.html").decode()
+            assert "openssl ts -verify -in evidence/refresh-1.1.tsr" in zf.read("evidence/VERIFY.txt").decode()
+        log_keys = tmp_path / "log.vkey"
+        with Log.open(home / "log") as log:
+            log_keys.write_text(f"{log.verifier.vkey()}\n{log.timestamp_verifier.vkey()}\n")
+        check = [EVIDENCE, "verify", str(bundle), "--log-key", str(log_keys), "--tsa-cert", str(local_tsa.root_path)]
+        before = subprocess.run([*check, "--json"], env=_env(home), capture_output=True, text=True, timeout=120)
+        assert before.returncode == 0, before.stdout + before.stderr
+        claims = {c["name"]: c["grade"] for c in json.loads(before.stdout)["claims"]}
+        assert claims["Independent time (RFC 3161)"] == "NONE"
 
-    for argv in (
-        ["evidence", "timestamp", "add", str(home / "log"), "--missing", "--tsa", local_tsa.url],
-        ["evidence", "refresh", str(bundle)],
-    ):
-        step = subprocess.run(argv, env=_env(home), capture_output=True, text=True, timeout=120)
-        assert step.returncode == 0, step.stdout + step.stderr
-    assert "added refresh 1" in step.stdout and "note:" not in step.stdout  # the embedded log's own key
+        failing.mode = "ok"  # one of the two answers again: run the step exactly as printed
+        argv = shlex.split(step)
+        assert argv[0] == "evidence"
+        fixed = subprocess.run(
+            [EVIDENCE, *argv[1:]], env=_env(home), capture_output=True, text=True, timeout=120
+        )
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "added refresh 1" in fixed.stdout and "note:" not in fixed.stdout  # the embedded log's own key
     after = subprocess.run([*check, "--json"], env=_env(home), capture_output=True, text=True, timeout=120)
     assert after.returncode == 0, after.stdout + after.stderr
     claims = {c["name"]: c["grade"] for c in json.loads(after.stdout)["claims"]}
     assert claims["Independent time (RFC 3161)"] == "VERIFIED"
+
+
+def test_the_readme_first_hour_reaches_verified(
+    tmp_path: Path, home: Path, site: Any, chromium: str, local_tsa: RunningTSA
+) -> None:
+    """The README's first-hour walkthrough, run from its own lines: the one-line TSA set-up,
+    a preserve, and a verify against the log's published key file and the TSA's root
+    certificate give VERDICT: VERIFIED with an independent time-stamp. (The public TSA and
+    the home directory are swapped for the local ones; nothing else.)"""
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    walk = readme[readme.index("## Your first hour") : readme.index("## Use")]
+    lines = [ln.strip() for ln in walk.splitlines()]
+    default_home = "~/.local/share/evidence"
+    [setup] = [ln for ln in lines if ln.startswith("printf '[[tsa]]")]
+    [keep] = [ln for ln in lines if ln.startswith(".venv/bin/preserve ")]
+    [check] = [ln for ln in lines if ln.startswith(".venv/bin/evidence verify ")]
+    public_tsa = "https://freetsa.org/tsr"
+    assert public_tsa in setup and setup.endswith(f">> {default_home}/config.toml")
+    home.mkdir(parents=True, exist_ok=True)
+    setup_cmd = setup.replace(public_tsa, local_tsa.url).replace(default_home, shlex.quote(str(home)))
+    subprocess.run(["bash", "-c", setup_cmd], check=True, timeout=30)
+
+    argv = shlex.split(keep)
+    argv[0], argv[1] = PRESERVE, site.url("/listing")
+    argv[argv.index("-o") + 1] = str(tmp_path / "bundles")
+    r = subprocess.run(argv, env=_env(home), capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    [bundle] = (tmp_path / "bundles").glob("*.wacz")
+
+    published = home / "log" / "verification-keys.txt"
+    if not published.is_file():  # written by `log init` / first use once the keys work is merged
+        with Log.open(home / "log") as log:
+            published.write_text(f"{log.verifier.vkey()}\n{log.timestamp_verifier.vkey()}\n")
+    argv = shlex.split(check.replace(default_home, str(home)))
+    argv[0] = EVIDENCE
+    argv[2] = str(bundle)
+    argv[argv.index("--tsa-cert") + 1] = str(local_tsa.root_path)
+    assert argv[argv.index("--log-key") + 1] == str(published)
+    v = subprocess.run([*argv, "--json"], env=_env(home), capture_output=True, text=True, timeout=120)
+    assert v.returncode == 0, v.stdout + v.stderr
+    report = json.loads(v.stdout)
+    claims = {c["name"]: c["grade"] for c in report["claims"]}
+    assert claims["Independent time (RFC 3161)"] == "VERIFIED", claims
+    assert "VERDICT: VERIFIED" in subprocess.run(argv, env=_env(home), capture_output=True, text=True).stdout
 
 
 def test_a_failing_tsa_is_asked_once_per_capture(

@@ -6,10 +6,24 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_command(name: str) -> str:
+    """The path of this project's own console script ``name`` (``preserve``, ``evidence``):
+    the one installed next to the Python running the tests (``.venv/bin``), never whatever
+    ``PATH`` finds first (on a fresh machine: nothing; on a developer's: maybe another copy)."""
+    path = Path(sys.executable).parent / name
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise RuntimeError(
+            f"the project's command {name!r} is not installed next to {sys.executable}; "
+            "install the project into this environment: pip install -e '.[test]'"
+        )
+    return str(path)
 
 
 def wacz_validator() -> str | None:

@@ -32,7 +32,7 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -224,6 +224,7 @@ def _launch(explicit: Path | None) -> _Process:
                 args=list(LAUNCH_ARGS),
                 headless=True,
                 timeout=60_000,
+                handle_sigint=False,  # Ctrl-C is this process's to handle (see _driver_ignores_ctrl_c)
             )
         except PlaywrightError as err:
             raise BrowserError(
@@ -310,7 +311,8 @@ def _acquire_driver() -> Playwright:
     state: list[Any] | None = getattr(_drivers, "state", None)
     if state is None:
         try:
-            driver = sync_playwright().start()
+            with _driver_ignores_ctrl_c():
+                driver = sync_playwright().start()
         except PlaywrightError as err:
             raise BrowserError(
                 f"The browser driver could not start ({_first_line(err)}).",
@@ -323,6 +325,28 @@ def _acquire_driver() -> Playwright:
     state[1] += 1
     playwright: Playwright = state[0]
     return playwright
+
+
+@contextlib.contextmanager
+def _driver_ignores_ctrl_c() -> Iterator[None]:
+    """Start the Playwright driver with SIGINT ignored (a disposition a child inherits).
+
+    Ctrl-C in a terminal signals the whole foreground process group. Without this the
+    driver dies with it while this process still talks to it, and Playwright's pending
+    calls end in "Connection closed while reading from the driver" noise instead of a clean
+    KeyboardInterrupt here, after which the browser is closed in order. The driver still
+    ends when this process does (its stdin closes).
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:  # None: the handler was not set from Python (an embedding host); give back the default
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 def _release_driver() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -45,6 +46,14 @@ def check_url(url: str) -> Target:
         raise InvalidURLError("No web address was given.", hint=_HINT)
     if len(text) > 16_384:
         raise InvalidURLError("The web address is too long (over 16,384 characters).", hint=_HINT)
+    hidden = next((c for c in text if c != " " and unicodedata.category(c) in _INVISIBLE), None)
+    if hidden is not None:
+        name = unicodedata.name(hidden, "an unnamed character")
+        what = "a byte-order mark, as some spreadsheet programs write" if hidden == "\ufeff" else name.lower()
+        raise InvalidURLError(
+            f"The web address {_shown(text)} contains an invisible character: U+{ord(hidden):04X} ({what}).",
+            hint="Remove it (retype the address, or save the list as plain UTF-8 text). " + _HINT,
+        )
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
         raise InvalidURLError(
             f"The web address {text[:200]!r} contains spaces or control characters.",
@@ -54,7 +63,7 @@ def check_url(url: str) -> Target:
     if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
         raise InvalidURLError(
             f"{text[:200]!r} is not a complete web address: it does not start with http:// or https://.",
-            hint=f"Did you mean https://{text[:200]}? " + _HINT,
+            hint=_did_you_mean(text) + _HINT,
         )
     scheme = scheme.lower()
     if scheme not in ("http", "https"):
@@ -72,7 +81,7 @@ def check_url(url: str) -> Target:
             f"The web address {text[:200]!r} is malformed ({err}).", hint=_HINT
         ) from None
     if not text[len(scheme) + 1 :].startswith("//") or not parts.hostname:
-        raise InvalidURLError(f"The web address {text[:200]!r} names no web site.", hint=_HINT)
+        raise InvalidURLError(f"The web address {text[:200]!r} names no web site.", hint=_did_you_mean(text) + _HINT)
     if parts.username is not None or parts.password is not None:
         raise InvalidURLError(
             "The web address contains a user name or password (user:password@...); these would "
@@ -101,6 +110,35 @@ def check_url(url: str) -> Target:
     if port == 0:
         raise InvalidURLError(f"The web address {text[:200]!r} has port 0.", hint=_HINT)
     return Target(url=text, scheme=scheme, host=host, port=port or default, is_ip_literal=is_ip)
+
+
+#: Unicode categories of characters that show as nothing (or as a plain space) on screen:
+#: format characters (byte-order mark, zero-width space, direction marks) and separators.
+_INVISIBLE = frozenset({"Cf", "Zs", "Zl", "Zp"})
+_SCHEME_TYPO = re.compile(r"^(https?)\s*[:;.,]?\s*/*\\*\s*(?=[^/\\:])", re.IGNORECASE)
+
+
+def _shown(text: str) -> str:
+    return ascii(text[:200])
+
+
+def _did_you_mean(text: str) -> str:
+    """'Did you mean X? ' for an address with a mistyped or missing scheme, where X is a
+    valid address (never a suggestion that itself would be refused); else ''."""
+    typo = _SCHEME_TYPO.match(text)
+    if typo:
+        candidate = f"{typo.group(1).lower()}://{text[typo.end():]}"
+    elif re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,}(?:[:/?#]|$)", text):
+        candidate = f"https://{text}"  # a bare site name: www.example.com/item
+    else:
+        return ""
+    if candidate == text:
+        return ""
+    try:
+        check_url(candidate)
+    except InvalidURLError:
+        return ""
+    return f"Did you mean {candidate}? "
 
 
 def _is_ip(host: str) -> bool:

@@ -38,6 +38,7 @@ from evidence.errors import (
     UsageError,
 )
 from evidence.log import tiles
+from evidence.log.net import network_reason
 from evidence.log.reader import LogReader
 from evidence.log.sequencer import FORMAT, history_dir
 from evidence.log.storage import HTTPStorage
@@ -190,6 +191,8 @@ class RemoteLog:
             headers["Authorization"] = f"Bearer {self.token}"
         delay = 0.5
         last = ""
+        unreachable = False
+        began = time.monotonic()
         for attempt in range(1, self.attempts + 1):
             wait = delay
             try:
@@ -202,19 +205,59 @@ class RemoteLog:
                     if resp.status_code not in RETRY_STATUSES:
                         return resp.status_code, bytes(data)
                     last = f"HTTP {resp.status_code}: {_text(data)}"
+                    unreachable = False
                     retry_after = resp.headers.get("Retry-After", "")
                     if retry_after.isdigit():
                         wait = min(10.0, max(wait, float(retry_after)))
             except requests.RequestException as e:
-                last = f"{type(e).__name__}: {e}"
+                last, unreachable = network_reason(e, timeout), True
             if attempt == self.attempts:
                 break
             time.sleep(wait * (0.8 + 0.4 * random.random()))
             delay = min(8.0, delay * 2)
+        tried = f"tried {self.attempts} times over {time.monotonic() - began:.0f} s"
+        if unreachable:
+            raise LogError(
+                f"the log server {self.base} could not be reached: {last} ({tried})",
+                hint="Check the URL (the one `evidence log serve` printed, with any path prefix), that the "
+                "server is running, and that this machine can reach it (network, VPN, firewall, proxy). "
+                "Nothing was added to the log by this request; an entry sent again keeps its index.",
+            )
         raise LogError(
-            f"the log server {self.base} could not be used ({method} {path}, {self.attempts} attempts): {last}",
-            hint="Check that the server runs and is reachable; an entry sent again keeps its index.",
+            f"the log server {self.base} is not working: it answered {method} /{path} with {last} ({tried})",
+            hint="Try again later, or ask the log's operator; an entry sent again keeps its index.",
         )
+
+    def check_writable(self) -> None:
+        """Confirm that this client's token may add entries (``POST /auth``, which changes
+        nothing), so a missing or refused token is found before anything is captured.
+
+        A server from before ``/auth`` answers 405 there: then an empty ``POST /add`` asks
+        the same (the token is checked first; an empty entry is refused with 400, never
+        logged)."""
+        status, data = self._request("POST", "auth", body=b"", timeout=self.timeout)
+        if status in (404, 405):
+            status, data = self._request("POST", "add", body=b"", timeout=self.timeout)
+            if status == 400:
+                return
+        if status == 200:
+            return
+        self._refused(status, data)
+
+    def _refused(self, status: int, data: bytes) -> None:
+        if status == 401:
+            raise LogError(
+                f"the log server {self.base} needs a token to add entries, and none was given: {_text(data)}",
+                hint=f"Set {ENV_TOKEN}, or token_file in a [[log_server]] table of config.toml "
+                "(ask the log operator for a token).",
+            )
+        if status == 403:
+            raise LogError(
+                f"the log server {self.base} refused the token: {_text(data)}",
+                hint=f"Check the token in {ENV_TOKEN} or your token_file for typos, and ask the log operator "
+                "whether it is still valid.",
+            )
+        raise LogError(f"the log server {self.base} answered HTTP {status}: {_text(data)}")
 
     def _get(self, path: str) -> bytes | None:
         status, data = self._request("GET", path, timeout=self.timeout)
@@ -247,17 +290,8 @@ class RemoteLog:
 
     def _add(self, entry: bytes) -> int:
         status, data = self._request("POST", "add", body=entry, timeout=self.add_timeout)
-        if status == 401:
-            raise LogError(
-                f"the log server {self.base} needs a token to add entries: {_text(data)}",
-                hint=f"Set {ENV_TOKEN}, or token_file in a [[log_server]] table of config.toml "
-                "(ask the log operator for a token).",
-            )
-        if status == 403:
-            raise LogError(
-                f"the log server {self.base} refused the token: {_text(data)}",
-                hint="Ask the log operator whether your token is still valid.",
-            )
+        if status in (401, 403):
+            self._refused(status, data)
         if status != 200:
             raise LogError(f"the log server {self.base} refused the entry (HTTP {status}): {_text(data)}")
         try:

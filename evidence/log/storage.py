@@ -203,7 +203,12 @@ class HTTPStorage:
         try:
             resp = self._session.get(url, timeout=self.timeout, stream=True)
         except requests.RequestException as e:
-            raise LogError(f"could not fetch {url}: {e}") from e
+            from evidence.log.net import network_reason
+
+            raise LogError(
+                f"could not fetch {url}: {network_reason(e, self.timeout)}",
+                hint="Check the URL, that the log's server is running, and that this machine can reach it.",
+            ) from e
         with resp:
             if resp.status_code == 404:
                 return None

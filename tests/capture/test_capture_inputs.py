@@ -220,3 +220,54 @@ def test_capture_page_refuses_bad_input_before_starting_a_browser(tmp_path: Path
     with pytest.raises(OutputDirError):
         capture_page("http://127.0.0.1:9/", tmp_path / "full")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]
+
+
+@pytest.mark.parametrize(
+    ("url", "suggestion"),
+    [
+        ("http//shop.example/item/1", "http://shop.example/item/1"),
+        ("https//shop.example/", "https://shop.example/"),
+        ("http:/shop.example/a", "http://shop.example/a"),
+        ("https:shop.example", "https://shop.example"),
+        ("HTTPS;//shop.example/x", "https://shop.example/x"),
+        ("www.shop.example/item?id=3", "https://www.shop.example/item?id=3"),
+        ("shop.example", "https://shop.example"),
+        ("http//", None),
+        ("ftp//shop.example/", None),
+        ("just words", None),
+        ("item-1", None),
+    ],
+)
+def test_a_suggested_address_is_itself_valid(url: str, suggestion: str | None) -> None:
+    """Never "Did you mean https://http//...": a suggestion is made only when it is an address
+    check_url accepts, and it repairs the scheme instead of prefixing another one."""
+    with pytest.raises(InvalidURLError) as info:
+        check_url(url)
+    text = info.value.diagnostics()
+    if suggestion is None:
+        assert "Did you mean" not in text
+    else:
+        assert f"Did you mean {suggestion}?" in text
+        assert check_url(suggestion).url == suggestion
+    assert "https://http" not in text and "://https" not in text
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("\ufeffhttps://shop.example/item/1", "U+FEFF"),  # Excel's "CSV UTF-8" byte-order mark
+        ("https://shop.example/\u200bitem", "U+200B"),  # zero-width space
+        ("https://shop\u00a0example/", "U+00A0"),  # no-break space
+        ("\u200ehttps://shop.example/", "U+200E"),  # left-to-right mark
+    ],
+)
+def test_invisible_characters_are_named(url: str, code: str) -> None:
+    """An invisible character makes an address that looks valid fail: the message names it
+    (and shows it escaped), instead of repeating what looks like the valid address."""
+    with pytest.raises(InvalidURLError) as info:
+        check_url(url)
+    text = info.value.diagnostics()
+    assert f"invisible character: {code}" in text
+    assert "\\u" in text or "\\x" in text  # shown escaped, visible in the message
+    if code == "U+FEFF":
+        assert "byte-order mark" in text
