@@ -12,6 +12,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from evidence.checkpoint import SignedCheckpoint
+from evidence.timefmt import utc_text
 
 if TYPE_CHECKING:
     from evidence.bundle import BundleView
@@ -154,10 +155,8 @@ def render_report(view: BundleView, *, edition: int = EDITIONS[0]) -> bytes:
     for sig in signed.note.signatures:
         ts = sig.timestamp
         when = ""
-        if ts is not None:
-            from datetime import UTC, datetime
-
-            when = f", time {datetime.fromtimestamp(ts, UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} (if a cosignature)"
+        if ts is not None:  # any 64-bit value: bounded, never an OverflowError (issue 10, item 8)
+            when = f", time {utc_text(ts)} (if a cosignature)"
         parts.append(_row(f"Signed by {sig.name}", f"key ID {sig.key_id:08x}{when}", mono=True))
     if view.has(VKEY_PATH):
         for line in view.read(VKEY_PATH).decode("utf-8", "replace").splitlines():

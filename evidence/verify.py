@@ -57,7 +57,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,7 @@ from evidence.errors import (
 )
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from evidence.refresh import RefreshCheck, is_refresh_file
+from evidence.timefmt import bounded_text, utc_text
 from evidence.timestamp import (
     CERTIFICATE_ERRORS,
     SHA256_OID,
@@ -365,6 +366,26 @@ def _wrap(text: str, indent: str, width: int = 96) -> list[str]:
 
 # --------------------------------------------------------------------------- the check
 
+_INTERNAL_MEANING = (
+    "The verifier met an error it does not know how to judge, so this bundle has NOT been verified. It is not a "
+    "finding about the bundle either way: do not rely on the bundle until a corrected verifier has checked it, "
+    "and please report this message (and, if you may, the bundle) to the evidence project."
+)
+
+
+def _internal_error(number: int, err: BaseException) -> StepResult:
+    """The step that ran into an unexpected exception: FAILED, named, and said to be our defect."""
+    title = STEP_TITLES.get(number, f"Step {number}")
+    return StepResult(
+        number,
+        title,
+        False,
+        f"Internal error of the verifier in this step ({type(err).__name__}: {bounded_text(err, 300)}). This is a "
+        "defect in the evidence verifier, not a result of the check; please report it.",
+        (),
+        _INTERNAL_MEANING,
+    )
+
 
 class _Fail(Exception):
     """A step failed (or, with ``unusable``, the input cannot be read as a bundle)."""
@@ -377,8 +398,7 @@ class _Fail(Exception):
 
 
 def _iso(ts: int | datetime) -> str:
-    t = ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(ts)  # bounded: a forged cosignature may carry any 64-bit time
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -521,11 +541,24 @@ class _Verification:
                 except EvidenceError as e:
                     steps.append(StepResult(number, STEP_TITLES[number], False, e.diagnostics(), (), _MEANING[number]))
                     break
+                except Exception as e:  # last resort: a defect here must end in a verdict, never a traceback
+                    steps.append(_internal_error(number, e))
+                    break
                 steps.append(StepResult(number, STEP_TITLES[number], True, detail, files))
         finally:
             if self.view is not None:
                 self.view.close()
-        return self.report(tuple(steps), unusable)
+        try:
+            return self.report(tuple(steps), unusable)
+        except Exception as e:  # the same guard for building the report itself
+            failed = _internal_error(len(steps) or 1, e)
+            return Report(
+                path=str(self.path),
+                verdict=Verdict.FAILED,
+                summary=f"Verification FAILED at step {failed.number}: {failed.detail}",
+                steps=(*[s for s in steps if s.number != failed.number], failed),
+                claims=(),
+            )
 
     # ------------------------------------------------------------------ 1. container
 
