@@ -43,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, metavar="BUNDLE", help="the bundle (.wacz) to verify")
+    add_trust_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--trust`` / ``--log-key`` / ``--tsa-cert``, shared by ``evidence verify`` and ``evidence report``."""
     trust = parser.add_mutually_exclusive_group()
     trust.add_argument(
         "--trust",
@@ -67,7 +73,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="certificates you trust for time-stamps: a TSA root, or a TSA certificate and its root "
         "(PEM or DER; repeatable)",
     )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def _keys(values: Sequence[str]) -> list[Verifier]:
@@ -97,8 +102,11 @@ def _certs(paths: Sequence[Path]) -> list[x509.Certificate]:
     return certs
 
 
-def run(args: argparse.Namespace) -> int:
-    """Handler: verify, print the report, return the report's exit code."""
+def trust_from_args(
+    args: argparse.Namespace,
+) -> tuple[TrustPolicy | None, list[Verifier], list[x509.Certificate], str]:
+    """The trust the options of :func:`add_trust_arguments` give: (policy, log keys, TSA
+    certificates, where the policy came from in words, or "")."""
     policy: TrustPolicy | None = None
     source = ""
     if args.trust is not None:
@@ -109,8 +117,12 @@ def run(args: argparse.Namespace) -> int:
         if default.is_file():
             policy = TrustPolicy.load(default)
             source = f"trust policy {default} (the default)"
-    keys = _keys(args.log_key)
-    certs = _certs(args.tsa_cert)
+    return policy, _keys(args.log_key), _certs(args.tsa_cert), source
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler: verify, print the report, return the report's exit code."""
+    policy, keys, certs, source = trust_from_args(args)
     report = verify(args.bundle, trust=policy, log_keys=keys, tsa_pins=certs)
     if args.json:
         sys.stdout.write(report.to_json())
@@ -136,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
 
 
-__all__ = ["main", "register", "run"]
+__all__ = ["add_trust_arguments", "main", "register", "run", "trust_from_args"]
 
 if __name__ == "__main__":
     sys.exit(main())

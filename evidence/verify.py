@@ -34,7 +34,11 @@ fails stops the check (later steps are reported as not run):
    certificates in token k; no token appears twice.
 8. **Consistency.** The manifest agrees with ``capture.json``; the web archive holds the
    page's response with that status; ``pages.jsonl`` lists it; ``report.html`` and
-   ``VERIFY.txt`` are byte for byte what the bundle's data regenerates.
+   ``VERIFY.txt`` are byte for byte what the bundle's data regenerates (in the current
+   wording, or in an earlier edition with a warning: :data:`evidence.report.EDITIONS`).
+
+An exception no step expected (a defect of the verifier) ends as FAILED at that step,
+named as an internal error; a verification never ends in a traceback.
 
 The verdict is graded: VERIFIED (everything checks out against keys the user trusts),
 VERIFIED BUT NOT ANCHORED IN TRUST (consistent, but some signature was checked only with a
@@ -1327,34 +1331,42 @@ class _Verification:
                 WARC_PATH,
             )
         self.check_pages(targets)
-        from evidence.report import EDITIONS, render_report, render_verify_txt
+        from evidence.report import EDITIONS, old_edition_warning, render_report, render_verify_txt
 
+        older: list[tuple[str, int]] = []
         for path, render in ((REPORT_PATH, render_report), (VERIFY_PATH, render_verify_txt)):
             have = self.read(path)
-            matched = False
+            matched: int | None = None
+            error: str | None = None
             for edition in EDITIONS:  # the current wording first, then those of earlier versions
                 try:
                     want = render(self.v, edition=edition)
                 except EvidenceError as e:
-                    raise _Fail(f"{path} cannot be regenerated from the bundle's data: {e.diagnostics()}", path) from e
-                except (AttributeError, TypeError, KeyError, ValueError) as e:
+                    error = error or e.diagnostics()
+                    continue
+                except (AttributeError, TypeError, KeyError, ValueError, ArithmeticError, RecursionError) as e:
                     # render_* trust the shapes of capture.json; a sealed but malformed record lands here.
-                    raise _Fail(
-                        f"{path} cannot be regenerated: the bundle's capture records are malformed ({e}).", path
-                    ) from e
+                    error = error or f"the bundle's capture records are malformed ({bounded_text(e, 300)})"
+                    continue
                 if hmac.compare_digest(have, want):
-                    matched = True
+                    matched = edition
                     break
-            if not matched:
+            if matched is None and error is not None:
+                raise _Fail(f"{path} cannot be regenerated from the bundle's data: {error}", path)
+            if matched is None:
                 raise _Fail(
                     f"{path} is not what the bundle's data produces: it was edited after the bundle was written, so "
                     "it may state things the sealed evidence does not support.",
                     path,
                 )
+            if matched != EDITIONS[0]:
+                older.append((path, matched))
+        if older:
+            self.s.warnings.append(old_edition_warning(older))
         return (
             f"{_CAPTURE_PATH} agrees with the manifest; {WARC_PATH} holds the response for {ok_url} with HTTP "
             f"status {status}; {PAGES_PATH} lists the page; {REPORT_PATH} and {VERIFY_PATH} are exactly what the "
-            "bundle's data produces.",
+            "bundle's data produces" + (" (in the wording of an earlier version; see the warnings)." if older else "."),
             (_CAPTURE_PATH, WARC_PATH, PAGES_PATH, REPORT_PATH, VERIFY_PATH),
         )
 
