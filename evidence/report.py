@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from evidence.checkpoint import SignedCheckpoint
 from evidence.errors import BundleFormatError
-from evidence.timefmt import utc_text
+from evidence.timefmt import bounded_text, utc_text
 
 if TYPE_CHECKING:
     from evidence.bundle import BundleView
@@ -88,6 +88,23 @@ def _e(value: Any) -> str:
 def _row(label: str, value: Any, mono: bool = False) -> str:
     cls = ' class="mono"' if mono else ""
     return f"<tr><th>{_e(label)}</th><td{cls}>{_e(value)}</td></tr>\n"
+
+
+#: Longest value from a bundle that edition 3 and the certificate show (the rest is elided).
+MAX_SHOWN_VALUE = 10_000
+
+
+def _b(value: Any) -> str:
+    """``_e`` for edition 3 and the certificate: a value from the bundle, escaped and bounded."""
+    text = "" if value is None else bounded_text(value, 1 << 62)
+    if len(text) > MAX_SHOWN_VALUE:
+        text = f"{text[:MAX_SHOWN_VALUE]}\u2026 ({len(text)} characters in all; the whole value is in the bundle)"
+    return html.escape(text, quote=True)
+
+
+def _row3(label: str, value: Any, mono: bool = False) -> str:
+    cls = ' class="mono"' if mono else ""
+    return f"<tr><th>{_b(label)}</th><td{cls}>{_b(value)}</td></tr>\n"
 
 
 def _get(obj: Any, *keys: str) -> Any:
@@ -153,14 +170,14 @@ def _sealed_facts(view: BundleView) -> tuple[dict[str, Any], Any, Any]:
 
 def _capture_rows(manifest: dict[str, Any], capture: Any) -> list[str]:
     return [
-        _row("Requested address", manifest.get("url")),
-        _row("Address shown", manifest.get("final_url")),
-        _row("HTTP status", _get(capture, "status")),
-        _row("Page title", _get(capture, "page_title")),
-        _row("Capture started (UTC, capture machine clock)", manifest.get("capture_started")),
-        _row("Capture finished (UTC, capture machine clock)", manifest.get("capture_finished")),
-        _row("Case", manifest.get("case")),
-        _row("Operator", manifest.get("operator")),
+        _row3("Requested address", manifest.get("url")),
+        _row3("Address shown", manifest.get("final_url")),
+        _row3("HTTP status", _get(capture, "status")),
+        _row3("Page title", _get(capture, "page_title")),
+        _row3("Capture started (UTC, capture machine clock)", manifest.get("capture_started")),
+        _row3("Capture finished (UTC, capture machine clock)", manifest.get("capture_finished")),
+        _row3("Case", manifest.get("case")),
+        _row3("Operator", manifest.get("operator")),
     ]
 
 
@@ -170,7 +187,7 @@ def _redirect_rows(capture: Any) -> list[str]:
         return []
     rows = ["<h2>Redirects</h2>\n<table>\n"]
     for i, hop in enumerate(chain):
-        rows.append(_row(f"Step {i + 1} ({_get(hop, 'status')})", _get(hop, "url")))
+        rows.append(_row3(f"Step {i + 1} ({_get(hop, 'status')})", _get(hop, "url")))
     rows.append("</table>\n")
     return rows
 
@@ -180,23 +197,23 @@ def _environment_rows(manifest: dict[str, Any], capture: Any, env: Any) -> list[
     dns = _get(capture, "dns", "answers")
     tool = manifest.get("tool")
     return [
-        _row("Server address", f"{_get(capture, 'server', 'ip')} port {_get(capture, 'server', 'port')}"),
-        _row("DNS answers", ", ".join(_text_list(dns))),
-        _row(
+        _row3("Server address", f"{_get(capture, 'server', 'ip')} port {_get(capture, 'server', 'port')}"),
+        _row3("DNS answers", ", ".join(_text_list(dns))),
+        _row3(
             "Connection security",
             f"{_get(tls, 'protocol')} {_get(tls, 'cipher')}" if tls else "none (plain HTTP)",
         ),
-        _row("Server certificate", f"{_get(tls, 'subject')} issued by {_get(tls, 'issuer')}" if tls else "-"),
-        _row("Tool", f"{_get(tool, 'name')} {_get(tool, 'version')}"),
-        _row("Browser", _get(env, "browser", "version")),
-        _row("Operating system", _get(env, "os", "platform")),
+        _row3("Server certificate", f"{_get(tls, 'subject')} issued by {_get(tls, 'issuer')}" if tls else "-"),
+        _row3("Tool", f"{_get(tool, 'name')} {_get(tool, 'version')}"),
+        _row3("Browser", _get(env, "browser", "version")),
+        _row3("Operating system", _get(env, "os", "platform")),
     ]
 
 
 def _file_rows(manifest: dict[str, Any]) -> list[str]:
     files = manifest.get("files")
     return [
-        _row(_get(f, "path"), f"{_get(f, 'sha256')} ({_get(f, 'size')})", mono=True)
+        _row3(_get(f, "path"), f"{_get(f, 'sha256')} ({_get(f, 'size')})", mono=True)
         for f in (files if isinstance(files, list) else [])
     ]
 
@@ -213,7 +230,7 @@ def _report_v3(view: BundleView) -> bytes:
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n',
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP_V3}">\n',
-        f"<title>Preserved web page (a description, not a verification): {_e(manifest.get('url'))}</title>\n",
+        f"<title>Preserved web page (a description, not a verification): {_b(manifest.get('url'))}</title>\n",
         f"<style>{_CSS_V3}</style></head><body>\n",
         "<h1>Preserved web page: what this bundle holds</h1>\n",
         '<div class="nothing">\n<p><b>This page establishes nothing by itself.</b> It was generated from the '
@@ -233,7 +250,7 @@ def _report_v3(view: BundleView) -> bytes:
             '<div class="warnings">\n<h2>Warnings recorded by the capture</h2>\n'
             "<p>The capture tool recorded these warnings about the page and sealed them with it:</p>\n<ul>\n"
         )
-        parts.extend(f"<li>{_e(w)}</li>\n" for w in warnings)
+        parts.extend(f"<li>{_b(w)}</li>\n" for w in warnings)
         parts.append("</ul>\n</div>\n")
     parts += [
         "<h2>1. What the capture recorded</h2>\n",
@@ -245,7 +262,7 @@ def _report_v3(view: BundleView) -> bytes:
     ]
     if manifest.get("http_error"):
         parts.append(
-            f'<p class="note">The server answered with an error status ({_e(_get(capture, "status"))}). '
+            f'<p class="note">The server answered with an error status ({_b(_get(capture, "status"))}). '
             "The error page itself was preserved.</p>\n"
         )
     parts += _redirect_rows(capture)
@@ -266,17 +283,17 @@ def _report_v3(view: BundleView) -> bytes:
         "<tr><th>File</th><td><b>SHA-256</b> (size in bytes)</td></tr>\n",
         *_file_rows(manifest),
         "</table>\n<table>\n",
-        _row("Manifest SHA-256", hashlib.sha256(manifest_bytes).hexdigest(), mono=True),
-        _row("Log entry (exact bytes)", entry.decode().replace("\n", " \u21b5 "), mono=True),
+        _row3("Manifest SHA-256", hashlib.sha256(manifest_bytes).hexdigest(), mono=True),
+        _row3("Log entry (exact bytes)", entry.decode().replace("\n", " \u21b5 "), mono=True),
         "</table>\n",
         "<h2>4. Found in the bundle, not checked by this page</h2>\n",
         "<p>The inclusion proof in <code>entry.tlog-proof</code> states that the seal is the entry below of an "
         "append-only log. Whether that log signed it, when, and who else saw it, is for a verification against "
         "keys you trust to say.</p>\n<table>\n",
-        _row("Log named in the manifest", _get(manifest, "log", "origin")),
-        _row("Entry number (from 0), as the proof states", proof.index),
-        _row("Entries in the checkpoint, as the proof states", cp.size),
-        _row("Root hash, as the proof states", cp.root_hash.hex(), mono=True),
+        _row3("Log named in the manifest", _get(manifest, "log", "origin")),
+        _row3("Entry number (from 0), as the proof states", proof.index),
+        _row3("Entries in the checkpoint, as the proof states", cp.size),
+        _row3("Root hash, as the proof states", cp.root_hash.hex(), mono=True),
         "</table>\n",
         '<p class="note">Time-stamps (<code>checkpoint.&lt;k&gt;.tsr</code>, <code>refresh-*.tsr</code>), '
         "signatures and cosignatures on the log's checkpoint, refreshed checkpoints and the keys in "
@@ -626,7 +643,7 @@ _ITEM_START = re.compile(
 
 
 def _detail(text: str) -> str:
-    return "<br>".join(_e(part) for part in _ITEM_START.split(text))
+    return "<br>".join(_b(part) for part in _ITEM_START.split(text))
 
 
 @dataclass(frozen=True)
@@ -760,28 +777,28 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n',
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP_CERTIFICATE}">\n',
-        f"<title>{_e(heading)}: {_e(title_page)}</title>\n",
+        f"<title>{_b(heading)}: {_b(title_page)}</title>\n",
         f"<style>{_CSS_CERTIFICATE}</style></head><body>\n",
-        f"<h1>{_e(heading)}</h1>\n",
-        f'<div class="verdict v-{vclass}" id="verdict">\n<p class="big">VERDICT: {_e(verdict.value)}</p>\n',
-        f"<p>{_e(lead)}</p>\n<p>{_e(report.summary)}</p>\n",
+        f"<h1>{_b(heading)}</h1>\n",
+        f'<div class="verdict v-{vclass}" id="verdict">\n<p class="big">VERDICT: {_b(verdict.value)}</p>\n',
+        f"<p>{_b(lead)}</p>\n<p>{_b(report.summary)}</p>\n",
     ]
     failed = report.failed_step
     if failed is not None:
         files = f" (file: {', '.join(failed.files)})" if failed.files else ""
-        parts.append(f"<p><b>Failed at step {failed.number}: {_e(failed.title)}</b>{_e(files)}.</p>\n")
+        parts.append(f"<p><b>Failed at step {failed.number}: {_b(failed.title)}</b>{_b(files)}.</p>\n")
         if failed.meaning:
-            parts.append(f"<p><b>What this means:</b> {_e(failed.meaning)}</p>\n")
+            parts.append(f"<p><b>What this means:</b> {_b(failed.meaning)}</p>\n")
     parts.append("</div>\n<table>\n")
     parts += [
-        _row("Bundle file", context.bundle_name),
-        _row("Bundle file SHA-256", context.bundle_sha256, mono=True),
-        _row("Bundle file size (bytes)", context.bundle_size),
-        _row(
+        _row3("Bundle file", context.bundle_name),
+        _row3("Bundle file SHA-256", context.bundle_sha256, mono=True),
+        _row3("Bundle file size (bytes)", context.bundle_size),
+        _row3(
             "Checked against",
             report.trust + (f" (from {context.trust_source})" if context.trust_source else ""),
         ),
-        _row("Checked by", f"{context.tool}, {context.made_at}"),
+        _row3("Checked by", f"{context.tool}, {context.made_at}"),
         "</table>\n",
     ]
     capture_warnings = _text_list(_get(shown.capture, "warnings")) if shown is not None else []
@@ -792,14 +809,14 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
             "<p>The capture tool recorded these warnings about the page and sealed them with it. Read them before "
             "relying on what the page showed.</p>\n<ul>\n"
         )
-        parts.extend(f"<li>{_e(w)}</li>\n" for w in capture_warnings)
+        parts.extend(f"<li>{_b(w)}</li>\n" for w in capture_warnings)
         parts.append("</ul>\n</div>\n")
     if other:
         parts.append(
             '<div class="warnings" id="warnings">\n<h2>Warnings from the verification</h2>\n'
             "<p>They do not change the verdict, but a reader must know them.</p>\n<ul>\n"
         )
-        parts.extend(f"<li>{_e(w)}</li>\n" for w in other)
+        parts.extend(f"<li>{_b(w)}</li>\n" for w in other)
         parts.append("</ul>\n</div>\n")
     parts.append("<h2>1. The claims, each graded</h2>\n")
     if usable:
@@ -809,7 +826,7 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
             "listed under \u201cChecked against\u201d. Anything else found in the bundle (a time-stamp from an "
             "authority you do not pin, a signature by a key you did not give) is shown with its grade and is not "
             "established.</p>\n"
-            f'<p id="established"><b>Established:</b> {_e("; ".join(established) or "nothing")}.</p>\n'
+            f'<p id="established"><b>Established:</b> {_b("; ".join(established) or "nothing")}.</p>\n'
         )
     else:
         parts.append(
@@ -822,9 +839,9 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
     )
     for c in report.claims:
         word = _GRADE_WORDS.get(c.grade.value, "") if usable else ""
-        grade = _e(c.grade.value) + (f"<br>({_e(word)})" if word else "")
+        grade = _b(c.grade.value) + (f"<br>({_b(word)})" if word else "")
         parts.append(
-            f'<tr class="claim g-{c.grade.name}"><th>{_e(c.name)}</th><td class="grade">{grade}</td>'
+            f'<tr class="claim g-{c.grade.name}"><th>{_b(c.name)}</th><td class="grade">{grade}</td>'
             f"<td>{_detail(c.detail)}</td></tr>\n"
         )
     if not report.claims:
@@ -845,8 +862,8 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
             )
         for t in report.to_confirm:
             parts.append(
-                f'<tr><th>{_e(t.what)}</th><td>{_e(t.identity)}<br><span class="mono">fingerprint '
-                f"{_e(t.fingerprint)}</span><br>{_e(t.how)}</td></tr>\n"
+                f'<tr><th>{_b(t.what)}</th><td>{_b(t.identity)}<br><span class="mono">fingerprint '
+                f"{_b(t.fingerprint)}</span><br>{_b(t.how)}</td></tr>\n"
             )
         parts.append("</table>\n")
     if shown is not None:
@@ -869,12 +886,12 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
                 "<code>screenshot-full.png</code>, <code>page.pdf</code> and web archive.</p>\n"
             )
         elif shown.screenshot_note:
-            parts.append(f'<p class="note">{_e(shown.screenshot_note)}</p>\n')
+            parts.append(f'<p class="note">{_b(shown.screenshot_note)}</p>\n')
         parts += [
             "<h2>3. How and from where it was captured (as recorded)</h2>\n<table>\n",
             *_environment_rows(shown.manifest, shown.capture, shown.environment),
             "</table>\n<h2>4. The seal</h2>\n<table>\n",
-            *[_row(k, v, mono=k.endswith("SHA-256")) for k, v in report.facts],
+            *[_row3(k, v, mono=k.endswith("SHA-256")) for k, v in report.facts],
             "</table>\n<table>\n<tr><th>Sealed file</th><td><b>SHA-256</b> (size in bytes)</td></tr>\n",
             *_file_rows(shown.manifest),
             "</table>\n",
@@ -884,11 +901,11 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
         mark = "PASS" if s.ok else "FAIL"
         files = f" File: {', '.join(s.files)}." if (not s.ok and s.files) else ""
         cls = "" if s.ok else ' class="fail"'
-        row = f"<th>{s.number}. {_e(s.title)}</th><td><b>{mark}</b>: {_detail(s.detail)}{_e(files)}</td>"
+        row = f"<th>{s.number}. {_b(s.title)}</th><td><b>{mark}</b>: {_detail(s.detail)}{_b(files)}</td>"
         parts.append(f"<tr{cls}>{row}</tr>\n")
     for n, title in STEP_TITLES.items():
         if n > len(report.steps):
-            parts.append(f"<tr><th>{n}. {_e(title)}</th><td><b>not run</b></td></tr>\n")
+            parts.append(f"<tr><th>{n}. {_b(title)}</th><td><b>not run</b></td></tr>\n")
     parts.append("</table>\n")
     parts.append(
         "<h2>6. What this certificate is</h2>\n"
@@ -896,8 +913,8 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
         "against the trust named above, not from the bundle's own <code>report.html</code>, which establishes "
         "nothing by itself. It does not prove that what the page showed was true, who controlled the web site, or "
         "that the capture machine's clock was right. Anyone can repeat the verification offline:</p>\n"
-        f"<pre>evidence verify {_e(context.bundle_name)} --trust trust.policy\n"
-        f"evidence report {_e(context.bundle_name)} -o certificate.pdf --trust trust.policy</pre>\n"
+        f"<pre>evidence verify {_b(context.bundle_name)} --trust trust.policy\n"
+        f"evidence report {_b(context.bundle_name)} -o certificate.pdf --trust trust.policy</pre>\n"
         "</body></html>\n"
     )
     return "".join(parts).encode("utf-8")

@@ -328,11 +328,14 @@ def _render_to(bundle: Path, out: Path, extra: list[str], capsys: pytest.Capture
     return out.read_bytes()
 
 
-def test_capture_warnings_are_shown_prominently(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_capture_warnings_are_shown_prominently_and_long_values_bounded(
+    made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import json
 
     cap = json.loads(members(made.bundle)["evidence/capture.json"])
     cap["warnings"] = ['CLOAKING: the raw fetch got "999 EUR" but the browser was served "10 EUR"']
+    cap["page_title"] = "T" * 200_000  # a hostile size: shown bounded
     resealed = reseal(
         made.bundle,
         tmp_path / "warned.wacz",
@@ -345,6 +348,8 @@ def test_capture_warnings_are_shown_prominently(made: Made, tmp_path: Path, caps
     assert "Warnings recorded by the capture" in text and 'CLOAKING: the raw fetch got "999 EUR"' in text
     assert text.index("Warnings recorded by the capture") < text.index("1. The claims, each graded")
     assert 'CLOAKING: the raw fetch got "999 EUR"' in html_text(members(resealed)[REPORT_PATH])
+    for shown in (page, members(resealed)[REPORT_PATH]):
+        assert b"T" * 10_001 not in shown and b"(200000 characters in all; the whole value is in the bundle)" in shown
 
 
 def test_failed_bundle_gives_a_document_that_says_failed_and_shows_nothing_of_it(
