@@ -236,6 +236,10 @@ def test_an_older_edition_still_verifies_but_the_verdict_warns_about_it(made: Ma
     assert f"{REPORT_PATH} (edition 2) and {VERIFY_PATH} (edition 2)" in warning
     assert "as if they were facts" in warning and "evidence report" in warning
     assert not any("edition" in w for w in verify(made.bundle, trust=made.policy).warnings)
+    from evidence.report import CertificateContext, render_certificate
+
+    cert = html_text(render_certificate(report, None, CertificateContext("e.wacz", "0" * 64, 1, "", "now", "t")))
+    assert "Warnings from the verification" in cert and warning in cert
     edited = rewrite(made.bundle, tmp_path / "edited.wacz", change={REPORT_PATH: old[REPORT_PATH] + b" "})
     report = verify(edited, trust=made.policy)
     assert report.verdict is Verdict.FAILED and report.failed_step is not None
