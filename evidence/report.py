@@ -116,13 +116,21 @@ def _get(obj: Any, *keys: str) -> Any:
     return obj
 
 
+#: Most items of one list from a bundle (warnings, redirects) that are shown; the rest are counted.
+MAX_SHOWN_ITEMS = 100
+
+
 def _text_list(value: Any) -> list[str]:
-    """A list of plain strings from a record field that should be one (anything else: shown as text)."""
+    """A list of plain strings from a record field that should be one (anything else: shown as text),
+    at most :data:`MAX_SHOWN_ITEMS` of them, then a line saying how many more there are."""
     if value is None or value == []:
         return []
-    if isinstance(value, list):
-        return [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True) for v in value]
-    return [str(value)]
+    if not isinstance(value, list):
+        return [bounded_text(value, 1 << 62)]
+    items = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True) for v in value]
+    if len(items) > MAX_SHOWN_ITEMS:
+        items = [*items[:MAX_SHOWN_ITEMS], f"\u2026 and {len(items) - MAX_SHOWN_ITEMS} more, in the bundle"]
+    return items
 
 
 def render_report(view: BundleView, *, edition: int = EDITIONS[0]) -> bytes:
@@ -186,8 +194,10 @@ def _redirect_rows(capture: Any) -> list[str]:
     if not isinstance(chain, list) or len(chain) < 2:
         return []
     rows = ["<h2>Redirects</h2>\n<table>\n"]
-    for i, hop in enumerate(chain):
+    for i, hop in enumerate(chain[:MAX_SHOWN_ITEMS]):
         rows.append(_row3(f"Step {i + 1} ({_get(hop, 'status')})", _get(hop, "url")))
+    if len(chain) > MAX_SHOWN_ITEMS:
+        rows.append(_row3("\u2026", f"and {len(chain) - MAX_SHOWN_ITEMS} more steps, in capture.json"))
     rows.append("</table>\n")
     return rows
 
@@ -596,6 +606,9 @@ def _verify_legacy(view: BundleView, edition: int) -> bytes:
 
 #: A screenshot larger than this is not embedded in the certificate (the page says so).
 MAX_EMBEDDED_IMAGE = 16 << 20
+#: ... and one that declares more pixels than these (a small file can declare a huge image).
+MAX_IMAGE_SIDE = 32_768
+MAX_IMAGE_PIXELS = 64_000_000
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _SCREENSHOT = "evidence/screenshot-viewport.png"
 _CAPTURE = "evidence/capture.json"
@@ -729,8 +742,18 @@ def read_certified(view: BundleView, *, manifest_sha256: str | None = None) -> C
             if _SCREENSHOT in sealed and view.has(_SCREENSHOT)
             else "The bundle holds no sealed screenshot of the first screen."
         )
-    elif not shot.startswith(_PNG_MAGIC):
+    elif not shot.startswith(_PNG_MAGIC) or len(shot) < 24 or shot[12:16] != b"IHDR":
         shot, note = None, f"The bundle's {_SCREENSHOT.split('/')[-1]} is not a PNG image and is not embedded."
+    else:
+        width, height = int.from_bytes(shot[16:20], "big"), int.from_bytes(shot[20:24], "big")
+        if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE and width * height <= MAX_IMAGE_PIXELS):
+            shot, note = (
+                None,
+                (
+                    f"The bundle's {_SCREENSHOT.split('/')[-1]} declares {width} x {height} pixels, more than a "
+                    "certificate embeds; it is not embedded."
+                ),
+            )
     return CertifiedData(
         manifest=manifest,
         manifest_sha256=digest,

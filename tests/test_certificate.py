@@ -22,10 +22,12 @@ import datetime as dt
 import hashlib
 import http.server
 import re
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -339,12 +341,18 @@ def test_capture_warnings_are_shown_prominently_and_long_values_bounded(
 
     cap = json.loads(members(made.bundle)["evidence/capture.json"])
     cap["warnings"] = ['CLOAKING: the raw fetch got "999 EUR" but the browser was served "10 EUR"']
-    cap["page_title"] = "T" * 200_000  # a hostile size: shown bounded
+    # Hostile sizes, all shown bounded: a long title, many warnings and redirects, a PNG that
+    # declares 100,000 x 100,000 pixels in a few bytes (never handed to the browser).
+    cap["page_title"] = "T" * 200_000
+    cap["warnings"] += [f"warning {i}" for i in range(150)]
+    cap["redirect_chain"] = [{"status": 302, "url": f"https://x.example/{i}"} for i in range(150)]
+    ihdr = b"IHDR" + struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
     resealed = reseal(
         made.bundle,
         tmp_path / "warned.wacz",
         made.log,
-        sealed={"evidence/capture.json": (json.dumps(cap, indent=2, sort_keys=True) + "\n").encode()},
+        sealed={"evidence/capture.json": (json.dumps(cap, indent=2, sort_keys=True) + "\n").encode(), SHOT: bomb},
         tsas=[made.tsa.config()],
     )
     page = _render_to(resealed, tmp_path / "w.html", ["--trust", str(made.policy_path)], capsys, expect=0)
@@ -354,6 +362,10 @@ def test_capture_warnings_are_shown_prominently_and_long_values_bounded(
     assert 'CLOAKING: the raw fetch got "999 EUR"' in html_text(members(resealed)[REPORT_PATH])
     for shown in (page, members(resealed)[REPORT_PATH]):
         assert b"T" * 10_001 not in shown and b"(200000 characters in all; the whole value is in the bundle)" in shown
+        assert b"warning 98" in shown and b"warning 99" not in shown and b"and 51 more, in the bundle" in shown
+        assert b"https://x.example/99" in shown and b"https://x.example/100" not in shown
+        assert b"and 50 more steps, in capture.json" in shown
+    assert b"data:image" not in page and "declares 100000 x 100000 pixels" in text
 
 
 def test_failed_bundle_gives_a_document_that_says_failed_and_shows_nothing_of_it(
