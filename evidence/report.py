@@ -780,6 +780,7 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
         integrity is None or integrity.grade is Grade.VERIFIED
     )
     shown = data if usable else None
+    logged = any(c.name == "Recorded in the log" and c.grade is Grade.VERIFIED for c in report.claims)
     vclass = verdict.name
     if verdict is Verdict.VERIFIED:
         heading = "Certificate of preservation"
@@ -894,7 +895,12 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
             "<h2>2. What the capture recorded</h2>\n",
             "<p>The capture tool's own records, sealed when the page was captured; the integrity check above shows "
             "that they are unchanged since, not that they are true. Times marked \u201ccapture machine clock\u201d "
-            "are that machine's own clock, not an independent time (for that, see the graded claims).</p>\n<table>\n",
+            "are that machine's own clock, not an independent time (for that, see the graded claims).</p>\n",
+            ""
+            if logged
+            else '<p class="note"><b>The seal is not anchored in trust</b> (\u201cRecorded in the log\u201d above '
+            "is not VERIFIED): whoever made this bundle could have made these records and their seal too.</p>\n",
+            "<table>\n",
             *_capture_rows(shown.manifest, shown.capture),
             "</table>\n",
             *_redirect_rows(shown.capture),

@@ -326,6 +326,7 @@ def test_certificate_shows_the_grades_the_trust_the_facts_and_the_screenshot(
         "VERDICT: VERIFIED BUT NOT ANCHORED IN TRUST" in ctext and "Found in the bundle, not anchored in trust" in ctext
     )
     assert "Established: Integrity of the preserved files." in ctext
+    assert "The seal is not anchored in trust" in ctext and "The seal is not anchored in trust" not in text
 
 
 def _render_to(bundle: Path, out: Path, extra: list[str], capsys: pytest.CaptureFixture[str], *, expect: int) -> bytes:
