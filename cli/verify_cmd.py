@@ -56,6 +56,18 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "bundles", nargs="+", type=Path, metavar="BUNDLE", help="the bundle(s) (.wacz) to verify, e.g. bundles/*.wacz"
     )
+    add_trust_arguments(parser)
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON: one object for one bundle, a list of objects for several",
+    )
+    out.add_argument("--json-lines", action="store_true", help="print one JSON report per line, one line per bundle")
+
+
+def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--trust`` / ``--log-key`` / ``--tsa-cert``, shared by ``evidence verify`` and ``evidence report``."""
     trust = parser.add_mutually_exclusive_group()
     add_trust(trust, help="trust policy file (default: <EVIDENCE_HOME>/trust.policy if it exists)")
     add_log_key(trust, help=LOG_KEY_HELP)
@@ -68,13 +80,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="certificates you trust for time-stamps: a TSA root, or a TSA certificate and its root "
         "(PEM or DER; repeatable)",
     )
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument(
-        "--json",
-        action="store_true",
-        help="print the report as JSON: one object for one bundle, a list of objects for several",
-    )
-    out.add_argument("--json-lines", action="store_true", help="print one JSON report per line, one line per bundle")
 
 
 def _keys(values: Sequence[str]) -> list[Verifier]:
@@ -93,8 +98,11 @@ def worst_exit_code(codes: Sequence[int]) -> int:
     return max(codes, key=lambda c: _SEVERITY.get(c, 2), default=EXIT_OK)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Handler: verify each bundle, print the report(s), return the (worst) exit code."""
+def trust_from_args(
+    args: argparse.Namespace,
+) -> tuple[TrustPolicy | None, list[Verifier], list[x509.Certificate], str]:
+    """The trust the options of :func:`add_trust_arguments` give: (policy, log keys, TSA
+    certificates, where the policy came from in words, or "")."""
     policy: TrustPolicy | None = None
     source = ""
     if args.trust is not None:
@@ -105,8 +113,12 @@ def run(args: argparse.Namespace) -> int:
         if default.is_file():
             policy = TrustPolicy.load(default)
             source = f"trust policy {default} (the default)"
-    keys = _keys(args.log_key)
-    certs = _certs(args.tsa_cert)
+    return policy, _keys(args.log_key), _certs(args.tsa_cert), source
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler: verify each bundle, print the report(s), return the (worst) exit code."""
+    policy, keys, certs, source = trust_from_args(args)
     bundles: list[Path] = list(args.bundles)
     reports: list[Report] = []
     several = len(bundles) > 1
@@ -183,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(body)
 
 
-__all__ = ["main", "register", "run", "worst_exit_code"]
+__all__ = ["add_trust_arguments", "main", "register", "run", "trust_from_args", "worst_exit_code"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -84,6 +84,10 @@ class BundleFormatError(EvidenceError):
     """A proof bundle is unreadable or structurally wrong."""
 
 
+class ReportError(EvidenceError):
+    """A certificate of preservation could not be made or written (nothing was written)."""
+
+
 class VerificationError(EvidenceError):
     """A check failed: the evidence does not prove what it claims."""
 

@@ -37,9 +37,13 @@ fails stops the check (later steps are reported as not run):
    page's response with that status and nothing dated outside the capture; ``indexes/index.cdx``
    is byte for byte the index of the WARC; ``pages.jsonl`` and ``datapackage.json`` show
    exactly what the seal determines; ``report.html`` and ``VERIFY.txt`` are byte for byte
-   what the bundle's data regenerates.
+   what the bundle's data regenerates (in the current wording, or in an earlier
+   edition with a warning: :data:`evidence.report.EDITIONS`).
 
 Every JSON file is read strictly (:mod:`evidence.jsonstrict`: no key twice, no NaN, UTF-8).
+
+An exception no step expected (a defect of the verifier) ends as FAILED at that step,
+named as an internal error; a verification never ends in a traceback.
 
 The verdict is graded: VERIFIED (everything checks out against keys the user trusts),
 VERIFIED BUT NOT ANCHORED IN TRUST (consistent, but some signature was checked only with a
@@ -62,7 +66,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +104,7 @@ from evidence.errors import (
 )
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from evidence.refresh import RefreshCheck, is_refresh_file
+from evidence.timefmt import bounded_text, utc_text
 from evidence.timestamp import (
     CERTIFICATE_ERRORS,
     SHA256_OID,
@@ -426,6 +431,26 @@ def _wrap(text: str, indent: str, width: int = 96) -> list[str]:
 
 # --------------------------------------------------------------------------- the check
 
+_INTERNAL_MEANING = (
+    "The verifier met an error it does not know how to judge, so this bundle has NOT been verified. It is not a "
+    "finding about the bundle either way: do not rely on the bundle until a corrected verifier has checked it, "
+    "and please report this message (and, if you may, the bundle) to the evidence project."
+)
+
+
+def _internal_error(number: int, err: BaseException) -> StepResult:
+    """The step that ran into an unexpected exception: FAILED, named, and said to be our defect."""
+    title = STEP_TITLES.get(number, f"Step {number}")
+    return StepResult(
+        number,
+        title,
+        False,
+        f"Internal error of the verifier in this step ({type(err).__name__}: {bounded_text(err, 300)}). This is a "
+        "defect in the evidence verifier, not a result of the check; please report it.",
+        (),
+        _INTERNAL_MEANING,
+    )
+
 
 class _Fail(Exception):
     """A step failed (or, with ``unusable``, the input cannot be read as a bundle)."""
@@ -438,8 +463,7 @@ class _Fail(Exception):
 
 
 def _iso(ts: int | datetime) -> str:
-    t = ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(ts)  # bounded: a forged cosignature may carry any 64-bit time
 
 
 # --------------------------------------------------------------------------- step 8 rules
@@ -760,13 +784,26 @@ class _Verification:
                 except EvidenceError as e:
                     steps.append(StepResult(number, STEP_TITLES[number], False, e.diagnostics(), (), _MEANING[number]))
                     break
+                except Exception as e:  # last resort: a defect here must end in a verdict, never a traceback
+                    steps.append(_internal_error(number, e))
+                    break
                 steps.append(
                     StepResult(number, STEP_TITLES[number], True, detail, files, empty=number in self.s.empty_steps)
                 )
         finally:
             if self.view is not None:
                 self.view.close()
-        return self.report(tuple(steps), unusable)
+        try:
+            return self.report(tuple(steps), unusable)
+        except Exception as e:  # the same guard for building the report itself
+            failed = _internal_error(len(steps) or 1, e)
+            return Report(
+                path=str(self.path),
+                verdict=Verdict.FAILED,
+                summary=f"Verification FAILED at step {failed.number}: {failed.detail}",
+                steps=(*[s for s in steps if s.number != failed.number], failed),
+                claims=(),
+            )
 
     # ------------------------------------------------------------------ 1. container
 
@@ -1548,36 +1585,45 @@ class _Verification:
         self.check_index(scan)
         self.check_pages(targets, cap)
         self.check_package()
-        from evidence.report import EDITIONS, render_report, render_verify_txt
+        from evidence.report import EDITIONS, old_edition_warning, render_report, render_verify_txt
 
+        older: list[tuple[str, int]] = []
         for path, render in ((REPORT_PATH, render_report), (VERIFY_PATH, render_verify_txt)):
             have = self.read(path)
-            matched = False
+            matched: int | None = None
+            error: str | None = None
             for edition in EDITIONS:  # the current wording first, then those of earlier versions
                 try:
                     want = render(self.v, edition=edition)
                 except EvidenceError as e:
-                    raise _Fail(f"{path} cannot be regenerated from the bundle's data: {e.diagnostics()}", path) from e
-                except (AttributeError, TypeError, KeyError, ValueError) as e:
+                    error = error or e.diagnostics()
+                    continue
+                except (AttributeError, TypeError, KeyError, ValueError, ArithmeticError, RecursionError) as e:
                     # render_* trust the shapes of capture.json; a sealed but malformed record lands here.
-                    raise _Fail(
-                        f"{path} cannot be regenerated: the bundle's capture records are malformed ({e}).", path
-                    ) from e
+                    error = error or f"the bundle's capture records are malformed ({bounded_text(e, 300)})"
+                    continue
                 if hmac.compare_digest(have, want):
-                    matched = True
+                    matched = edition
                     break
-            if not matched:
+            if matched is None and error is not None:
+                raise _Fail(f"{path} cannot be regenerated from the bundle's data: {error}", path)
+            if matched is None:
                 raise _Fail(
                     f"{path} is not what the bundle's data produces: it was edited after the bundle was written, so "
                     "it may state things the sealed evidence does not support.",
                     path,
                 )
+            if matched != EDITIONS[0]:
+                older.append((path, matched))
+        if older:
+            self.s.warnings.append(old_edition_warning(older))
         return (
             f"{_CAPTURE_PATH} agrees with the manifest; the times are in a possible order ({window.describe()}); "
             f"{WARC_PATH} holds the response for {ok_url} with HTTP status {status}, and its {scan.records} "
             f"records are dated within the capture; {INDEX_PATH} is exactly the index of those records "
             f"({len(scan.index)} lines); {PAGES_PATH} and {DATAPACKAGE} show exactly the sealed page, title and "
-            f"dates; {REPORT_PATH} and {VERIFY_PATH} are exactly what the bundle's data produces.",
+            f"dates; {REPORT_PATH} and {VERIFY_PATH} are exactly what the bundle's data produces"
+            + (" (in the wording of an earlier version; see the warnings)." if older else "."),
             (_CAPTURE_PATH, WARC_PATH, INDEX_PATH, PAGES_PATH, DATAPACKAGE, REPORT_PATH, VERIFY_PATH),
         )
 

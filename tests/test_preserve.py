@@ -267,9 +267,12 @@ def test_report_pdf(tmp_path: Path, home: Path, site: Any, chromium: str) -> Non
     r = subprocess.run(
         [EVIDENCE, "report", str(bundle.path), "-o", str(pdf)], capture_output=True, text=True, timeout=120
     )
-    assert r.returncode == 0, r.stderr
+    # No trust given: the certificate is graded VERIFIED BUT NOT ANCHORED IN TRUST (exit 3), and says so.
+    assert r.returncode == 3, r.stderr
+    assert "VERIFIED BUT NOT ANCHORED IN TRUST" in r.stdout
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 5000
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file() and p.suffix != ".wacz") == ["report.pdf"]
 
 
 def test_a_bundle_preserved_while_the_tsa_was_down_gets_its_time_stamp_later(
