@@ -163,7 +163,7 @@ def _sealed_members(capture_dir: Path, staging: Path, facts: dict[str, Any]) -> 
     page = {
         "id": hashlib.sha256(str(facts.get("requested_url")).encode()).hexdigest()[:32],
         "url": facts.get("final_url") or facts.get("requested_url"),
-        "ts": facts.get("started_at"),
+        "ts": _replay_ts(facts),
         "title": facts.get("page_title") or "",
     }
     members.append(Member(PAGES_PATH, pages_jsonl([page])))
@@ -172,6 +172,24 @@ def _sealed_members(capture_dir: Path, staging: Path, facts: dict[str, Any]) -> 
         if p.is_file():
             members.append(Member(f"evidence/{name}", p))
     return members
+
+
+def _replay_ts(facts: dict[str, Any]) -> Any:
+    """The page's time for replay: the WARC-Date of the browser's response for the page, so
+    that a replayer picking the capture closest to it shows what the browser saw (the raw
+    fetch's record of the same address is older); the capture's start for older records."""
+    main = facts.get("main_document")
+    date = main.get("warc_date") if isinstance(main, dict) else None
+    return date if isinstance(date, str) and date else facts.get("started_at")
+
+
+def capture_warnings(facts: dict[str, Any]) -> list[str]:
+    """The capture's own warnings (``capture.json`` → ``warnings``), marked as such, for
+    what ``seal`` reports to the user."""
+    found = facts.get("warnings")
+    if not isinstance(found, list):
+        return []
+    return [f"capture: {w}" for w in found if isinstance(w, str) and w]
 
 
 def bundle_name(facts: dict[str, Any], index: int) -> str:
@@ -213,7 +231,7 @@ def seal(
             signed = log.checkpoint()
             size = signed.checkpoint.size
             tokens = log.timestamps(size)
-            warnings: list[str] = []
+            warnings: list[str] = capture_warnings(facts)
             if not tokens and tsas:
                 # The log's own hook may have asked already when it made this checkpoint: a TSA that
                 # failed there is reported, not asked a second time (a hanging one would cost twice).

@@ -1260,6 +1260,7 @@ class _Verification:
         cap = self.json(_CAPTURE_PATH)
         if not isinstance(cap, dict):
             raise _Fail(f"{_CAPTURE_PATH} is not a capture record (a JSON object).", _CAPTURE_PATH)
+        self.capture_warnings(cap)
         opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
         assert isinstance(opts, dict)
         pairs = [
@@ -1324,6 +1325,17 @@ class _Verification:
             "bundle's data produces.",
             (_CAPTURE_PATH, WARC_PATH, PAGES_PATH, REPORT_PATH, VERIFY_PATH),
         )
+
+    def capture_warnings(self, cap: dict[str, Any]) -> None:
+        """What the capture itself warned about (``capture.json`` → ``warnings``: the site
+        answered the browser and the raw fetch differently, the page never settled, text no
+        font could draw, ...), in the report's warnings, marked as the capture's."""
+        found = cap.get("warnings")
+        if not isinstance(found, list):
+            return
+        for w in found[:100]:
+            if isinstance(w, str) and w.strip():
+                self.s.warnings.append(f"the capture recorded: {w.strip()[:2000]}")
 
     def warc_statuses(self, targets: Sequence[str]) -> dict[str, list[int | None]]:
         from warcio.archiveiterator import ArchiveIterator

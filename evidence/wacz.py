@@ -41,10 +41,16 @@ def sha256_file(path: Path) -> tuple[str, int]:
 
 
 def cdxj_lines(warc_path: Path, filename: str) -> list[str]:
-    """CDXJ index lines for the response, resource and revisit records of a WARC."""
+    """CDXJ index lines for the response, resource and revisit records of a WARC.
+
+    Sorted by SURT key and timestamp, as CDXJ requires. Lines with the same key and
+    second keep the browser's records before the raw fetch's (``WARC-Evidence-Source``):
+    a replayer (pywb) takes the first of equally close captures, so replay shows what the
+    browser saw, not the raw fetch's copy, even when the site answered the two differently.
+    """
     from warcio.archiveiterator import ArchiveIterator
 
-    lines: list[str] = []
+    keyed: list[tuple[str, str, int, str]] = []
     with open(warc_path, "rb") as f:
         it = ArchiveIterator(f)
         for record in it:
@@ -74,9 +80,12 @@ def cdxj_lines(warc_path: Path, filename: str) -> list[str]:
             data["filename"] = filename
             if rtype == "resource" and url.startswith("urn:"):
                 continue
-            lines.append(f"{surt(url)} {ts} {json.dumps(data, sort_keys=True, separators=(',', ':'))}")
-    lines.sort()
-    return lines
+            raw_fetch = int(record.rec_headers.get_header("WARC-Evidence-Source") == "raw-fetch")
+            key = surt(url)
+            line = f"{key} {ts} {json.dumps(data, sort_keys=True, separators=(',', ':'))}"
+            keyed.append((key, ts, raw_fetch, line))
+    keyed.sort()
+    return [line for *_, line in keyed]
 
 
 def pages_jsonl(pages: Sequence[dict[str, Any]]) -> bytes:

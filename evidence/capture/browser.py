@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from evidence.capture import compare
 from evidence.capture import http as wire
 from evidence.capture.discovery import BrowserExecutable, find_chromium
 from evidence.capture.environment import (
@@ -1021,7 +1022,29 @@ def _main_document(page: _Page, raw: wire.RawFetch) -> dict[str, Any]:
         "body_encoding": page.main.body_encoding if page.main else None,
         "raw_fetch_body_sha256": raw.body_sha256,
         "matches_raw_fetch": (digest == raw.body_sha256) if (digest and same_url) else None,
+        "warc_date": warc_date(page.main.final.wall_time) if page.main else None,
+        "raw_fetch_differs": _raw_fetch_difference(page, raw),
     }
+
+
+def _raw_fetch_difference(page: _Page, raw: wire.RawFetch) -> dict[str, Any] | None:
+    """What differs between the browser's and the raw fetch's copy of the page (``None``
+    when they are the same or cannot be compared); see :mod:`evidence.capture.compare`."""
+    main = page.main
+    if main is None or main.body is None or main.final.url != raw.final_url:
+        return None
+    if hashlib.sha256(main.body).hexdigest() == raw.body_sha256:
+        return None
+    raw_body, raw_request = compare.raw_fetch_exchange(raw.warc, raw.final_url)
+    if raw_body is None:
+        return None
+    return compare.describe_difference(
+        main.body,
+        raw_body,
+        charset=page.charset,
+        browser_request=main.final.request_header_list(),
+        raw_request=raw_request,
+    )
 
 
 def _iso(epoch: Any) -> str:
@@ -1277,6 +1300,9 @@ class Capturer:
         missing = [r.url for r in resources if not r.body_recorded and r.status is not None]
         if missing:
             warnings.append(f"{len(missing)} response(s) are listed without a body in the WARC.")
+        main_document = _main_document(page, raw)
+        if main_document["raw_fetch_differs"] is not None:
+            warnings.insert(0, compare.difference_warning(raw.final_url, main_document["raw_fetch_differs"]))
         if http_error:
             warnings.append(f"The page answered with HTTP status {status} ({status_text}).")
 
@@ -1355,7 +1381,7 @@ class Capturer:
                 "document_charset": page.charset,
                 "pdf": {"media": "screen", "format": _PDF_FORMAT, "print_background": True},
             },
-            "main_document": _main_document(page, raw),
+            "main_document": main_document,
             "raw_fetch": raw.to_json(),
             "warc": warc_summary,
             "requests": [r.to_json() for r in resources],

@@ -15,7 +15,8 @@ body, ``/big-resource-page?bytes=N`` a page whose stylesheet is large,
 chunked response with unusual header spacing, ``/account`` a page that needs a cookie,
 ``/framed`` a page with a cross-site frame, ``/js-redirect`` a script redirect to
 ``/listing``, ``/staged?gap=MS`` content arriving in stages (``/api/stage?n=N``,
-``/img/stage-final.png``) with MS of network quiet before each.
+``/img/stage-final.png``) with MS of network quiet before each, ``/cloaked`` a page that
+shows browsers (``Sec-Fetch-Mode`` sent) one price and other clients another.
 """
 
 from __future__ import annotations
@@ -139,6 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, pages.staged_html(int(query.get("gap", "250"))))
         elif path == "/api/stage":
             self._send(200, pages.stage_json(int(query.get("n", "1"))), "application/json")
+        elif path == "/cloaked":
+            browser = "Sec-Fetch-Mode" in self.headers
+            self._send(200, pages.cloaked_html(browser))
         elif path == "/js-redirect":
             script = "<script>setTimeout(function(){location.href='/listing';}, 150);</script>"
             self._send(200, pages.simple_html("Moving...", script))

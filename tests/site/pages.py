@@ -233,3 +233,17 @@ def minimal_pdf() -> bytes:
         xref,
     )
     return bytes(out)
+
+
+CLOAK_BROWSER_PRICE = "10 EUR"
+CLOAK_RAW_PRICE = "999 EUR"
+
+
+def cloaked_html(browser: bool) -> bytes:
+    """A listing that shows a browser (a request with ``Sec-Fetch-Mode``, as every browser
+    sends for a navigation) one price and any other client another: cloaking."""
+    price = CLOAK_BROWSER_PRICE if browser else CLOAK_RAW_PRICE
+    return simple_html(
+        "Watch 'Meridian'",
+        f'<p class="price" style="font-size:40px">Price: {price}</p><p>Seller: bargain-brands-4u</p>',
+    )
