@@ -12,7 +12,8 @@ any other capture). The steps of one capture, in order:
    network has been quiet for ``settle_ms`` (and for ``wait_selector``/``wait_ms``);
 4. record: full-page and viewport screenshots, rendered DOM, MHTML, PDF (screen media),
    response bodies, the TLS certificate chain (recording starts 200 ms before the quiet
-   period is complete; it is done again if the network wakes up before then);
+   period is complete; it is done again if the network wakes up before then, or if the
+   DOM changed before it was quiet: see :mod:`evidence.capture.settle`);
 5. write the WARC, ``environment.json`` and ``capture.json`` into a partial folder and
    rename it into place.
 
@@ -39,7 +40,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from evidence.capture import compare
+from evidence.capture import compare, settle
 from evidence.capture import http as wire
 from evidence.capture.discovery import BrowserExecutable, find_chromium
 from evidence.capture.environment import (
@@ -464,6 +465,7 @@ def _open_tab(
         accept_downloads=False,
     )
     try:
+        context.add_init_script(settle.QUIET_INIT_JS)
         page = context.new_page()
         cdp = context.new_cdp_session(page)
         recorder = NetworkRecorder(cdp, opts.max_body_bytes)
@@ -524,6 +526,7 @@ class _Page:
     load_event: bool
     network_quiet: bool
     recordings: int
+    moment: dict[str, Any]
     charset: str | None
     cookies_at_start: int
     origins_at_start: int
@@ -601,11 +604,16 @@ def _browse(
         recordings = 0
         early_ms = _early_quiet_ms(opts.settle_ms)
 
+        moment = _Moment(page, recorder, opts)
+
         def record() -> _Shots:
             nonlocal recordings, shots_navigations
             shots_navigations = len(tab.navigations)
             recordings += 1
-            return _record(page, cdp, opts, timings)
+            marks = settle.Marks(page)
+            shots = _record(page, cdp, opts, timings, marks)
+            moment.recorded(marks)
+            return shots
 
         for _round in range(4):
             navigations, loads = len(tab.navigations), len(tab.loads)
@@ -633,6 +641,7 @@ def _browse(
             settle_ms += _ms(t)
             if len(tab.navigations) == navigations:
                 activity = recorder.activity
+                moment.start()
                 try:
                     shots = record()
                 except PlaywrightError as err:
@@ -642,12 +651,15 @@ def _browse(
                 t = time.monotonic()
                 if quiet:  # wait out the rest of settle_ms
                     quiet = _settle(page, recorder, opts, opts.settle_ms, None)
+                # ... and for the DOM to be quiet and the page's short timers to fire.
+                moment.settle(network=quiet)
                 settle_ms += _ms(t)
                 if len(tab.navigations) == navigations:
-                    if shots is None or recorder.activity != activity:
-                        # The network woke up while the page was being recorded: it had
-                        # not settled. It has now been quiet for settle_ms: record again.
-                        shots = record()
+                    if shots is None or recorder.activity != activity or moment.changed():
+                        # The network woke up, or the page changed itself, while it was
+                        # being recorded: it had not settled. It is quiet now (or the
+                        # bound was reached): record again, until it holds still.
+                        shots = moment.record_until_consistent(record)
                     break
             if not _wait_for_load(page, tab, recorder, opts, time.monotonic() + opts.timeout_s, loads):
                 break
@@ -660,6 +672,7 @@ def _browse(
             shots = record()
         timings["scroll_ms"] = scroll_ms
         timings["settle_ms"] = settle_ms
+        warnings.extend(moment.warnings())
         if not quiet:
             warnings.append(
                 f"The network never stayed quiet for {opts.settle_ms} ms within "
@@ -724,6 +737,7 @@ def _browse(
             load_event=load_event,
             network_quiet=quiet,
             recordings=recordings,
+            moment=moment.to_json(),
             charset=dims.get("charset"),
             cookies_at_start=cookies_at_start,
             origins_at_start=origins_at_start,
@@ -832,6 +846,95 @@ def _wait_selector(page: Page, opts: CaptureOptions, timeout_ms: float) -> None:
         ) from None
 
 
+class _Moment:
+    """One moment for every artifact (see :mod:`evidence.capture.settle`): the DOM wait
+    after the first recording, whether a recording saw the DOM change, the retakes, and
+    what is recorded and warned about it."""
+
+    def __init__(self, page: Page, recorder: NetworkRecorder, opts: CaptureOptions) -> None:
+        self.page, self.recorder, self.opts = page, recorder, opts
+        self.deadline = time.monotonic() + opts.dom_settle_max_s
+        self.mutations_at_start: int | None = None
+        self.settled: settle.DomSettle | None = None
+        self.last: settle.Marks | None = None
+        self.retakes = 0
+
+    def start(self) -> None:
+        """The page is about to be recorded the first time: the bound starts now."""
+        self.deadline = time.monotonic() + self.opts.dom_settle_max_s
+        self.mutations_at_start = settle.mutations(self.page)
+
+    def recorded(self, marks: settle.Marks) -> None:
+        self.last = marks
+
+    def settle(self, *, network: bool) -> None:
+        self.settled = settle.settle_dom(
+            self.page,
+            self.recorder,
+            self.opts,
+            self.deadline,
+            network=network,
+            check=lambda: _check_size(self.recorder, self.opts),
+        )
+
+    def changed(self) -> bool:
+        """The DOM changed since the first recording began."""
+        now = settle.mutations(self.page)
+        return now is not None and self.mutations_at_start is not None and now != self.mutations_at_start
+
+    def record_until_consistent(self, record: Callable[[], _Shots]) -> _Shots:
+        """Record; while the DOM changed during the recording and time is left, wait for
+        quiet again and record again (twice at most)."""
+        shots = record()
+        while self.last is not None and self.last.changed() and self.retakes < 2:
+            if time.monotonic() >= self.deadline:
+                break
+            self.retakes += 1
+            self.settle(network=self.recorder.quiet_for() >= self.opts.settle_ms / 1000)
+            shots = record()
+        return shots
+
+    def differing(self) -> list[str]:
+        return self.last.changed() if self.last is not None else []
+
+    def to_json(self) -> dict[str, Any]:
+        settled = self.settled.to_json() if self.settled else {"dom_observed": False}
+        return {
+            **settled,
+            "dom_quiet_ms": self.opts.dom_quiet_ms,
+            "timer_wait_ms": self.opts.timer_wait_ms,
+            "dom_settle_max_s": self.opts.dom_settle_max_s,
+            "artifact_order": self.last.order() if self.last else [],
+            "retakes": self.retakes,
+            "consistent": not self.differing(),
+            "may_differ": self.differing(),
+        }
+
+    def warnings(self) -> list[str]:
+        out: list[str] = []
+        differing = self.differing()
+        quiet = self.settled.quiet if self.settled else True
+        bound = seconds(self.opts.dom_settle_max_s)
+        if differing:
+            order = self.last.order() if self.last else []
+            before = [n for n in order if n not in differing]
+            out.append(
+                "THE PAGE KEPT CHANGING WHILE IT WAS RECORDED (a ticker, a countdown, an "
+                f"animation?): its content changed within {bound} and again during the last "
+                f"recording, so the artifacts show slightly different moments: "
+                f"{', '.join(differing)} may differ from "
+                f"{', '.join(before) if before else 'each other'} (taken in this order: "
+                f"{', '.join(order)})."
+            )
+        elif not quiet:
+            out.append(
+                f"The page's content was still changing (or a timer of the page was still "
+                f"pending) after {bound}; it was recorded then. The DOM did not change while "
+                "it was recorded, so every artifact shows the same moment."
+            )
+        return out
+
+
 @dataclass
 class _Shots:
     """One recording of the page: what it looked like and what it held."""
@@ -848,9 +951,17 @@ class _Shots:
     pdf: bytes
 
 
-def _record(page: Page, cdp: CDPSession, opts: CaptureOptions, timings: dict[str, float]) -> _Shots:
+def _record(
+    page: Page,
+    cdp: CDPSession,
+    opts: CaptureOptions,
+    timings: dict[str, float],
+    mark: Callable[[str], None] | None = None,
+) -> _Shots:
     """Back at the top: full-page and viewport PNGs, DOM, MHTML, PDF (times added up
-    in ``timings`` over recordings)."""
+    in ``timings`` over recordings). ``mark(name)`` runs after each artifact (the DOM
+    mutation count, to see whether the page changed while it was recorded)."""
+    mark = mark or (lambda _name: None)
 
     def spent(name: str, start: float) -> None:
         timings[name] = round(timings.get(name, 0.0) + _ms(start), 3)
@@ -872,19 +983,24 @@ def _record(page: Page, cdp: CDPSession, opts: CaptureOptions, timings: dict[str
             },
         },
     )
+    mark("screenshot-full.png")
     viewport = _screenshot(cdp, {})
+    mark("screenshot-viewport.png")
     spent("screenshots_ms", t)
 
     t = time.monotonic()
     dom = page.content().encode("utf-8")
     title = page.title()
     final_url = page.url
+    mark("dom.html")
     mhtml = str(cdp.send("Page.captureSnapshot", {"format": "mhtml"})["data"]).encode("utf-8")
+    mark("page.mhtml")
     spent("dom_mhtml_ms", t)
 
     t = time.monotonic()
     page.emulate_media(media="screen")
     pdf = page.pdf(format=_PDF_FORMAT, print_background=True)
+    mark("page.pdf")
     spent("pdf_ms", t)
     return _Shots(dims, width, height, full, viewport, dom, title, final_url, mhtml, pdf)
 
@@ -1378,6 +1494,7 @@ class Capturer:
                 "load_event": page.load_event,
                 "network_quiet": page.network_quiet,
                 "recordings": page.recordings,
+                "moment": page.moment,
                 "document_charset": page.charset,
                 "pdf": {"media": "screen", "format": _PDF_FORMAT, "print_background": True},
             },

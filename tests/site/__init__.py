@@ -16,7 +16,9 @@ chunked response with unusual header spacing, ``/account`` a page that needs a c
 ``/framed`` a page with a cross-site frame, ``/js-redirect`` a script redirect to
 ``/listing``, ``/staged?gap=MS`` content arriving in stages (``/api/stage?n=N``,
 ``/img/stage-final.png``) with MS of network quiet before each, ``/cloaked`` a page that
-shows browsers (``Sec-Fetch-Mode`` sent) one price and other clients another.
+shows browsers (``Sec-Fetch-Mode`` sent) one price and other clients another,
+``/timed?ms=N`` reviews put in by a timer after N ms (no request), ``/ticker?ms=N`` a
+countdown changing every N ms for ever.
 """
 
 from __future__ import annotations
@@ -140,6 +142,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, pages.staged_html(int(query.get("gap", "250"))))
         elif path == "/api/stage":
             self._send(200, pages.stage_json(int(query.get("n", "1"))), "application/json")
+        elif path == "/timed":
+            self._send(200, pages.timed_html(int(query.get("ms", "1000"))))
+        elif path == "/ticker":
+            self._send(200, pages.ticker_html(int(query.get("ms", "100"))))
         elif path == "/cloaked":
             browser = "Sec-Fetch-Mode" in self.headers
             self._send(200, pages.cloaked_html(browser))

@@ -247,3 +247,39 @@ def cloaked_html(browser: bool) -> bytes:
         "Watch 'Meridian'",
         f'<p class="price" style="font-size:40px">Price: {price}</p><p>Seller: bargain-brands-4u</p>',
     )
+
+
+TIMED_BLOCK_RGB = (230, 30, 160)
+TIMED_BLOCK_SIZE = (300, 80)
+TIMED_TEXT = "REVIEWS SHOWN BY TIMER"
+TIMED_TITLE = "Reviews loaded"
+
+
+def timed_html(delay_ms: int) -> bytes:
+    """A listing whose reviews (text, a coloured block and the title) are put in by a
+    ``setTimeout`` of ``delay_ms``, without any request: "Loading reviews..." until then."""
+    w, h = TIMED_BLOCK_SIZE
+    r, g, b = TIMED_BLOCK_RGB
+    script = f"""
+setTimeout(function () {{
+  document.getElementById('reviews').innerHTML =
+    '<div id="block" style="width:{w}px;height:{h}px;background:rgb({r},{g},{b})"></div>' +
+    '<p>{TIMED_TEXT}: 5 stars, arrived quickly.</p>';
+  document.title = '{TIMED_TITLE}';
+}}, {delay_ms});
+"""
+    body = f'<section id="reviews"><p>Loading reviews...</p></section><script>{script}</script>'
+    return simple_html("Loading...", body)
+
+
+def ticker_html(every_ms: int) -> bytes:
+    """A countdown that changes its text every ``every_ms`` for ever (it never settles)."""
+    script = f"""
+var left = 3600 * 10;
+setInterval(function () {{
+  left -= 1;
+  document.getElementById('countdown').textContent = 'Deal ends in ' + left + ' ticks';
+}}, {every_ms});
+"""
+    body = f'<p id="countdown">Deal ends soon</p><p>Watch, 10 EUR</p><script>{script}</script>'
+    return simple_html("Deal of the day", body)

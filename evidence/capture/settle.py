@@ -1,0 +1,199 @@
+"""One moment: waiting until the page is quiet in its DOM, and checking that every
+artifact was taken from the same state.
+
+The network going quiet is not enough: a page can change itself without a request (a
+timer revealing reviews already loaded, a countdown, a carousel). An init script, added to
+every page before its own scripts run, counts DOM mutations (a ``MutationObserver`` on the
+whole document) and keeps the due times of the page's pending one-shot timers
+(``setTimeout``). A capture then waits, within a bound, until
+
+- the DOM has not changed for ``dom_quiet_ms``,
+- no ``setTimeout`` the page set is due within ``timer_wait_ms`` (timers set by a timer's
+  own callback more than once in a row, i.e. polling loops, are not waited for; nor is
+  ``setInterval``), and
+- the network has been quiet for ``settle_ms``;
+
+and records the mutation count before the first artifact and after each one, so that a
+change while recording is seen, the page recorded again, and, when it never stops
+changing, the artifacts that may show another moment are named.
+
+The script runs in the page's own JavaScript world (it has to, to see its timers). It
+defines one non-writable, non-enumerable function, ``window.__evidenceQuiet``; a page that
+goes out of its way to defeat it can, and the capture then falls back to network quiet
+only (recorded as ``dom_observed: false``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from evidence.capture.network import NetworkRecorder
+    from evidence.capture.options import CaptureOptions
+
+__all__ = ["QUIET_INIT_JS", "DomSettle", "Marks", "dom_state", "settle_dom"]
+
+QUIET_INIT_JS = r"""
+(() => {
+  if (window !== window.top || Object.getOwnPropertyDescriptor(window, '__evidenceQuiet')) return;
+  const now = performance.now.bind(performance);
+  const Observer = window.MutationObserver, MapC = window.Map;
+  const state = { mutations: 0, last: now(), timers: new MapC() };
+  try {
+    new Observer((records) => { state.mutations += records.length; state.last = now(); })
+      .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  } catch (e) { state.broken = String(e); }
+  const setT = window.setTimeout, clearT = window.clearTimeout;
+  let depth = 0;
+  const wrappedSet = function (fn, delay, ...rest) {
+    if (typeof fn !== 'function') return setT.call(window, fn, delay, ...rest);
+    const level = depth + 1;
+    let id = 0;
+    const run = function (...args) {
+      state.timers.delete(id);
+      const saved = depth;
+      depth = level;
+      try { return fn.apply(this, args); } finally { depth = saved; }
+    };
+    id = setT.call(window, run, delay, ...rest);
+    if (level <= 2) state.timers.set(id, now() + Math.max(0, Number(delay) || 0));
+    return id;
+  };
+  const wrappedClear = function (id) { state.timers.delete(id); return clearT.call(window, id); };
+  try {
+    Object.defineProperty(wrappedSet, 'toString', { value: () => setT.toString() });
+    Object.defineProperty(wrappedClear, 'toString', { value: () => clearT.toString() });
+  } catch (e) {}
+  window.setTimeout = wrappedSet;
+  window.clearTimeout = wrappedClear;
+  Object.defineProperty(window, '__evidenceQuiet', {
+    value: (horizon) => {
+      const t = now();
+      let next = null, pending = 0;
+      for (const due of state.timers.values()) {
+        const left = Math.max(0, due - t);
+        if (left <= horizon) { pending += 1; next = next === null ? left : Math.min(next, left); }
+      }
+      return { mutations: state.mutations, quietMs: t - state.last, nextTimerMs: next,
+               pendingTimers: pending, broken: state.broken || null };
+    },
+    writable: false, enumerable: false, configurable: false,
+  });
+})();
+"""
+
+_STATE_JS = "(h) => (typeof window.__evidenceQuiet === 'function' ? window.__evidenceQuiet(h) : null)"
+_POLL_S = 0.05
+
+
+def dom_state(page: Page, horizon_ms: float = 0) -> dict[str, Any] | None:
+    """The page's mutation count, ms since the last mutation and its next short timer;
+    ``None`` when the page does not have the observer (or cannot be asked)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        got = page.evaluate(_STATE_JS, horizon_ms)
+    except PlaywrightError:
+        return None
+    if not isinstance(got, dict) or got.get("broken"):
+        return None
+    return got
+
+
+def mutations(page: Page) -> int | None:
+    """The page's DOM mutation count so far (``None`` if not observed)."""
+    state = dom_state(page)
+    return int(state["mutations"]) if state is not None else None
+
+
+@dataclass(frozen=True)
+class DomSettle:
+    """How waiting for a quiet DOM went."""
+
+    observed: bool
+    quiet: bool
+    waited_ms: float
+    mutations_seen: int
+    pending_timers: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dom_observed": self.observed,
+            "dom_quiet": self.quiet,
+            "waited_ms": round(self.waited_ms, 3),
+            "mutations_seen": self.mutations_seen,
+            "pending_timers_at_end": self.pending_timers,
+        }
+
+
+def settle_dom(
+    page: Page,
+    recorder: NetworkRecorder,
+    opts: CaptureOptions,
+    deadline: float,
+    *,
+    network: bool,
+    check: Callable[[], None] | None = None,
+) -> DomSettle:
+    """Wait until the DOM has been quiet for ``dom_quiet_ms``, no short timer is pending
+    and (``network``) the network has been quiet for ``settle_ms``; give up at
+    ``deadline`` (``time.monotonic()``). ``check`` runs on every poll (size limits)."""
+    start = time.monotonic()
+    first = dom_state(page, opts.timer_wait_ms)
+    if first is None:
+        return DomSettle(False, True, 0.0, 0, 0)
+    state = first
+    net_s = opts.settle_ms / 1000
+    while True:
+        if check is not None:
+            check()
+        left = deadline - time.monotonic()
+        next_timer = state.get("nextTimerMs")
+        timer_due = next_timer is not None and float(next_timer) <= left * 1000
+        dom_quiet = float(state["quietMs"]) >= opts.dom_quiet_ms
+        net_quiet = not network or recorder.quiet_for() >= net_s
+        if dom_quiet and not timer_due and net_quiet:
+            quiet = True
+            break
+        if left <= 0:
+            quiet = False
+            break
+        page.wait_for_timeout(max(1, int(min(_POLL_S, left) * 1000)))
+        got = dom_state(page, opts.timer_wait_ms)
+        if got is None:  # the page went away (navigation): the caller sees it
+            quiet = True
+            break
+        state = got
+    return DomSettle(
+        observed=True,
+        quiet=quiet,
+        waited_ms=(time.monotonic() - start) * 1000,
+        mutations_seen=int(state["mutations"]) - int(first["mutations"]),
+        pending_timers=int(state.get("pendingTimers") or 0),
+    )
+
+
+class Marks:
+    """The DOM mutation count before the first artifact and after each one."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.start = mutations(page)
+        self.after: list[tuple[str, int | None]] = []
+
+    def __call__(self, artifact: str) -> None:
+        self.after.append((artifact, mutations(self.page)))
+
+    def changed(self) -> list[str]:
+        """Artifacts taken after (or while) the DOM changed since the first one began."""
+        if self.start is None:
+            return []
+        return [name for name, count in self.after if count is not None and count != self.start]
+
+    def order(self) -> list[str]:
+        return [name for name, _ in self.after]
