@@ -40,7 +40,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from evidence.capture import compare, settle
+from evidence.capture import compare, fonts, settle
 from evidence.capture import http as wire
 from evidence.capture.discovery import BrowserExecutable, find_chromium
 from evidence.capture.environment import (
@@ -165,6 +165,7 @@ class _Process:
     launched_at: str
     info: dict[str, Any]
     default_user_agent: str
+    env: dict[str, str] = field(default_factory=dict)
     captures: int = 0
     spare: _Tab | None = None
     _fingerprint: dict[str, Any] = field(default_factory=dict)
@@ -220,12 +221,16 @@ def _launch(explicit: Path | None) -> _Process:
                 pw_path = None
             executable = find_chromium(playwright_executable=pw_path)
         launched_at = utc_now()
+        # The browser gets this process's environment as it is now (not the driver's, as
+        # it was when the driver started): the font check sees what the browser sees.
+        env = dict(os.environ)
         try:
             browser = playwright.chromium.launch(
                 executable_path=str(executable.path),
                 args=list(LAUNCH_ARGS),
                 headless=True,
                 timeout=60_000,
+                env=dict[str, str | float | bool](env),
             )
         except PlaywrightError as err:
             raise BrowserError(
@@ -288,6 +293,7 @@ def _launch(explicit: Path | None) -> _Process:
         launched_at=launched_at,
         info=info,
         default_user_agent=agent.replace("HeadlessChrome/", "Chrome/"),
+        env=env,
     )
     thread = threading.Thread(
         target=_fingerprint_into,
@@ -527,6 +533,7 @@ class _Page:
     network_quiet: bool
     recordings: int
     moment: dict[str, Any]
+    text: str
     charset: str | None
     cookies_at_start: int
     origins_at_start: int
@@ -670,6 +677,7 @@ def _browse(
             )
         if shots is None or shots_navigations != len(tab.navigations):
             shots = record()
+        text = _page_text(page)
         timings["scroll_ms"] = scroll_ms
         timings["settle_ms"] = settle_ms
         warnings.extend(moment.warnings())
@@ -738,6 +746,7 @@ def _browse(
             network_quiet=quiet,
             recordings=recordings,
             moment=moment.to_json(),
+            text=text,
             charset=dims.get("charset"),
             cookies_at_start=cookies_at_start,
             origins_at_start=origins_at_start,
@@ -754,6 +763,22 @@ def _browse(
         raise _explain_browser_error(err, target) from None
     finally:
         tab.close()
+
+
+def _page_text(page: Page) -> str:
+    """The page's visible text (title and body ``innerText``, cut to a bound), for the
+    font check; empty if the page cannot be asked."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        got = page.evaluate(
+            "(max) => ((document.title || '') + '\\n' + "
+            "(document.body ? document.body.innerText : '')).slice(0, max)",
+            fonts.MAX_TEXT_CHARS,
+        )
+    except PlaywrightError:
+        return ""
+    return got if isinstance(got, str) else ""
 
 
 def _screenshot(cdp: CDPSession, params: dict[str, Any]) -> bytes:
@@ -1345,8 +1370,14 @@ class Capturer:
         process = self._ready()
         user_agent = opts.user_agent or process.default_user_agent
         snapshot: dict[str, Any] = {}
+        installed: list[fonts.InstalledFonts] = []
+
+        def take_snapshot() -> None:
+            snapshot.update(system_snapshot())
+            installed.append(fonts.installed_fonts(process.env or None))
+
         snapshot_thread = threading.Thread(
-            target=lambda: snapshot.update(system_snapshot()),
+            target=take_snapshot,
             name="evidence-system-snapshot",
             daemon=True,
         )
@@ -1439,6 +1470,7 @@ class Capturer:
         }
         local = raw.connection
         snapshot_thread.join()
+        font_check = _font_check(page, installed, warnings)
         environment = environment_report(
             software=self._software_report(),
             browser={**process.info, **process.fingerprint()},
@@ -1454,6 +1486,7 @@ class Capturer:
             case=opts.case,
             notes=opts.notes,
             snapshot=snapshot or None,
+            fonts=installed[0].to_json() if installed else None,
         )
         timings["facts_ms"] = _ms(t)
 
@@ -1495,6 +1528,7 @@ class Capturer:
                 "network_quiet": page.network_quiet,
                 "recordings": page.recordings,
                 "moment": page.moment,
+                "fonts": font_check,
                 "document_charset": page.charset,
                 "pdf": {"media": "screen", "format": _PDF_FORMAT, "print_background": True},
             },
@@ -1569,6 +1603,20 @@ class Capturer:
         if self._software is None:
             self._software = software_report()
         return self._software
+
+
+def _font_check(
+    page: _Page, installed: list[fonts.InstalledFonts], warnings: list[str]
+) -> dict[str, Any]:
+    """Whether the installed fonts can draw the page's text (``capture.json`` →
+    ``page.fonts``); a warning when some of it cannot be drawn."""
+    if not installed:
+        return {"checked": False, "why_not": "the font list was not taken"}
+    report = fonts.uncovered_text(page.text, installed[0])
+    warning = fonts.uncovered_warning(report)
+    if warning:
+        warnings.append(warning)
+    return report
 
 
 def _json(value: Any) -> bytes:

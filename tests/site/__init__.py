@@ -18,7 +18,8 @@ chunked response with unusual header spacing, ``/account`` a page that needs a c
 ``/img/stage-final.png``) with MS of network quiet before each, ``/cloaked`` a page that
 shows browsers (``Sec-Fetch-Mode`` sent) one price and other clients another,
 ``/timed?ms=N`` reviews put in by a timer after N ms (no request), ``/ticker?ms=N`` a
-countdown changing every N ms for ever.
+countdown changing every N ms for ever, ``/listing-zh`` a listing written in Chinese
+(and a line of Japanese).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         routes: dict[str, Callable[[], None]] = {
             "/": lambda: self._send(200, pages.index_html()),
             "/listing": lambda: self._send(200, pages.listing_html()),
+            "/listing-zh": lambda: self._send(200, pages.listing_zh_html()),
             "/static/style.css": lambda: self._send(200, pages.STYLE_CSS, "text/css"),
             "/static/listing.js": lambda: self._send(
                 200, pages.LISTING_JS, "application/javascript"

@@ -283,3 +283,23 @@ setInterval(function () {{
 """
     body = f'<p id="countdown">Deal ends soon</p><p>Watch, 10 EUR</p><script>{script}</script>'
     return simple_html("Deal of the day", body)
+
+
+ZH_HEADING = "名牌手提包专卖"
+ZH_PRODUCTS = [("真皮手提包「极光」", "899.00"), ("丝绸围巾「云朵」", "299.00"), ("运动鞋「彗星」高仿", "459.00")]
+JA_LINE = "送料無料・即日発送いたします"
+
+
+def listing_zh_html() -> bytes:
+    """A marketplace listing written in Chinese, with one line in Japanese."""
+    cards = "".join(
+        f'<div class="product"><h3>{name}</h3><p class="price">¥ {price}</p></div>' for name, price in ZH_PRODUCTS
+    )
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>商品列表：名牌手提包</title></head>
+<body style="margin:0;background:#fff;color:#000">
+<h1 id="heading" style="font-size:48px;margin:20px">{ZH_HEADING}</h1>
+<div id="products" style="font-size:24px;margin:20px">{cards}</div>
+<p lang="ja" style="font-size:24px;margin:20px">{JA_LINE}</p>
+</body></html>
+""".encode()
