@@ -1448,7 +1448,8 @@ class Capturer:
         if missing:
             warnings.append(f"{len(missing)} response(s) are listed without a body in the WARC.")
         main_document = _main_document(page, raw)
-        if main_document["raw_fetch_differs"] is not None:
+        differs = main_document["raw_fetch_differs"]
+        if differs is not None and not differs["text_identical"]:  # not only re-encoded
             warnings.insert(0, compare.difference_warning(raw.final_url, main_document["raw_fetch_differs"]))
         if http_error:
             warnings.append(f"The page answered with HTTP status {status} ({status_text}).")

@@ -110,6 +110,7 @@ def describe_difference(
     only_raw, n_raw = _only_in(raw_lines, set(browser_lines))
     b_headers, r_headers = _header_map(browser_request), _header_map(raw_request)
     return {
+        "text_identical": browser_text == raw_text,
         "browser_body_bytes": len(browser_body),
         "raw_fetch_body_bytes": len(raw_body),
         "first_difference_at_byte": first,

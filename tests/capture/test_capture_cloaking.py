@@ -39,6 +39,7 @@ def test_a_cloaked_page_is_recorded_with_a_warning_and_what_differed(
     main = facts["main_document"]
     assert main["matches_raw_fetch"] is False
     diff = main["raw_fetch_differs"]
+    assert diff["text_identical"] is False
     assert any(pages.CLOAK_BROWSER_PRICE in line for line in diff["lines_only_in_browser"])
     assert any(pages.CLOAK_RAW_PRICE in line for line in diff["lines_only_in_raw_fetch"])
     assert diff["lines_only_in_browser_count"] == diff["lines_only_in_raw_fetch_count"] == 1
