@@ -114,7 +114,8 @@ _EARLY_RECORD_MS = 200
 
 _SCROLL_JS = """
 async ({maxHeight, pause}) => {
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const later = window.__evidenceSetTimeout || setTimeout;  // not one of the page's timers
+  const sleep = (ms) => new Promise((r) => later(r, ms));
   const frame = () =>
     Promise.race([new Promise((r) => requestAnimationFrame(() => r())), sleep(100)]);
   const root = document.scrollingElement || document.documentElement;
@@ -137,9 +138,10 @@ _TOP_JS = """
 async () => {
   window.scrollTo(0, 0);
   const twoFrames = new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-  await Promise.race([twoFrames, new Promise((r) => setTimeout(r, 200))]);
+  const later = window.__evidenceSetTimeout || setTimeout;  // not one of the page's timers
+  await Promise.race([twoFrames, new Promise((r) => later(r, 200))]);
   if (document.fonts && document.fonts.ready) {
-    await Promise.race([document.fonts.ready, new Promise((r) => setTimeout(r, 1000))]);
+    await Promise.race([document.fonts.ready, new Promise((r) => later(r, 1000))]);
   }
   const root = document.scrollingElement || document.documentElement;
   const body = document.body || root;
@@ -883,6 +885,7 @@ class _Moment:
         self.settled: settle.DomSettle | None = None
         self.last: settle.Marks | None = None
         self.retakes = 0
+        self.changed_after_first = False
 
     def start(self) -> None:
         """The page is about to be recorded the first time: the bound starts now."""
@@ -905,7 +908,9 @@ class _Moment:
     def changed(self) -> bool:
         """The DOM changed since the first recording began."""
         now = settle.mutations(self.page)
-        return now is not None and self.mutations_at_start is not None and now != self.mutations_at_start
+        changed = now is not None and self.mutations_at_start is not None and now != self.mutations_at_start
+        self.changed_after_first = self.changed_after_first or changed
+        return changed
 
     def record_until_consistent(self, record: Callable[[], _Shots]) -> _Shots:
         """Record; while the DOM changed during the recording and time is left, wait for
@@ -929,6 +934,7 @@ class _Moment:
             "dom_quiet_ms": self.opts.dom_quiet_ms,
             "timer_wait_ms": self.opts.timer_wait_ms,
             "dom_settle_max_s": self.opts.dom_settle_max_s,
+            "changed_after_first_recording": self.changed_after_first,
             "artifact_order": self.last.order() if self.last else [],
             "retakes": self.retakes,
             "consistent": not self.differing(),

@@ -18,7 +18,9 @@ change while recording is seen, the page recorded again, and, when it never stop
 changing, the artifacts that may show another moment are named.
 
 The script runs in the page's own JavaScript world (it has to, to see its timers). It
-defines one non-writable, non-enumerable function, ``window.__evidenceQuiet``; a page that
+defines two non-writable, non-enumerable functions, ``window.__evidenceQuiet`` (the
+state) and ``window.__evidenceSetTimeout`` (the browser's own ``setTimeout``, for the
+capture's scripts, whose waits are not the page's); a page that
 goes out of its way to defeat it can, and the capture then falls back to network quiet
 only (recorded as ``dom_observed: false``).
 """
@@ -69,6 +71,11 @@ QUIET_INIT_JS = r"""
     Object.defineProperty(wrappedSet, 'toString', { value: () => setT.toString() });
     Object.defineProperty(wrappedClear, 'toString', { value: () => clearT.toString() });
   } catch (e) {}
+  // The capture's own waits (scrolling, back to the top) use the browser's timer: they
+  // are not the page's and must not be waited for.
+  Object.defineProperty(window, '__evidenceSetTimeout', {
+    value: setT.bind(window), writable: false, enumerable: false, configurable: false,
+  });
   window.setTimeout = wrappedSet;
   window.clearTimeout = wrappedClear;
   Object.defineProperty(window, '__evidenceQuiet', {

@@ -57,14 +57,16 @@ def test_content_a_timer_adds_is_in_every_artifact(
     assert (options["dom_quiet_ms"], options["timer_wait_ms"], options["dom_settle_max_s"]) == (500, 3000, 5.0)
 
 
-def test_the_first_recording_before_the_timer_is_replaced(
+def test_a_recording_made_before_the_timer_fired_is_replaced(
     capturer: Capturer, site: Any, tmp_path: Path
 ) -> None:
-    # Recording starts at 300 ms of network quiet, before the 1 s timer: that recording
-    # is discarded once the DOM changed, and the page recorded again.
-    result = capturer.capture(site.url("/timed?ms=1000"), tmp_path / "capture", SMALL)
-    assert result.facts["page"]["recordings"] == 2
-    assert result.facts["page"]["moment"]["mutations_seen"] > 0
+    # Recording starts at 300 ms of network quiet, normally before the 2.5 s timer: once
+    # the DOM changed, that recording is discarded and the page recorded again. (On a
+    # very slow machine the timer may fire before the first recording: one is enough.)
+    result = capturer.capture(site.url("/timed?ms=2500"), tmp_path / "capture", SMALL)
+    moment = result.facts["page"]["moment"]
+    assert result.facts["page"]["recordings"] == (2 if moment["changed_after_first_recording"] else 1)
+    assert pages.TIMED_TEXT in result.artifacts["dom.html"].read_text("utf-8")
 
 
 def test_a_page_that_never_settles_is_recorded_in_bounded_time_and_flagged(
