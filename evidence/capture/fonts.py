@@ -83,28 +83,15 @@ def installed_fonts(env: dict[str, str] | None = None) -> InstalledFonts:
     if program is None:
         return InstalledFonts(False, "fc-list not found: fonts not checked", (), 0, (), seen_env)
     try:
-        with subprocess.Popen(
-            [program, "--format", "%{family[0]}\t%{charset}\n"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=environ,
-        ) as proc:
-            try:
-                out, _ = proc.communicate(timeout=_FC_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-                return InstalledFonts(
-                    False, method, (), 0, (), seen_env, f"fc-list took longer than {_FC_TIMEOUT_S:g} s"
-                )
+        out, why = _bounded_output([program, "--format", "%{family[0]}\t%{charset}\n"], environ)
     except OSError as err:
         return InstalledFonts(False, method, (), 0, (), seen_env, f"fc-list could not run ({err})")
-    if proc.returncode != 0:
-        return InstalledFonts(False, method, (), 0, (), seen_env, f"fc-list exited with {proc.returncode}")
+    if why is not None:
+        return InstalledFonts(False, method, (), 0, (), seen_env, why)
     families: set[str] = set()
     ranges: list[tuple[int, int]] = []
     files = 0
-    for line in out[:_FC_MAX_BYTES].decode("utf-8", errors="replace").splitlines():
+    for line in out.decode("utf-8", errors="replace").splitlines():
         family, _, charset = line.partition("\t")
         if not family:
             continue
@@ -119,6 +106,44 @@ def installed_fonts(env: dict[str, str] | None = None) -> InstalledFonts:
                 continue
             ranges.append((a, b))
     return InstalledFonts(True, method, tuple(sorted(families)), files, _merge(ranges), seen_env)
+
+
+def _bounded_output(argv: list[str], env: dict[str, str]) -> tuple[bytes, str | None]:
+    """A command's standard output, read within ``_FC_TIMEOUT_S`` and ``_FC_MAX_BYTES``;
+    the reason when it could not be (too slow, too much, failed)."""
+    import selectors
+    import time
+
+    deadline = time.monotonic() + _FC_TIMEOUT_S
+    chunks: list[bytes] = []
+    size = 0
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env) as proc:
+        assert proc.stdout is not None
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(proc.stdout, selectors.EVENT_READ)
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return b"", f"fc-list took longer than {_FC_TIMEOUT_S:g} s"
+                    if not sel.select(left):
+                        continue
+                    chunk = os.read(proc.stdout.fileno(), 1 << 16)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > _FC_MAX_BYTES:
+                        return b"", f"fc-list wrote more than {_FC_MAX_BYTES:,} bytes"
+                    chunks.append(chunk)
+            code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return b"", f"fc-list took longer than {_FC_TIMEOUT_S:g} s"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    if code != 0:
+        return b"", f"fc-list exited with {code}"
+    return b"".join(chunks), None
 
 
 def _script(ch: str) -> str:

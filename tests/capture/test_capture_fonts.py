@@ -109,3 +109,32 @@ def test_chinese_text_is_drawn_with_a_cjk_font_and_flagged_when_none_is_installe
     assert env_fonts["fontconfig_environment"]["FONTCONFIG_FILE"].endswith("fonts.conf")
     # The same heading, drawn with and without the fonts, is not the same picture.
     assert _heading_band(with_fonts) != _heading_band(without)
+
+
+def test_the_coverage_check_names_uncovered_characters_by_script() -> None:
+    from evidence.capture.fonts import InstalledFonts, uncovered_text, uncovered_warning
+
+    latin = InstalledFonts(True, "test", ("Latin",), 1, ((0x20, 0x17F),), ())
+    report = uncovered_text("Preis: 10 € – 名牌 かな カナ 한국 café", latin)
+    scripts = report["uncovered_by_script"]
+    assert scripts["Chinese characters (Han)"] == {"count": 2, "sample": "名牌"}
+    assert scripts["Japanese Hiragana"]["count"] == 2 and scripts["Japanese Katakana"]["count"] == 2
+    assert scripts["Korean Hangul"]["count"] == 2
+    assert report["uncovered_count"] == 10  # and "€", "–" (outside 20-17f): symbols, punctuation
+    warning = uncovered_warning(report)
+    assert warning is not None and "名牌" in warning
+    covered = InstalledFonts(True, "test", ("All",), 1, ((0x20, 0x10FFFF),), ())
+    assert uncovered_warning(uncovered_text("名牌 かな", covered)) is None
+
+
+def test_a_hanging_fc_list_is_given_up_in_bounded_time(tmp_path: Path) -> None:
+    import shutil
+    import time
+
+    fake = tmp_path / "fc-list"
+    fake.write_text(f"#!/bin/sh\nexec {shutil.which('sleep')} 30\n")
+    fake.chmod(0o755)
+    t0 = time.monotonic()
+    fonts = installed_fonts({"PATH": str(tmp_path)})
+    assert time.monotonic() - t0 < 15
+    assert fonts.available is False and fonts.error is not None and "longer than" in fonts.error
