@@ -22,7 +22,10 @@ defines two non-writable, non-enumerable functions, ``window.__evidenceQuiet`` (
 state) and ``window.__evidenceSetTimeout`` (the browser's own ``setTimeout``, for the
 capture's scripts, whose waits are not the page's); a page that
 goes out of its way to defeat it can, and the capture then falls back to network quiet
-only (recorded as ``dom_observed: false``).
+only (recorded as ``dom_observed: false``). A page can also see them, as it can see that
+it is driven by automation at all (``navigator.webdriver`` is true under Playwright): a
+site that cloaks on that is caught by the raw-fetch comparison only when the raw fetch
+gets the other version (:mod:`evidence.capture.compare`).
 """
 
 from __future__ import annotations
