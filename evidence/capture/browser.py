@@ -613,7 +613,7 @@ def _browse(
         recordings = 0
         early_ms = _early_quiet_ms(opts.settle_ms)
 
-        moment = _Moment(page, recorder, opts)
+        moment = settle.Moment(page, recorder, opts, check=lambda: _check_size(recorder, opts))
 
         def record() -> _Shots:
             nonlocal recordings, shots_navigations
@@ -871,99 +871,6 @@ def _wait_selector(page: Page, opts: CaptureOptions, timeout_ms: float) -> None:
         raise CaptureError(
             f"The wait selector {opts.wait_selector!r} is not valid ({_first_line(err)})."
         ) from None
-
-
-class _Moment:
-    """One moment for every artifact (see :mod:`evidence.capture.settle`): the DOM wait
-    after the first recording, whether a recording saw the DOM change, the retakes, and
-    what is recorded and warned about it."""
-
-    def __init__(self, page: Page, recorder: NetworkRecorder, opts: CaptureOptions) -> None:
-        self.page, self.recorder, self.opts = page, recorder, opts
-        self.deadline = time.monotonic() + opts.dom_settle_max_s
-        self.mutations_at_start: int | None = None
-        self.settled: settle.DomSettle | None = None
-        self.last: settle.Marks | None = None
-        self.retakes = 0
-        self.changed_after_first = False
-
-    def start(self) -> None:
-        """The page is about to be recorded the first time: the bound starts now."""
-        self.deadline = time.monotonic() + self.opts.dom_settle_max_s
-        self.mutations_at_start = settle.mutations(self.page)
-
-    def recorded(self, marks: settle.Marks) -> None:
-        self.last = marks
-
-    def settle(self, *, network: bool) -> None:
-        self.settled = settle.settle_dom(
-            self.page,
-            self.recorder,
-            self.opts,
-            self.deadline,
-            network=network,
-            check=lambda: _check_size(self.recorder, self.opts),
-        )
-
-    def changed(self) -> bool:
-        """The DOM changed since the first recording began."""
-        now = settle.mutations(self.page)
-        changed = now is not None and self.mutations_at_start is not None and now != self.mutations_at_start
-        self.changed_after_first = self.changed_after_first or changed
-        return changed
-
-    def record_until_consistent(self, record: Callable[[], _Shots]) -> _Shots:
-        """Record; while the DOM changed during the recording and time is left, wait for
-        quiet again and record again (twice at most)."""
-        shots = record()
-        while self.last is not None and self.last.changed() and self.retakes < 2:
-            if time.monotonic() >= self.deadline:
-                break
-            self.retakes += 1
-            self.settle(network=self.recorder.quiet_for() >= self.opts.settle_ms / 1000)
-            shots = record()
-        return shots
-
-    def differing(self) -> list[str]:
-        return self.last.changed() if self.last is not None else []
-
-    def to_json(self) -> dict[str, Any]:
-        settled = self.settled.to_json() if self.settled else {"dom_observed": False}
-        return {
-            **settled,
-            "dom_quiet_ms": self.opts.dom_quiet_ms,
-            "timer_wait_ms": self.opts.timer_wait_ms,
-            "dom_settle_max_s": self.opts.dom_settle_max_s,
-            "changed_after_first_recording": self.changed_after_first,
-            "artifact_order": self.last.order() if self.last else [],
-            "retakes": self.retakes,
-            "consistent": not self.differing(),
-            "may_differ": self.differing(),
-        }
-
-    def warnings(self) -> list[str]:
-        out: list[str] = []
-        differing = self.differing()
-        quiet = self.settled.quiet if self.settled else True
-        bound = seconds(self.opts.dom_settle_max_s)
-        if differing:
-            order = self.last.order() if self.last else []
-            before = [n for n in order if n not in differing]
-            out.append(
-                "THE PAGE KEPT CHANGING WHILE IT WAS RECORDED (a ticker, a countdown, an "
-                f"animation?): its content changed within {bound} and again during the last "
-                f"recording, so the artifacts show slightly different moments: "
-                f"{', '.join(differing)} may differ from "
-                f"{', '.join(before) if before else 'each other'} (taken in this order: "
-                f"{', '.join(order)})."
-            )
-        elif not quiet:
-            out.append(
-                f"The page's content was still changing (or a timer of the page was still "
-                f"pending) after {bound}; it was recorded then. The DOM did not change while "
-                "it was recorded, so every artifact shows the same moment."
-            )
-        return out
 
 
 @dataclass

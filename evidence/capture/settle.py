@@ -33,7 +33,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from evidence.capture.errors import seconds
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -41,7 +43,9 @@ if TYPE_CHECKING:
     from evidence.capture.network import NetworkRecorder
     from evidence.capture.options import CaptureOptions
 
-__all__ = ["QUIET_INIT_JS", "DomSettle", "Marks", "dom_state", "settle_dom"]
+__all__ = ["QUIET_INIT_JS", "DomSettle", "Marks", "Moment", "dom_state", "settle_dom"]
+
+_T = TypeVar("_T")
 
 QUIET_INIT_JS = r"""
 (() => {
@@ -207,3 +211,97 @@ class Marks:
 
     def order(self) -> list[str]:
         return [name for name, _ in self.after]
+
+
+class Moment:
+    """One moment for every artifact (see :mod:`evidence.capture.settle`): the DOM wait
+    after the first recording, whether a recording saw the DOM change, the retakes, and
+    what is recorded and warned about it."""
+
+    def __init__(
+        self,
+        page: Page,
+        recorder: NetworkRecorder,
+        opts: CaptureOptions,
+        check: Callable[[], None] | None = None,
+    ) -> None:
+        self.page, self.recorder, self.opts, self.check = page, recorder, opts, check
+        self.deadline = time.monotonic() + opts.dom_settle_max_s
+        self.mutations_at_start: int | None = None
+        self.settled: DomSettle | None = None
+        self.last: Marks | None = None
+        self.retakes = 0
+        self.changed_after_first = False
+
+    def start(self) -> None:
+        """The page is about to be recorded the first time: the bound starts now."""
+        self.deadline = time.monotonic() + self.opts.dom_settle_max_s
+        self.mutations_at_start = mutations(self.page)
+
+    def recorded(self, marks: Marks) -> None:
+        self.last = marks
+
+    def settle(self, *, network: bool) -> None:
+        self.settled = settle_dom(
+            self.page, self.recorder, self.opts, self.deadline, network=network, check=self.check
+        )
+
+    def changed(self) -> bool:
+        """The DOM changed since the first recording began."""
+        now = mutations(self.page)
+        changed = now is not None and self.mutations_at_start is not None and now != self.mutations_at_start
+        self.changed_after_first = self.changed_after_first or changed
+        return changed
+
+    def record_until_consistent(self, record: Callable[[], _T]) -> _T:
+        """Record; while the DOM changed during the recording and time is left, wait for
+        quiet again and record again (twice at most)."""
+        shots = record()
+        while self.last is not None and self.last.changed() and self.retakes < 2:
+            if time.monotonic() >= self.deadline:
+                break
+            self.retakes += 1
+            self.settle(network=self.recorder.quiet_for() >= self.opts.settle_ms / 1000)
+            shots = record()
+        return shots
+
+    def differing(self) -> list[str]:
+        return self.last.changed() if self.last is not None else []
+
+    def to_json(self) -> dict[str, Any]:
+        settled = self.settled.to_json() if self.settled else {"dom_observed": False}
+        return {
+            **settled,
+            "dom_quiet_ms": self.opts.dom_quiet_ms,
+            "timer_wait_ms": self.opts.timer_wait_ms,
+            "dom_settle_max_s": self.opts.dom_settle_max_s,
+            "changed_after_first_recording": self.changed_after_first,
+            "artifact_order": self.last.order() if self.last else [],
+            "retakes": self.retakes,
+            "consistent": not self.differing(),
+            "may_differ": self.differing(),
+        }
+
+    def warnings(self) -> list[str]:
+        out: list[str] = []
+        differing = self.differing()
+        quiet = self.settled.quiet if self.settled else True
+        bound = seconds(self.opts.dom_settle_max_s)
+        if differing:
+            order = self.last.order() if self.last else []
+            before = [n for n in order if n not in differing]
+            out.append(
+                "THE PAGE KEPT CHANGING WHILE IT WAS RECORDED (a ticker, a countdown, an "
+                f"animation?): its content changed within {bound} and again during the last "
+                f"recording, so the artifacts show slightly different moments: "
+                f"{', '.join(differing)} may differ from "
+                f"{', '.join(before) if before else 'each other'} (taken in this order: "
+                f"{', '.join(order)})."
+            )
+        elif not quiet:
+            out.append(
+                f"The page's content was still changing (or a timer of the page was still "
+                f"pending) after {bound}; it was recorded then. The DOM did not change while "
+                "it was recorded, so every artifact shows the same moment."
+            )
+        return out
