@@ -177,7 +177,7 @@ def page_entry(facts: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": hashlib.sha256(str(facts.get("requested_url")).encode()).hexdigest()[:32],
         "url": facts.get("final_url") or facts.get("requested_url"),
-        "ts": facts.get("started_at"),
+        "ts": _replay_ts(facts),
         "title": facts.get("page_title") or "",
     }
 
@@ -195,6 +195,24 @@ def package_fields(manifest: dict[str, Any]) -> dict[str, Any]:
         "created": manifest.get("created"),
         "software": f"{tool.get('name')} {tool.get('version')}",
     }
+
+
+def _replay_ts(facts: dict[str, Any]) -> Any:
+    """The page's time for replay: the WARC-Date of the browser's response for the page, so
+    that a replayer picking the capture closest to it shows what the browser saw (the raw
+    fetch's record of the same address is older); the capture's start for older records."""
+    main = facts.get("main_document")
+    date = main.get("warc_date") if isinstance(main, dict) else None
+    return date if isinstance(date, str) and date else facts.get("started_at")
+
+
+def capture_warnings(facts: dict[str, Any]) -> list[str]:
+    """The capture's own warnings (``capture.json`` → ``warnings``), marked as such, for
+    what ``seal`` reports to the user."""
+    found = facts.get("warnings")
+    if not isinstance(found, list):
+        return []
+    return [f"capture: {w}" for w in found if isinstance(w, str) and w]
 
 
 def bundle_name(facts: dict[str, Any], index: int) -> str:
@@ -239,7 +257,7 @@ def seal(
             signed = log.checkpoint()
             size = signed.checkpoint.size
             tokens = log.timestamps(size)
-            warnings: list[str] = []
+            warnings: list[str] = capture_warnings(facts)
             if not tokens and tsas:
                 # The log's own hook may have asked already when it made this checkpoint: a TSA that
                 # failed there is reported, not asked a second time (a hanging one would cost twice).

@@ -1546,6 +1546,7 @@ class _Verification:
         cap = self.json(_CAPTURE_PATH)
         if not isinstance(cap, dict):
             raise _Fail(f"{_CAPTURE_PATH} is not a capture record (a JSON object).", _CAPTURE_PATH)
+        self.capture_warnings(cap)
         opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
         assert isinstance(opts, dict)
         pairs = [
@@ -1626,6 +1627,17 @@ class _Verification:
             + (" (in the wording of an earlier version; see the warnings)." if older else "."),
             (_CAPTURE_PATH, WARC_PATH, INDEX_PATH, PAGES_PATH, DATAPACKAGE, REPORT_PATH, VERIFY_PATH),
         )
+
+    def capture_warnings(self, cap: dict[str, Any]) -> None:
+        """What the capture itself warned about (``capture.json`` → ``warnings``: the site
+        answered the browser and the raw fetch differently, the page never settled, text no
+        font could draw, ...), in the report's warnings, marked as the capture's."""
+        found = cap.get("warnings")
+        if not isinstance(found, list):
+            return
+        for w in found[:100]:
+            if isinstance(w, str) and w.strip():
+                self.s.warnings.append(f"the capture recorded: {w.strip()[:2000]}")
 
     @contextmanager
     def stream(self, name: str) -> Iterator[Any]:
@@ -1739,10 +1751,10 @@ class _Verification:
         """
         from warcio.archiveiterator import ArchiveIterator
 
-        from evidence.wacz import cdxj_line
+        from evidence.wacz import cdxj_line, index_order
 
         found: dict[str, list[int | None]] = {}
-        lines: list[str] = []
+        lines: list[tuple[str, str, int, str]] = []
         count = 0
         low, high = window.start - CLOCK_TOLERANCE_S, window.finish + CLOCK_TOLERANCE_S
         try:
@@ -1783,7 +1795,7 @@ class _Verification:
                                 "verifier accepts (a capture of one page holds far fewer).",
                                 WARC_PATH,
                             )
-                        lines.append(line)
+                        lines.append(index_order(line, rec))
         except _Fail:
             raise
         except Exception as e:  # warcio raises many kinds of errors on damaged archives
@@ -1791,7 +1803,7 @@ class _Verification:
                 f"The web archive {WARC_PATH} cannot be read as a WARC file ({type(e).__name__}: {e}).", WARC_PATH
             ) from e
         lines.sort()
-        return _WarcScan(found, tuple(lines), count)
+        return _WarcScan(found, tuple(k[-1] for k in lines), count)
 
     def check_index(self, scan: _WarcScan) -> None:
         """``indexes/index.cdx`` must be, byte for byte, the index of the WARC's records."""

@@ -41,10 +41,16 @@ def sha256_file(path: Path) -> tuple[str, int]:
 
 
 def cdxj_lines(warc_path: Path, filename: str) -> list[str]:
-    """CDXJ index lines for the response, resource and revisit records of a WARC, sorted."""
+    """CDXJ index lines for the response, resource and revisit records of a WARC.
+
+    Sorted by SURT key and timestamp, as CDXJ requires. Lines with the same key and
+    second keep the browser's records before the raw fetch's (``WARC-Evidence-Source``):
+    a replayer (pywb) takes the first of equally close captures, so replay shows what the
+    browser saw, not the raw fetch's copy, even when the site answered the two differently.
+    """
     from warcio.archiveiterator import ArchiveIterator
 
-    lines: list[str] = []
+    keyed: list[tuple[str, str, int, str]] = []
     with open(warc_path, "rb") as f:
         it = ArchiveIterator(f)
         for record in it:
@@ -54,9 +60,17 @@ def cdxj_lines(warc_path: Path, filename: str) -> list[str]:
             # reads the rest of it, in chunks, when they are asked for).
             line = cdxj_line(record, it.get_record_offset(), it.get_record_length(), filename)
             if line is not None:
-                lines.append(line)
-    lines.sort()
-    return lines
+                keyed.append(index_order(line, record))
+    keyed.sort()
+    return [k[-1] for k in keyed]
+
+
+def index_order(line: str, record: Any) -> tuple[str, str, int, str]:
+    """The sort key of an index line: SURT key, timestamp, then the browser's records before
+    the raw fetch's (``WARC-Evidence-Source: raw-fetch``), then the line itself."""
+    key, ts, _ = line.split(" ", 2)
+    raw_fetch = int(record.rec_headers.get_header("WARC-Evidence-Source") == "raw-fetch")
+    return (key, ts, raw_fetch, line)
 
 
 def is_indexed(record: Any) -> bool:

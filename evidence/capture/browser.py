@@ -12,7 +12,8 @@ any other capture). The steps of one capture, in order:
    network has been quiet for ``settle_ms`` (and for ``wait_selector``/``wait_ms``);
 4. record: full-page and viewport screenshots, rendered DOM, MHTML, PDF (screen media),
    response bodies, the TLS certificate chain (recording starts 200 ms before the quiet
-   period is complete; it is done again if the network wakes up before then);
+   period is complete; it is done again if the network wakes up before then, or if the
+   DOM changed before it was quiet: see :mod:`evidence.capture.settle`);
 5. write the WARC, ``environment.json`` and ``capture.json`` into a partial folder and
    rename it into place.
 
@@ -39,6 +40,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from evidence.capture import compare, fonts, settle
 from evidence.capture import http as wire
 from evidence.capture.discovery import BrowserExecutable, find_chromium
 from evidence.capture.environment import (
@@ -112,7 +114,8 @@ _EARLY_RECORD_MS = 200
 
 _SCROLL_JS = """
 async ({maxHeight, pause}) => {
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const later = window.__evidenceSetTimeout || setTimeout;  // not one of the page's timers
+  const sleep = (ms) => new Promise((r) => later(r, ms));
   const frame = () =>
     Promise.race([new Promise((r) => requestAnimationFrame(() => r())), sleep(100)]);
   const root = document.scrollingElement || document.documentElement;
@@ -135,9 +138,10 @@ _TOP_JS = """
 async () => {
   window.scrollTo(0, 0);
   const twoFrames = new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-  await Promise.race([twoFrames, new Promise((r) => setTimeout(r, 200))]);
+  const later = window.__evidenceSetTimeout || setTimeout;  // not one of the page's timers
+  await Promise.race([twoFrames, new Promise((r) => later(r, 200))]);
   if (document.fonts && document.fonts.ready) {
-    await Promise.race([document.fonts.ready, new Promise((r) => setTimeout(r, 1000))]);
+    await Promise.race([document.fonts.ready, new Promise((r) => later(r, 1000))]);
   }
   const root = document.scrollingElement || document.documentElement;
   const body = document.body || root;
@@ -163,6 +167,7 @@ class _Process:
     launched_at: str
     info: dict[str, Any]
     default_user_agent: str
+    env: dict[str, str] = field(default_factory=dict)
     captures: int = 0
     spare: _Tab | None = None
     _fingerprint: dict[str, Any] = field(default_factory=dict)
@@ -218,6 +223,9 @@ def _launch(explicit: Path | None) -> _Process:
                 pw_path = None
             executable = find_chromium(playwright_executable=pw_path)
         launched_at = utc_now()
+        # The browser gets this process's environment as it is now (not the driver's, as
+        # it was when the driver started): the font check sees what the browser sees.
+        env = dict(os.environ)
         try:
             browser = playwright.chromium.launch(
                 executable_path=str(executable.path),
@@ -225,6 +233,7 @@ def _launch(explicit: Path | None) -> _Process:
                 headless=True,
                 timeout=60_000,
                 handle_sigint=False,  # Ctrl-C is this process's to handle (see _driver_ignores_ctrl_c)
+                env=dict[str, str | float | bool](env),
             )
         except PlaywrightError as err:
             raise BrowserError(
@@ -287,6 +296,7 @@ def _launch(explicit: Path | None) -> _Process:
         launched_at=launched_at,
         info=info,
         default_user_agent=agent.replace("HeadlessChrome/", "Chrome/"),
+        env=env,
     )
     thread = threading.Thread(
         target=_fingerprint_into,
@@ -487,6 +497,7 @@ def _open_tab(
         accept_downloads=False,
     )
     try:
+        context.add_init_script(settle.QUIET_INIT_JS)
         page = context.new_page()
         cdp = context.new_cdp_session(page)
         recorder = NetworkRecorder(cdp, opts.max_body_bytes)
@@ -547,6 +558,8 @@ class _Page:
     load_event: bool
     network_quiet: bool
     recordings: int
+    moment: dict[str, Any]
+    text: str
     charset: str | None
     cookies_at_start: int
     origins_at_start: int
@@ -624,11 +637,16 @@ def _browse(
         recordings = 0
         early_ms = _early_quiet_ms(opts.settle_ms)
 
+        moment = settle.Moment(page, recorder, opts, check=lambda: _check_size(recorder, opts))
+
         def record() -> _Shots:
             nonlocal recordings, shots_navigations
             shots_navigations = len(tab.navigations)
             recordings += 1
-            return _record(page, cdp, opts, timings)
+            marks = settle.Marks(page)
+            shots = _record(page, cdp, opts, timings, marks)
+            moment.recorded(marks)
+            return shots
 
         for _round in range(4):
             navigations, loads = len(tab.navigations), len(tab.loads)
@@ -656,6 +674,7 @@ def _browse(
             settle_ms += _ms(t)
             if len(tab.navigations) == navigations:
                 activity = recorder.activity
+                moment.start()
                 try:
                     shots = record()
                 except PlaywrightError as err:
@@ -665,12 +684,15 @@ def _browse(
                 t = time.monotonic()
                 if quiet:  # wait out the rest of settle_ms
                     quiet = _settle(page, recorder, opts, opts.settle_ms, None)
+                # ... and for the DOM to be quiet and the page's short timers to fire.
+                moment.settle(network=quiet)
                 settle_ms += _ms(t)
                 if len(tab.navigations) == navigations:
-                    if shots is None or recorder.activity != activity:
-                        # The network woke up while the page was being recorded: it had
-                        # not settled. It has now been quiet for settle_ms: record again.
-                        shots = record()
+                    if shots is None or recorder.activity != activity or moment.changed():
+                        # The network woke up, or the page changed itself, while it was
+                        # being recorded: it had not settled. It is quiet now (or the
+                        # bound was reached): record again, until it holds still.
+                        shots = moment.record_until_consistent(record)
                     break
             if not _wait_for_load(page, tab, recorder, opts, time.monotonic() + opts.timeout_s, loads):
                 break
@@ -681,8 +703,10 @@ def _browse(
             )
         if shots is None or shots_navigations != len(tab.navigations):
             shots = record()
+        text = _page_text(page)
         timings["scroll_ms"] = scroll_ms
         timings["settle_ms"] = settle_ms
+        warnings.extend(moment.warnings())
         if not quiet:
             warnings.append(
                 f"The network never stayed quiet for {opts.settle_ms} ms within "
@@ -747,6 +771,8 @@ def _browse(
             load_event=load_event,
             network_quiet=quiet,
             recordings=recordings,
+            moment=moment.to_json(),
+            text=text,
             charset=dims.get("charset"),
             cookies_at_start=cookies_at_start,
             origins_at_start=origins_at_start,
@@ -763,6 +789,22 @@ def _browse(
         raise _explain_browser_error(err, target) from None
     finally:
         tab.close()
+
+
+def _page_text(page: Page) -> str:
+    """The page's visible text (title and body ``innerText``, cut to a bound), for the
+    font check; empty if the page cannot be asked."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        got = page.evaluate(
+            "(max) => ((document.title || '') + '\\n' + "
+            "(document.body ? document.body.innerText : '')).slice(0, max)",
+            fonts.MAX_TEXT_CHARS,
+        )
+    except PlaywrightError:
+        return ""
+    return got if isinstance(got, str) else ""
 
 
 def _screenshot(cdp: CDPSession, params: dict[str, Any]) -> bytes:
@@ -871,9 +913,17 @@ class _Shots:
     pdf: bytes
 
 
-def _record(page: Page, cdp: CDPSession, opts: CaptureOptions, timings: dict[str, float]) -> _Shots:
+def _record(
+    page: Page,
+    cdp: CDPSession,
+    opts: CaptureOptions,
+    timings: dict[str, float],
+    mark: Callable[[str], None] | None = None,
+) -> _Shots:
     """Back at the top: full-page and viewport PNGs, DOM, MHTML, PDF (times added up
-    in ``timings`` over recordings)."""
+    in ``timings`` over recordings). ``mark(name)`` runs after each artifact (the DOM
+    mutation count, to see whether the page changed while it was recorded)."""
+    mark = mark or (lambda _name: None)
 
     def spent(name: str, start: float) -> None:
         timings[name] = round(timings.get(name, 0.0) + _ms(start), 3)
@@ -895,19 +945,24 @@ def _record(page: Page, cdp: CDPSession, opts: CaptureOptions, timings: dict[str
             },
         },
     )
+    mark("screenshot-full.png")
     viewport = _screenshot(cdp, {})
+    mark("screenshot-viewport.png")
     spent("screenshots_ms", t)
 
     t = time.monotonic()
     dom = page.content().encode("utf-8")
     title = page.title()
     final_url = page.url
+    mark("dom.html")
     mhtml = str(cdp.send("Page.captureSnapshot", {"format": "mhtml"})["data"]).encode("utf-8")
+    mark("page.mhtml")
     spent("dom_mhtml_ms", t)
 
     t = time.monotonic()
     page.emulate_media(media="screen")
     pdf = page.pdf(format=_PDF_FORMAT, print_background=True)
+    mark("page.pdf")
     spent("pdf_ms", t)
     return _Shots(dims, width, height, full, viewport, dom, title, final_url, mhtml, pdf)
 
@@ -1045,7 +1100,29 @@ def _main_document(page: _Page, raw: wire.RawFetch) -> dict[str, Any]:
         "body_encoding": page.main.body_encoding if page.main else None,
         "raw_fetch_body_sha256": raw.body_sha256,
         "matches_raw_fetch": (digest == raw.body_sha256) if (digest and same_url) else None,
+        "warc_date": warc_date(page.main.final.wall_time) if page.main else None,
+        "raw_fetch_differs": _raw_fetch_difference(page, raw),
     }
+
+
+def _raw_fetch_difference(page: _Page, raw: wire.RawFetch) -> dict[str, Any] | None:
+    """What differs between the browser's and the raw fetch's copy of the page (``None``
+    when they are the same or cannot be compared); see :mod:`evidence.capture.compare`."""
+    main = page.main
+    if main is None or main.body is None or main.final.url != raw.final_url:
+        return None
+    if hashlib.sha256(main.body).hexdigest() == raw.body_sha256:
+        return None
+    raw_body, raw_request = compare.raw_fetch_exchange(raw.warc, raw.final_url)
+    if raw_body is None:
+        return None
+    return compare.describe_difference(
+        main.body,
+        raw_body,
+        charset=page.charset,
+        browser_request=main.final.request_header_list(),
+        raw_request=raw_request,
+    )
 
 
 def _iso(epoch: Any) -> str:
@@ -1230,8 +1307,14 @@ class Capturer:
         process = self._ready()
         user_agent = opts.user_agent or process.default_user_agent
         snapshot: dict[str, Any] = {}
+        installed: list[fonts.InstalledFonts] = []
+
+        def take_snapshot() -> None:
+            snapshot.update(system_snapshot())
+            installed.append(fonts.installed_fonts(process.env or None))
+
         snapshot_thread = threading.Thread(
-            target=lambda: snapshot.update(system_snapshot()),
+            target=take_snapshot,
             name="evidence-system-snapshot",
             daemon=True,
         )
@@ -1301,6 +1384,10 @@ class Capturer:
         missing = [r.url for r in resources if not r.body_recorded and r.status is not None]
         if missing:
             warnings.append(f"{len(missing)} response(s) are listed without a body in the WARC.")
+        main_document = _main_document(page, raw)
+        differs = main_document["raw_fetch_differs"]
+        if differs is not None and not differs["text_identical"]:  # not only re-encoded
+            warnings.insert(0, compare.difference_warning(raw.final_url, main_document["raw_fetch_differs"]))
         if http_error:
             warnings.append(f"The page answered with HTTP status {status} ({status_text}).")
 
@@ -1321,6 +1408,7 @@ class Capturer:
         }
         local = raw.connection
         snapshot_thread.join()
+        font_check = _font_check(page, installed, warnings)
         environment = environment_report(
             software=self._software_report(),
             browser={**process.info, **process.fingerprint()},
@@ -1336,6 +1424,7 @@ class Capturer:
             case=opts.case,
             notes=opts.notes,
             snapshot=snapshot or None,
+            fonts=installed[0].to_json() if installed else None,
         )
         timings["facts_ms"] = _ms(t)
 
@@ -1376,10 +1465,12 @@ class Capturer:
                 "load_event": page.load_event,
                 "network_quiet": page.network_quiet,
                 "recordings": page.recordings,
+                "moment": page.moment,
+                "fonts": font_check,
                 "document_charset": page.charset,
                 "pdf": {"media": "screen", "format": _PDF_FORMAT, "print_background": True},
             },
-            "main_document": _main_document(page, raw),
+            "main_document": main_document,
             "raw_fetch": raw.to_json(),
             "warc": warc_summary,
             "requests": [r.to_json() for r in resources],
@@ -1450,6 +1541,20 @@ class Capturer:
         if self._software is None:
             self._software = software_report()
         return self._software
+
+
+def _font_check(
+    page: _Page, installed: list[fonts.InstalledFonts], warnings: list[str]
+) -> dict[str, Any]:
+    """Whether the installed fonts can draw the page's text (``capture.json`` →
+    ``page.fonts``); a warning when some of it cannot be drawn."""
+    if not installed:
+        return {"checked": False, "why_not": "the font list was not taken"}
+    report = fonts.uncovered_text(page.text, installed[0])
+    warning = fonts.uncovered_warning(report)
+    if warning:
+        warnings.append(warning)
+    return report
 
 
 def _json(value: Any) -> bytes:

@@ -366,9 +366,11 @@ def environment_report(
     case: str | None,
     notes: str | None,
     snapshot: Mapping[str, Any] | None = None,
+    fonts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble ``environment.json`` for one capture (``snapshot`` from
-    :func:`system_snapshot`, taken during the capture; taken now if not given)."""
+    :func:`system_snapshot`, taken during the capture; taken now if not given; ``fonts``
+    from :func:`evidence.capture.fonts.installed_fonts`)."""
     snap = snapshot if snapshot is not None else system_snapshot()
     return {
         "format": ENVIRONMENT_FORMAT,
@@ -383,5 +385,6 @@ def environment_report(
         "proxy": proxy_report(urls),
         "hosts_file": hosts_file_report(list(hosts)),
         "resolver": snap["resolver"],
+        "fonts": dict(fonts) if fonts is not None else None,
         "operator": {"name": operator, "case": case, "notes": notes},
     }

@@ -55,6 +55,14 @@ class CaptureOptions:
             ``settle_ms`` of quiet has passed.
         settle_max_s: the longest to wait for that quiet (busy pages never go quiet; the
             capture then goes on and records that it did not).
+        dom_quiet_ms: how long the page's DOM must not have changed (no element, text
+            or attribute added, removed or changed) before the page counts as settled.
+        timer_wait_ms: a timer the page set (``setTimeout``) that is due within this many
+            milliseconds is waited for (content revealed by a timer, without a request).
+        dom_settle_max_s: the longest to wait for the DOM to go quiet and the page's
+            timers to fire, and to record again when it changed while being recorded; a
+            page that never stops changing (a ticker, a countdown) is recorded within
+            this bound and flagged, with the artifacts that may show another moment.
         max_redirects: the most HTTP redirects followed before the capture fails as a loop.
         operator, case, notes: free text about who captured and why, recorded in
             ``environment.json`` and ``capture.json``.
@@ -73,6 +81,9 @@ class CaptureOptions:
     scroll: bool = True
     settle_ms: int = 500
     settle_max_s: float = 10.0
+    dom_quiet_ms: int = 500
+    timer_wait_ms: int = 3000
+    dom_settle_max_s: float = 5.0
     max_redirects: int = 20
     operator: str | None = None
     case: str | None = None
@@ -94,13 +105,13 @@ class CaptureOptions:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise bad(name, f"it must be a whole number from {low} to {high}")
-        for name in ("wait_ms", "settle_ms"):
+        for name in ("wait_ms", "settle_ms", "dom_quiet_ms", "timer_wait_ms"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 600_000:
                 raise bad(name, "it must be a whole number of milliseconds from 0 to 600000")
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1:
             raise bad("max_body_bytes", "it must be a positive whole number of bytes")
-        for name in ("timeout_s", "settle_max_s"):
+        for name in ("timeout_s", "settle_max_s", "dom_settle_max_s"):
             value = getattr(self, name)
             if (
                 not isinstance(value, int | float)

@@ -1,9 +1,11 @@
 """Late content: a page whose content arrives in stages, with quiet network in between.
 
 A capture records once the network has been quiet for ``settle_ms`` (500 ms). It starts
-recording a little earlier (at 300 ms of quiet), waits out the rest afterwards, and
-records again if the network woke up meanwhile; these tests show that content arriving
-after pauses shorter than ``settle_ms`` lands in the WARC, the DOM and both screenshots.
+recording a little earlier (at 300 ms of quiet), waits out the rest afterwards (and for
+the DOM to be quiet and the page's short timers to fire: test_capture_moment.py), and
+records again if the network woke up or the page changed meanwhile; these tests show that
+content arriving after pauses shorter than ``settle_ms``, or set off by a timer due within
+``timer_wait_ms``, lands in the WARC, the DOM and both screenshots.
 """
 
 from __future__ import annotations
@@ -104,11 +106,22 @@ def test_settle_ms_can_be_raised_for_slower_stages(
     assert result.facts["options"]["settle_ms"] == 1000
 
 
-def test_content_after_a_longer_pause_than_settle_ms_is_not_waited_for(
+def test_stages_set_off_by_timers_within_timer_wait_ms_land(
     capturer: Capturer, site: Any, tmp_path: Path
 ) -> None:
-    # The limit, shown: a page quiet for longer than settle_ms counts as settled.
+    # 1200 ms pauses, longer than settle_ms: each pause is a setTimeout of the page, due
+    # within timer_wait_ms (3000), so the capture waits for it (the DOM settle).
     result = _staged(capturer, site, tmp_path, 1200)
+    _assert_all_stages_landed(result, capturer)
+    assert result.facts["page"]["moment"]["consistent"] is True
+
+
+def test_content_after_a_longer_pause_than_the_waits_is_not_waited_for(
+    capturer: Capturer, site: Any, tmp_path: Path
+) -> None:
+    # The limit, shown: a page quiet for longer than settle_ms, whose next timer is due
+    # later than timer_wait_ms, counts as settled.
+    result = _staged(capturer, site, tmp_path, 6000)
     assert "STAGE 1" not in result.artifacts["dom.html"].read_text("utf-8")
     assert not [r for r in result.resources if "/api/stage" in r.url]
     assert result.facts["page"]["network_quiet"] is True

@@ -15,7 +15,11 @@ body, ``/big-resource-page?bytes=N`` a page whose stylesheet is large,
 chunked response with unusual header spacing, ``/account`` a page that needs a cookie,
 ``/framed`` a page with a cross-site frame, ``/js-redirect`` a script redirect to
 ``/listing``, ``/staged?gap=MS`` content arriving in stages (``/api/stage?n=N``,
-``/img/stage-final.png``) with MS of network quiet before each.
+``/img/stage-final.png``) with MS of network quiet before each, ``/cloaked`` a page that
+shows browsers (``Sec-Fetch-Mode`` sent) one price and other clients another,
+``/timed?ms=N`` reviews put in by a timer after N ms (no request), ``/ticker?ms=N`` a
+countdown changing every N ms for ever, ``/listing-zh`` a listing written in Chinese
+(and a line of Japanese).
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         routes: dict[str, Callable[[], None]] = {
             "/": lambda: self._send(200, pages.index_html()),
             "/listing": lambda: self._send(200, pages.listing_html()),
+            "/listing-zh": lambda: self._send(200, pages.listing_zh_html()),
             "/static/style.css": lambda: self._send(200, pages.STYLE_CSS, "text/css"),
             "/static/listing.js": lambda: self._send(
                 200, pages.LISTING_JS, "application/javascript"
@@ -139,6 +144,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, pages.staged_html(int(query.get("gap", "250"))))
         elif path == "/api/stage":
             self._send(200, pages.stage_json(int(query.get("n", "1"))), "application/json")
+        elif path == "/timed":
+            self._send(200, pages.timed_html(int(query.get("ms", "1000"))))
+        elif path == "/ticker":
+            self._send(200, pages.ticker_html(int(query.get("ms", "100"))))
+        elif path == "/cloaked":
+            browser = "Sec-Fetch-Mode" in self.headers
+            self._send(200, pages.cloaked_html(browser))
         elif path == "/js-redirect":
             script = "<script>setTimeout(function(){location.href='/listing';}, 150);</script>"
             self._send(200, pages.simple_html("Moving...", script))

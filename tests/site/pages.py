@@ -233,3 +233,73 @@ def minimal_pdf() -> bytes:
         xref,
     )
     return bytes(out)
+
+
+CLOAK_BROWSER_PRICE = "10 EUR"
+CLOAK_RAW_PRICE = "999 EUR"
+
+
+def cloaked_html(browser: bool) -> bytes:
+    """A listing that shows a browser (a request with ``Sec-Fetch-Mode``, as every browser
+    sends for a navigation) one price and any other client another: cloaking."""
+    price = CLOAK_BROWSER_PRICE if browser else CLOAK_RAW_PRICE
+    return simple_html(
+        "Watch 'Meridian'",
+        f'<p class="price" style="font-size:40px">Price: {price}</p><p>Seller: bargain-brands-4u</p>',
+    )
+
+
+TIMED_BLOCK_RGB = (230, 30, 160)
+TIMED_BLOCK_SIZE = (300, 80)
+TIMED_TEXT = "REVIEWS SHOWN BY TIMER"
+TIMED_TITLE = "Reviews loaded"
+
+
+def timed_html(delay_ms: int) -> bytes:
+    """A listing whose reviews (text, a coloured block and the title) are put in by a
+    ``setTimeout`` of ``delay_ms``, without any request: "Loading reviews..." until then."""
+    w, h = TIMED_BLOCK_SIZE
+    r, g, b = TIMED_BLOCK_RGB
+    script = f"""
+setTimeout(function () {{
+  document.getElementById('reviews').innerHTML =
+    '<div id="block" style="width:{w}px;height:{h}px;background:rgb({r},{g},{b})"></div>' +
+    '<p>{TIMED_TEXT}: 5 stars, arrived quickly.</p>';
+  document.title = '{TIMED_TITLE}';
+}}, {delay_ms});
+"""
+    body = f'<section id="reviews"><p>Loading reviews...</p></section><script>{script}</script>'
+    return simple_html("Loading...", body)
+
+
+def ticker_html(every_ms: int) -> bytes:
+    """A countdown that changes its text every ``every_ms`` for ever (it never settles)."""
+    script = f"""
+var left = 3600 * 10;
+setInterval(function () {{
+  left -= 1;
+  document.getElementById('countdown').textContent = 'Deal ends in ' + left + ' ticks';
+}}, {every_ms});
+"""
+    body = f'<p id="countdown">Deal ends soon</p><p>Watch, 10 EUR</p><script>{script}</script>'
+    return simple_html("Deal of the day", body)
+
+
+ZH_HEADING = "名牌手提包专卖"
+ZH_PRODUCTS = [("真皮手提包「极光」", "899.00"), ("丝绸围巾「云朵」", "299.00"), ("运动鞋「彗星」高仿", "459.00")]
+JA_LINE = "送料無料・即日発送いたします"
+
+
+def listing_zh_html() -> bytes:
+    """A marketplace listing written in Chinese, with one line in Japanese."""
+    cards = "".join(
+        f'<div class="product"><h3>{name}</h3><p class="price">¥ {price}</p></div>' for name, price in ZH_PRODUCTS
+    )
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>商品列表：名牌手提包</title></head>
+<body style="margin:0;background:#fff;color:#000">
+<h1 id="heading" style="font-size:48px;margin:20px">{ZH_HEADING}</h1>
+<div id="products" style="font-size:24px;margin:20px">{cards}</div>
+<p lang="ja" style="font-size:24px;margin:20px">{JA_LINE}</p>
+</body></html>
+""".encode()
