@@ -488,12 +488,21 @@ class _MemberReader(io.RawIOBase):
         n = min(len(view), remaining)
         if n == 0:
             return 0
-        data = self._produce(n)
+        if self._d is None:  # stored: read straight into the caller's buffer
+            n = min(n, CHUNK * 4)
+            self._f.seek(self._next)
+            got = self._f.readinto(view[:n])  # type: ignore[attr-defined]
+            if got != n:
+                raise self._fail("the bundle file ends inside it")
+            self._next += n
+            data: memoryview | bytes = view[:n]
+        else:
+            data = self._produce(n)
+            view[: len(data)] = data
         self._crc = zlib.crc32(data, self._crc)
         self._out += len(data)
         if self._out == self._e.size:
             self._finish()  # before handing out the last bytes
-        view[: len(data)] = data
         return len(data)
 
 
