@@ -174,3 +174,44 @@ def test_write_and_read_a_large_bundle(benchmark: Any, tmp_path: Path) -> None:
         read_and_hash_s=round(read_s, 2),
     )
     assert dest.stat().st_size < stored
+
+
+def test_zip64_above_2_gib_reads_the_same_everywhere(benchmark: Any, tmp_path: Path) -> None:
+    """A bundle past 2^31 bytes takes the ZIP64 form (offset field, ZIP64 end record): the
+    container, Info-ZIP and zipfile read it alike. Slow (writes and reads 2.1 GB)."""
+    import shutil
+    import zipfile
+
+    unzip = shutil.which("unzip")
+    if unzip is None:
+        pytest.skip("Info-ZIP unzip is not installed")
+    part = tmp_path / "part.bin"
+    with open(part, "wb") as f:
+        for _ in range(1024):
+            f.write(os.urandom(1 << 20))  # 1 GiB, the largest member accepted
+    note = b"the member after 2 GiB\n" * 100
+    members = [
+        Member("archive/a.warc.gz", part),
+        Member("archive/b.warc.gz", part),
+        Member("evidence/after.txt", note),
+    ]
+    dest = tmp_path / "zip64.wacz"
+    benchmark.pedantic(lambda: write_zip(dest, members), rounds=1, iterations=1)
+    with open(dest, "rb") as f:
+        f.seek(-98, os.SEEK_END)
+        data_tail = f.read()
+    assert data_tail[:4] == b"PK\x06\x06"  # ZIP64 end record, locator, end record
+    start = time.perf_counter()
+    with BundleView.open(dest) as view:
+        assert view.read("evidence/after.txt") == note
+        a = view.sha256("archive/a.warc.gz")
+    ours = time.perf_counter() - start
+    out = subprocess.run([unzip, "-p", str(dest), "evidence/after.txt"], capture_output=True, check=True)
+    assert out.stdout == note and not out.stderr
+    with zipfile.ZipFile(dest) as zf:
+        assert zf.read("evidence/after.txt") == note
+        info = zf.getinfo("evidence/after.txt")
+        assert info.header_offset > (1 << 31)
+    _report(
+        "zip64", bundle_gb=round(dest.stat().st_size / 1e9, 2), parse_read_hash_1gib_s=round(ours, 2), sha=a[0][:16]
+    )
