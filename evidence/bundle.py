@@ -432,7 +432,7 @@ class BundleView:
         else:
             try:
                 with self.stream(name) as f:
-                    data = f.read(limit + 1)
+                    data = f.read(min(limit, self.size(name)) + 1)  # the reader checks the size and CRC-32
             except _READ_ERRORS as e:
                 raise BundleFormatError(f"cannot read {name} from the bundle (damaged?): {e}") from e
         if len(data) > limit:
