@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from tools import ROOT
 from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401 - fixtures
 from verify_helpers import make_bundle, members, write_members
@@ -670,26 +672,91 @@ def test_three_readers_extract_exactly_what_the_verifier_hashed(
     path = _accepted_bundle(case, real, tmp_path, monkeypatch)
     report = verify(path, trust=real.policy)
     assert report.verdict is Verdict.VERIFIED, report.render_text()
+    hashed = _readers_agree(path, tmp_path / "unzip")
+    assert set(hashed) >= {r.name.decode() for r in real.raws}
+
+
+def _readers_agree(path: Path, scratch: Path, *, pywacz: bool = True) -> dict[str, str]:
+    """Every reader extracts exactly the bytes the verifier hashes; returns those hashes."""
     with BundleView.open(path) as view:
         hashed = {n: view.sha256(n)[0] for n in view.names}
         manifest = view.json("evidence/manifest.json")
     sealed = {f["path"]: f["sha256"] for f in manifest["files"]}
     assert sealed and all(hashed[n] == d for n, d in sealed.items())  # what step 2 confirmed
-    assert set(hashed) >= {r.name.decode() for r in real.raws}
 
     def sha(b: bytes) -> str:
         return hashlib.sha256(b).hexdigest()
 
     # Info-ZIP, one member at a time and the whole tree.
     assert {n: sha(_unzip_p(path, n)) for n in hashed} == hashed
-    assert {n: sha(b) for n, b in _unzip_d(path, tmp_path / "unzip").items()} == hashed
+    assert {n: sha(b) for n, b in _unzip_d(path, scratch).items()} == hashed
     # Python's zipfile (its own reading, including its CRC check).
     with zipfile.ZipFile(path) as zf:
         assert zf.namelist() == list(hashed)
         assert {i.filename: sha(zf.read(i)) for i in zf.infolist()} == hashed
     # py-wacz, through the ZIP reading of its validator.
-    pw = _pywacz(path)
-    assert pw["files"] == hashed and pw["hashes_ok"] is True
+    if pywacz:
+        pw = _pywacz(path)
+        assert pw["files"] == hashed and pw["hashes_ok"] is True
+    return hashed
+
+
+_LOCAL_FIELDS = ("version", "flags", "method", "time", "date", "crc", "csize", "usize")
+_CENTRAL_FIELDS = (*_LOCAL_FIELDS, "made_by", "disk", "internal", "external", "offset")
+_U32 = ("crc", "csize", "usize", "external", "offset")
+
+
+def _mutate(raws: list[Raw], data: st.DataObject) -> bytes:
+    """One to three random structural changes, of the kinds the crafted cases make one by one."""
+    kwargs: dict[str, Any] = {}
+    for _ in range(data.draw(st.integers(1, 3))):
+        r = raws[data.draw(st.integers(0, len(raws) - 1))]
+        where = data.draw(st.sampled_from(["local", "central", "extra", "name", "after", "file", "eocd"]))
+        base = _fields(r) | {"made_by": 0x0314, "disk": 0, "internal": 0, "external": 0o644 << 16, "offset": 0}
+        value = st.one_of(
+            st.sampled_from([0, 1, 8, 20, 45, 0x800, 0x0014, 0xFFFF, 0xFFFFFFFF, 0o100644 << 16, 0o120777 << 16]),
+            st.integers(0, 0xFFFF),
+            st.integers(0, 0xFFFFFFFF),
+        )
+        if where in ("local", "central"):
+            name = data.draw(st.sampled_from(_LOCAL_FIELDS if where == "local" else _CENTRAL_FIELDS))
+            v = data.draw(st.one_of(value, st.just(base[name] + 1), st.just(max(0, base[name] - 1))))
+            getattr(r, where)[name] = v & (0xFFFFFFFF if name in _U32 else 0xFFFF)
+        elif where == "extra":
+            blob = data.draw(st.binary(min_size=1, max_size=40))
+            setattr(r, data.draw(st.sampled_from(["local_extra", "central_extra", "comment"])), blob)
+        elif where == "name":
+            r.local_name = r.name + data.draw(st.sampled_from([b"\n", b"/", b"\x00", b".", b" "]))
+        elif where == "after":
+            r.after = data.draw(st.binary(min_size=1, max_size=40))
+        elif where == "file":
+            key = data.draw(st.sampled_from(["prefix", "suffix", "comment", "cd_tail"]))
+            kwargs[key] = data.draw(st.binary(min_size=1, max_size=40))
+        else:
+            name = data.draw(st.sampled_from(["disk", "cd_disk", "n_disk", "n_total", "cd_size", "cd_offset"]))
+            kwargs.setdefault("eocd", {})[name] = data.draw(st.integers(0, 0xFFFF))
+    return serialize(raws, **kwargs)
+
+
+@pytest.mark.browser
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_structural_mutations_are_refused_or_read_alike(
+    real: Real, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """Random lies in headers, extra bytes anywhere: refused at step 1, or every reader agrees."""
+    _need_tools()
+    d = tmp_path_factory.mktemp("fuzz")
+    raw = _mutate(real.raw(), data)
+    path = _write(d, raw)
+    report = verify(path, trust=real.policy)
+    event(report.verdict.value)
+    if report.verdict is Verdict.VERIFIED:
+        _readers_agree(path, d / "unzip", pywacz=False)
+    else:
+        assert report.verdict in (Verdict.UNUSABLE, Verdict.FAILED), report.render_text()
+        assert report.failed_step is not None and report.failed_step.number == 1, report.render_text()
 
 
 @pytest.mark.browser
