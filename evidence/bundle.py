@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import lzma
 import os
 import re
 import secrets
 import shutil
 import stat
 import tempfile
-import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from evidence import __version__, jsonstrict
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
+from evidence.container import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_RATIO, MAX_TOTAL_BYTES, Container
 from evidence.errors import BundleFormatError, EvidenceError, LogError
 from evidence.words import entries
 
@@ -77,8 +76,10 @@ CAPTURE_ARTIFACTS = (
     "page.mhtml",
     "tls-chain.pem",
 )
-TOKEN_RE = re.compile(r"^evidence/checkpoint\.([1-9][0-9]{0,2})\.tsr$")
-TSA_CERT_RE = re.compile(r"^evidence/tsa-([1-9][0-9]{0,2})\.pem$")
+#: Token and certificate names. Use them with ``fullmatch``; the ``\\A...\\Z`` anchors make even
+#: ``match`` exact (``$`` would also match before a final newline: ``evidence/tsa-1.pem\\n``).
+TOKEN_RE = re.compile(r"\Aevidence/checkpoint\.([1-9][0-9]{0,2})\.tsr\Z")
+TSA_CERT_RE = re.compile(r"\Aevidence/tsa-([1-9][0-9]{0,2})\.pem\Z")
 
 
 def log_entry(manifest_bytes: bytes) -> bytes:
@@ -352,7 +353,7 @@ def refresh_command(bundle: Path, tsas: Sequence[Any], log: SealableLog) -> str:
     return " ".join(parts)
 
 
-_STALE = re.compile(r"^\.(?:evidence-(?:seal|capture)-(\d+)-.*|.*\.(\d+)\.partial)$")
+_STALE = re.compile(r"\.(?:evidence-(?:seal|capture)-(\d+)-.*|.*\.(\d+)\.partial)")
 
 
 def remove_stale(out_dir: Path) -> list[Path]:
@@ -367,7 +368,7 @@ def remove_stale(out_dir: Path) -> list[Path]:
     except OSError:
         return removed
     for p in entries:
-        m = _STALE.match(p.name)
+        m = _STALE.fullmatch(p.name)
         if not m:
             continue
         pid = int(m.group(1) or m.group(2))
@@ -408,38 +409,25 @@ def _member_order(path: str) -> tuple[int, str]:
 
 # --------------------------------------------------------------------------- reading
 
-#: Limits for reading untrusted bundles.
-MAX_MEMBERS = 10_000
-MAX_MEMBER_BYTES = 1 << 30  # 1 GiB per file
-MAX_TOTAL_BYTES = 8 << 30
+#: Limits for reading untrusted bundles; the container's own (member count, sizes, ratio) are
+#: in :mod:`evidence.container`.
 MAX_SMALL_FILE = 64 << 20  # JSON, notes, proofs, keys, report: read into memory
-MAX_RATIO = 200  # uncompressed/compressed, for members that are compressed at all
 
-
-#: What reading a damaged ZIP member can raise.
-_READ_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError)
-
-
-def _safe_name(name: str) -> bool:
-    if not name or name.startswith("/") or "\\" in name or "\x00" in name:
-        return False
-    if re.match(r"^[A-Za-z]:", name):
-        return False
-    parts = name.split("/")
-    return all(p not in ("", ".", "..") for p in parts)
+#: What reading a damaged member can raise besides BundleFormatError.
+_READ_ERRORS = (zlib.error, OSError, EOFError, ValueError)
 
 
 @dataclass(frozen=True)
 class BundleView:
     """The members of a bundle, checked for safety, readable without extracting them.
 
-    Either opened from a ZIP file (:meth:`open`) or built in memory from members
-    (:meth:`from_members`, used while writing). Small files are read into memory on
-    demand; large ones are streamed.
+    Either opened from a ZIP file (:meth:`open`, which checks the container strictly, see
+    :mod:`evidence.container`) or built in memory from members (:meth:`from_members`, used
+    while writing). Small files are read into memory on demand; large ones are streamed.
     """
 
     names: tuple[str, ...]
-    _zip: zipfile.ZipFile | None = field(default=None, repr=False)
+    _container: Container | None = field(default=None, repr=False)
     _members: dict[str, Member] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -450,57 +438,36 @@ class BundleView:
     def open(cls, path: Path | str) -> BundleView:
         p = Path(path)
         try:
-            st = p.stat()
+            # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+            fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
             raise BundleFormatError(f"the bundle {p} does not exist") from None
+        except IsADirectoryError:
+            raise BundleFormatError(f"{p} is not a file") from None
         except OSError as e:
             raise BundleFormatError(f"cannot read the bundle {p}: {e.strerror}") from e
+        try:
+            st = os.fstat(fd)
+        except OSError as e:
+            os.close(fd)
+            raise BundleFormatError(f"cannot read the bundle {p}: {e.strerror}") from e
         if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
             raise BundleFormatError(f"{p} is not a file")
+        f = os.fdopen(fd, "rb")
         try:
-            zf = zipfile.ZipFile(p)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
-            raise BundleFormatError(
-                f"{p} is not a readable ZIP/WACZ file ({e}); it may be truncated or not a bundle at all"
-            ) from e
-        try:
-            infos = zf.infolist()
-            if len(infos) > MAX_MEMBERS:
-                raise BundleFormatError(f"the bundle has {len(infos)} files; at most {MAX_MEMBERS} are accepted")
-            names: list[str] = []
-            seen: set[str] = set()
-            total = 0
-            for info in infos:
-                name = info.filename
-                if not _safe_name(name) or info.is_dir():
-                    raise BundleFormatError(f"the bundle holds an unsafe or unexpected path {name!r}; refusing it")
-                if name in seen:
-                    raise BundleFormatError(f"the bundle holds the file {name!r} twice; refusing an ambiguous bundle")
-                seen.add(name)
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise BundleFormatError(
-                        f"the file {name!r} declares {info.file_size} bytes, more than the {MAX_MEMBER_BYTES} "
-                        "accepted; refusing it (a real capture is far smaller)"
-                    )
-                big = info.compress_type != zipfile.ZIP_STORED and info.file_size > 1 << 20
-                if big and info.file_size > MAX_RATIO * max(1, info.compress_size):
-                    raise BundleFormatError(f"the file {name!r} is compressed suspiciously well (a zip bomb?)")
-                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                    raise BundleFormatError(f"the file {name!r} uses a compression method bundles never use")
-                if info.flag_bits & 0x1:
-                    raise BundleFormatError(f"the file {name!r} is encrypted; bundles are never encrypted")
-                total += info.file_size
-                names.append(name)
-            if total > MAX_TOTAL_BYTES:
-                raise BundleFormatError(f"the bundle declares {total} bytes in all, more than {MAX_TOTAL_BYTES}")
-        except BundleFormatError:
-            zf.close()
-            raise
-        return cls(names=tuple(names), _zip=zf)
+            container = Container.parse(f, st.st_size)
+        except BundleFormatError as e:
+            f.close()
+            raise BundleFormatError(f"{p}: {e.message}", hint=e.hint) from e
+        except OSError as e:
+            f.close()
+            raise BundleFormatError(f"cannot read the bundle {p}: {e.strerror or e}") from e
+        return cls(names=container.names, _container=container)
 
     def close(self) -> None:
-        if self._zip is not None:
-            self._zip.close()
+        if self._container is not None:
+            self._container.close()
 
     def __enter__(self) -> BundleView:
         return self
@@ -512,20 +479,20 @@ class BundleView:
         return name in self.names
 
     def size(self, name: str) -> int:
-        if self._zip is not None:
-            return self._zip.getinfo(name).file_size
+        if self._container is not None:
+            return self._container.entry(name).size
         return self._members[name].digest()[1]
 
     def read(self, name: str, limit: int = MAX_SMALL_FILE) -> bytes:
         """A member's bytes (at most ``limit``; BundleFormatError if larger or unreadable)."""
         if name not in self.names:
             raise BundleFormatError(f"the bundle has no {name}")
-        if self._zip is None:
+        if self._container is None:
             data = self._members[name].open_bytes()
         else:
             try:
                 with self.stream(name) as f:
-                    data = f.read(limit + 1)
+                    data = f.read(min(limit, self.size(name)) + 1)  # the reader checks the size and CRC-32
             except _READ_ERRORS as e:
                 raise BundleFormatError(f"cannot read {name} from the bundle (damaged?): {e}") from e
         if len(data) > limit:
@@ -533,17 +500,14 @@ class BundleView:
         return data
 
     def stream(self, name: str) -> IO[bytes]:
-        if self._zip is None:
+        if self._container is None:
             m = self._members[name]
             if isinstance(m.source, bytes):
                 import io
 
                 return io.BytesIO(m.source)
             return open(m.source, "rb")
-        try:
-            return self._zip.open(name)
-        except (*_READ_ERRORS, NotImplementedError) as e:
-            raise BundleFormatError(f"cannot read {name} from the bundle: {e}") from e
+        return self._container.open(name)
 
     def sha256(self, name: str) -> tuple[str, int]:
         """Hex SHA-256 and size of a member, streamed."""
@@ -566,7 +530,7 @@ class BundleView:
 
     def tokens(self) -> list[tuple[str, bytes]]:
         """The RFC 3161 responses, as (member name, bytes), in order."""
-        found = sorted(((int(m.group(1)), n) for n in self.names if (m := TOKEN_RE.match(n))), key=lambda x: x[0])
+        found = sorted(((int(m.group(1)), n) for n in self.names if (m := TOKEN_RE.fullmatch(n))), key=lambda x: x[0])
         return [(n, self.read(n)) for _, n in found]
 
     def proof(self) -> TlogProof:
@@ -577,11 +541,19 @@ class BundleView:
         for name in self.names:
             target = dest / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            with self.stream(name) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+            try:
+                with self.stream(name) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            except BundleFormatError as e:
+                raise BundleFormatError(f"{name} is damaged inside the bundle: {e.message}") from e
 
 
 __all__ = [
+    "MAX_MEMBERS",
+    "MAX_MEMBER_BYTES",
+    "MAX_RATIO",
+    "MAX_SMALL_FILE",
+    "MAX_TOTAL_BYTES",
     "Bundle",
     "BundleView",
     "build_manifest",

@@ -60,13 +60,14 @@ __all__ = [
 ]
 
 #: ``evidence/refresh-<k>.note``, ``.consistency`` and ``.<j>.tsr`` (k, j = 1..999).
-REFRESH_FILE_RE = re.compile(r"^evidence/refresh-([1-9][0-9]{0,2})\.(note|consistency|([1-9][0-9]{0,2})\.tsr)$")
+#: Use with ``fullmatch``; ``\\A...\\Z`` keep even ``match`` exact (``$`` accepts a final newline).
+REFRESH_FILE_RE = re.compile(r"\Aevidence/refresh-([1-9][0-9]{0,2})\.(note|consistency|([1-9][0-9]{0,2})\.tsr)\Z")
 MAX_CONSISTENCY_BYTES = 64 * 1024
 
 
 def is_refresh_file(name: str) -> bool:
     """Whether a bundle member name is one of the refresh files (a post-seal proof file)."""
-    return REFRESH_FILE_RE.match(name) is not None
+    return REFRESH_FILE_RE.fullmatch(name) is not None
 
 
 def format_consistency(proof: Sequence[bytes]) -> bytes:
@@ -116,7 +117,7 @@ def refresh_files(names: Sequence[str]) -> tuple[RefreshFiles, ...]:
     """
     found: dict[int, dict[str, Any]] = {}
     for name in names:
-        m = REFRESH_FILE_RE.match(name)
+        m = REFRESH_FILE_RE.fullmatch(name)
         if not m:
             continue
         k = int(m.group(1))

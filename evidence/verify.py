@@ -11,8 +11,9 @@ Nothing is fetched and nothing is extracted: the bundle is read in place, member
 (:class:`evidence.bundle.BundleView`). The steps run in this order and the first that
 fails stops the check (later steps are reported as not run):
 
-1. **Container.** The file is a safe ZIP; ``datapackage.json`` lists every other file with
-   the right SHA-256 and size; ``datapackage-digest.json`` matches it.
+1. **Container.** The file is a ZIP that can be read one way only (:mod:`evidence.container`);
+   ``datapackage.json`` lists every other file with the right SHA-256 and size;
+   ``datapackage-digest.json`` matches it.
 2. **Seal.** Every file listed in ``evidence/manifest.json`` is present with the sealed
    SHA-256 and size; no file is present that is neither sealed nor one of the proof files
    added after sealing.

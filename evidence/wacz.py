@@ -6,8 +6,11 @@ A WACZ is a ZIP with ``archive/*.warc.gz``, ``indexes/index.cdx``, ``pages/pages
 replay it; ``wacz validate`` checks it.
 
 Determinism: members are written in a fixed order, all with the same fixed timestamp
-(1980-01-01 00:00:00, the earliest ZIP date), fixed permissions, and *stored* (no
-compression), so the same inputs give the same bytes on any machine and zlib version.
+(1980-01-01 00:00:00, the earliest ZIP date) and fixed permissions, by the one writer the
+strict reader accepts (:class:`evidence.container.ZipWriter`). WARCs (already gzip per
+record, and read by replay tools at random offsets) are stored; every other member is
+deflated at a fixed zlib level, so the same inputs give the same bytes for a given zlib
+version (docs/design.md says why that trade was made).
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evidence.container import ZipWriter
 from evidence.surt import surt
 
 WACZ_VERSION = "1.1.1"
@@ -177,24 +180,25 @@ def datapackage_digest(datapackage_bytes: bytes) -> bytes:
     return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
+def deflated(path: str) -> bool:
+    """Whether the member ``path`` is deflated: everything except WARCs and gzip files.
+
+    WACZ readers fetch WARC records at offsets inside the member, so WARCs stay stored; a
+    ``.gz`` member is already compressed.
+    """
+    return not (path.endswith((".gz", ".warc")) or path.startswith("archive/"))
+
+
 def write_zip(dest: Path, members: Sequence[Member]) -> None:
-    """Write a deterministic, stored (uncompressed) ZIP atomically at ``dest``."""
+    """Write the deterministic bundle ZIP (see :func:`deflated`) atomically at ``dest``."""
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        with open(tmp, "w+b") as f:
+            writer = ZipWriter(f)
             for m in members:
-                info = zipfile.ZipInfo(m.path, date_time=ZIP_DATE)
-                info.compress_type = zipfile.ZIP_STORED
-                info.external_attr = 0o644 << 16
-                info.create_system = 3
-                if isinstance(m.source, bytes):
-                    zf.writestr(info, m.source)
-                else:
-                    info.file_size = m.source.stat().st_size
-                    with open(m.source, "rb") as src, zf.open(info, "w") as out:
-                        while chunk := src.read(CHUNK):
-                            out.write(chunk)
-        with open(tmp, "rb+") as f:
+                writer.add(m.path, m.source, deflate=deflated(m.path))
+            writer.finish()
+            f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, dest)
         fd = os.open(dest.parent, os.O_RDONLY)
