@@ -55,7 +55,38 @@ def sandbox_enabled() -> bool:
 
 
 def html_to_pdf(html: bytes, *, executable: str | None = None, timeout_s: float = 60.0) -> PdfRendering:
-    """Render ``html`` (UTF-8) to an A4 PDF with JavaScript off and every request refused."""
+    """Render ``html`` (UTF-8) to an A4 PDF with JavaScript off and every request refused.
+
+    The rendering runs in a thread of its own, under a total deadline: Playwright's sync API
+    refuses to run in a thread that already drives a browser (a program that called
+    :func:`evidence.capture` keeps one), and a browser that hangs must not hang the caller.
+    """
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = _render(html, executable=executable, timeout_s=timeout_s)
+        except BaseException as e:  # handed to the caller's thread
+            box["error"] = e
+
+    worker = threading.Thread(target=work, name="evidence-pdf", daemon=True)
+    worker.start()
+    deadline = 2 * max(1.0, timeout_s) + 30
+    worker.join(deadline)
+    if worker.is_alive():
+        raise ReportError(
+            f"Chromium did not finish rendering the certificate to PDF within {deadline:.0f} s.",
+            hint="Try again on a less loaded machine, or write the certificate as HTML instead (-o FILE.html).",
+        )
+    if "error" in box:
+        raise box["error"]
+    result: PdfRendering = box["result"]
+    return result
+
+
+def _render(html: bytes, *, executable: str | None, timeout_s: float) -> PdfRendering:
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright

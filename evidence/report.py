@@ -305,7 +305,8 @@ def _report_v3(view: BundleView) -> bytes:
         _row3("Entries in the checkpoint, as the proof states", cp.size),
         _row3("Root hash, as the proof states", cp.root_hash.hex(), mono=True),
         "</table>\n",
-        '<p class="note">Time-stamps (<code>checkpoint.&lt;k&gt;.tsr</code>, <code>refresh-*.tsr</code>), '
+        '<p class="note">Time-stamps (<code>checkpoint.&lt;k&gt;.tsr</code>, and <code>refresh-*.tsr</code> '
+        "added later by <code>evidence refresh</code>), "
         "signatures and cosignatures on the log's checkpoint, refreshed checkpoints and the keys in "
         "<code>log.vkey</code> are not listed here on purpose: they are not sealed, anyone can add such files, and "
         "only <code>evidence verify</code> or <code>evidence report</code>, under keys you trust, tells which of "

@@ -110,9 +110,13 @@ class Forged:
 
 @pytest.fixture(scope="module")
 def forged_tsa(made: Made) -> tuple[Forged, Forged]:
-    """(beside the genuine token, alone): a self-made QTSA token dated 400 days back."""
+    """(beside the genuine token, alone): a self-made QTSA token over the bundle's note.
+
+    It claims a day after its real time: a possible time, so the verification does not fail
+    on the order of times (test_a_forged_token_dated_before_the_capture_fails_step_8 covers the
+    token dated 400 days back), and only the trust decides what it is worth."""
     note = members(made.bundle)[NOTE_PATH]
-    der, when = backdated_token(note, made.root / "qtsa", days=400)
+    der, when = backdated_token(note, made.root / "qtsa", days=-1)
     beside = rewrite(
         made.bundle,
         made.root / "qtsa-beside.wacz",
@@ -207,6 +211,22 @@ def test_forged_tsa_token_leaves_the_bundle_report_unchanged_and_is_graded(
     assert report.verdict is Verdict.NOT_ANCHORED, report.render_text()
     assert _claim(report, TSA_CLAIM)[0] is Grade.NOT_ANCHORED
     assert _claim(report, "Recorded in the log")[0] is Grade.VERIFIED
+
+
+def test_a_forged_token_dated_before_the_capture_fails_step_8(made: Made, tmp_path: Path) -> None:
+    """The issue's self-made "Qualified" TSA token dated 400 days back: besides never showing on
+    the bundle's report, it cannot be true (a time-stamp over the checkpoint that holds the
+    capture, dated before the capture), so the verification FAILS at step 8."""
+    note = members(made.bundle)[NOTE_PATH]
+    der, when = backdated_token(note, tmp_path / "qtsa", days=400)
+    change = {"evidence/checkpoint.2.tsr": der, "evidence/tsa-2.pem": _pem_of(der)}
+    forged = rewrite(made.bundle, tmp_path / "qtsa-400.wacz", change=change)
+    assert members(forged)[REPORT_PATH] == members(made.bundle)[REPORT_PATH]
+    report = verify(forged, trust=made.policy)
+    assert report.verdict is Verdict.FAILED, report.render_text()
+    assert report.failed_step is not None and report.failed_step.number == 8
+    assert "evidence/checkpoint.2.tsr" in report.failed_step.files
+    assert "cannot be true" in report.failed_step.detail and utc_text(when) in report.failed_step.detail
 
 
 def test_extra_signature_lines_leave_the_bundle_report_unchanged_and_are_not_counted(

@@ -323,7 +323,7 @@ def test_a_bundle_preserved_while_the_tsa_was_down_gets_its_time_stamp_later(
         assert "checkpoint of 2 entries" in text.stdout and "timestamp add" not in text.stdout + text.stderr
         with zipfile.ZipFile(bundle) as zf:  # the certificate and VERIFY.txt say where a later time-stamp would be
             assert "evidence refresh" in zf.read("evidence/report.html").decode()
-            assert "openssl ts -verify -in evidence/refresh-1.1.tsr" in zf.read("evidence/VERIFY.txt").decode()
+            assert "evidence/refresh-<k>.<j>.tsr" in zf.read("evidence/VERIFY.txt").decode()
         log_keys = tmp_path / "log.vkey"
         with Log.open(home / "log") as log:
             log_keys.write_text(f"{log.verifier.vkey()}\n{log.timestamp_verifier.vkey()}\n")

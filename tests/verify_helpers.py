@@ -156,6 +156,13 @@ def reseal(
             files.pop(name, None)
         else:
             files[name] = data
+    new_capture = (sealed or {}).get("evidence/capture.json")
+    if new_capture is not None and "pages/pages.jsonl" not in (sealed or {}):
+        # pages.jsonl is derived from capture.json (the verifier requires it): a forger redoes it too.
+        from evidence.bundle import PAGES_PATH, page_entry
+        from evidence.wacz import pages_jsonl
+
+        files[PAGES_PATH] = pages_jsonl([page_entry(json.loads(new_capture))])
     sealed_paths = [f["path"] for f in manifest["files"]]
     sealed_paths = [p for p in sealed_paths if p in files] + [p for p in (sealed or {}) if p not in sealed_paths]
     manifest["files"] = [
