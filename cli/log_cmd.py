@@ -19,18 +19,15 @@ from evidence.note import Verifier, open_note
 
 def _read_input(path: str, what: str, limit: int = 1 << 20) -> bytes:
     """Read a file (or '-' for stdin) the user named, with a size cap and a plain error."""
+    if path != "-":
+        from evidence._internal.files import read_file
+
+        # A regular file (symlinks followed) of at most ``limit`` bytes: a FIFO or device is refused.
+        return read_file(path, limit=limit, what=f"{what} file", error=UsageError)
     try:
-        if path == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with open(path, "rb") as f:
-                data = f.read(limit + 1)
-    except FileNotFoundError:
-        raise UsageError(f"the {what} file {path} does not exist") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a {what} file") from None
+        data = sys.stdin.buffer.read(limit + 1)
     except OSError as e:
-        raise UsageError(f"cannot read the {what} file {path}: {e.strerror}") from e
+        raise UsageError(f"cannot read the {what} from standard input: {e.strerror}") from e
     if len(data) > limit:
         raise FormatError(f"the {what} file {path} is larger than {limit} bytes; it cannot be a {what}")
     return data

@@ -58,8 +58,15 @@ def _parser() -> argparse.ArgumentParser:
 def _urls(args: argparse.Namespace) -> list[str]:
     urls = list(args.urls)
     if args.from_file:
+        from evidence._internal.files import MAX_CONFIG_BYTES, read_text_file
+
         try:
-            text = sys.stdin.read() if args.from_file == "-" else Path(args.from_file).read_text(encoding="utf-8")
+            if args.from_file == "-":
+                text = sys.stdin.read(MAX_CONFIG_BYTES + 1)
+                if len(text) > MAX_CONFIG_BYTES:
+                    raise UsageError(f"the URL list on standard input is longer than {MAX_CONFIG_BYTES} characters")
+            else:
+                text = read_text_file(args.from_file, limit=MAX_CONFIG_BYTES, what="URL list")
         except OSError as e:
             raise UsageError(f"cannot read the URL list {args.from_file}: {e.strerror}") from e
         except UnicodeDecodeError as e:

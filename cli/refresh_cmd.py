@@ -26,7 +26,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     keys: list[Verifier] = []
     for value in args.log_key or []:
         if os.path.isfile(value):
-            lines = Path(value).read_text(encoding="utf-8").splitlines()
+            from evidence._internal.files import MAX_KEY_BYTES, read_text_file
+
+            lines = read_text_file(value, limit=MAX_KEY_BYTES, what="key file").splitlines()
             keys += [Verifier.from_vkey(ln) for ln in lines if ln.strip() and not ln.strip().startswith("#")]
         else:
             keys.append(Verifier.from_vkey(value))

@@ -75,11 +75,13 @@ def _keys(values: Sequence[str]) -> list[Verifier]:
     for value in values:
         p = Path(value).expanduser()
         if "+" not in value or p.is_file():
+            from evidence._internal.files import MAX_KEY_BYTES, read_text_file
+
             try:
-                text = p.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
+                text = read_text_file(p, limit=MAX_KEY_BYTES, what="key file")
+            except UsageError as e:
                 raise UsageError(
-                    f"--log-key {value!r} is neither a vkey (name+keyid+key) nor a readable file of vkeys ({e})"
+                    f"--log-key {value!r} is neither a vkey (name+keyid+key) nor a readable file of vkeys ({e.message})"
                 ) from e
             lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
             if not lines:

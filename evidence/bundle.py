@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from evidence import __version__
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
-from evidence.errors import BundleFormatError, EvidenceError, LogError
+from evidence.errors import BundleFormatError, CaptureError, EvidenceError, LogError
 
 if TYPE_CHECKING:
     from evidence.log.remote import SealableLog
@@ -198,10 +198,12 @@ def seal(
     could not be written (for example, the disk is full), the error says so and names
     the entry; the capture directory is left in place for a retry.
     """
+    from evidence._internal.files import read_file
     from evidence.report import render_report, render_verify_txt
     from evidence.timestamp import Timestamper, TimestampToken, stamp_checkpoint
 
-    facts = json.loads((capture_dir / "capture.json").read_text(encoding="utf-8"))
+    raw_facts = read_file(capture_dir / "capture.json", limit=64 << 20, what="capture record", error=CaptureError)
+    facts = json.loads(raw_facts)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".evidence-seal-{os.getpid()}-", dir=out_dir) as tmp:
         staging = Path(tmp)

@@ -129,6 +129,21 @@ def audit(
     """
     reader = LogReader(location)
     try:
+        return _audit(reader, keys, origin, progress)
+    except LogCorruptError as e:
+        # A file that is not a regular file, or larger than what it is can be (a FIFO, a
+        # link to /dev/zero, a sparse file of gigabytes): the log is not intact.
+        raise AuditError(f"the log cannot be audited: {e.message}") from e
+    finally:
+        close = getattr(reader.storage, "close", None)
+        if close is not None:
+            close()
+
+
+def _audit(
+    reader: LogReader, keys: Sequence[Verifier], origin: str | None, progress: Progress | None
+) -> AuditReport:
+    try:
         signed = reader.signed_checkpoint(keys, origin=origin)
     except FormatError as e:
         raise AuditError(f"the log's checkpoint is malformed: {e.message}") from e
@@ -196,7 +211,7 @@ def _audit_partials(reader: LogReader, size: int) -> int:
     if not root.is_dir():
         return 0
     for f in sorted(root.rglob("*")):
-        if not f.is_file() or f.name.startswith("."):
+        if f.name.startswith(".") or f.is_dir():
             continue
         rel = f.relative_to(reader.storage.root).as_posix()
         try:
@@ -205,7 +220,9 @@ def _audit_partials(reader: LogReader, size: int) -> int:
             raise AuditError(f"{rel} is not a tlog-tiles file; the log directory holds a stray file") from None
         if tid.width == tiles.TILE_WIDTH:
             continue
-        raw = f.read_bytes()
+        raw = reader.storage.read(rel)  # type-checked and capped (a FIFO or device is refused)
+        if raw is None:
+            continue
         if tid.level < 0:
             current = tiles.tile_width(0, tid.n, size)
             if tid.width > current:
@@ -234,7 +251,10 @@ def _audit_history(reader: LogReader, latest: SignedCheckpoint, keys: Sequence[V
     for f in sorted(base.rglob("checkpoint")):
         rel = f.relative_to(reader.storage.root).as_posix()
         try:
-            signed = SignedCheckpoint.parse(f.read_bytes())
+            raw = reader.storage.read(rel)  # type-checked and capped
+            if raw is None:
+                continue
+            signed = SignedCheckpoint.parse(raw)
             signed.verify(keys, origin=latest.checkpoint.origin)
         except EvidenceError as e:
             raise AuditError(f"the older checkpoint {rel} does not verify: {e.message}") from e
