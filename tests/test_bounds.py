@@ -517,9 +517,9 @@ def test_preserve_with_a_drip_tsa_ends_by_the_tsa_deadline(local_tsa: RunningTSA
     try:
         with TSAServer(local_tsa.tsa, mode="drip") as tsa:
             start = time.monotonic()
+            cmd = [sys.executable, "-m", "evidence_cli.preserve", site.url("/listing"), "-o", str(tmp_path / "out")]
             r = subprocess.run(
-                [sys.executable, "-m", "evidence_cli.preserve", site.url("/listing"), "-o", str(tmp_path / "out")]
-                + ["--tsa", tsa.url, "--json", "--browser", chromium],
+                [*cmd, "--tsa", tsa.url, "--json", "--browser", chromium],
                 env=dict(os.environ, EVIDENCE_HOME=str(tmp_path / "home")),
                 capture_output=True,
                 text=True,
