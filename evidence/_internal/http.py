@@ -181,7 +181,7 @@ def fetch(
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     session: requests.Session | None = None,
-    allow_redirects: bool = False,
+    allow_redirects: bool = True,
 ) -> Answer:
     """One HTTP exchange, complete within ``deadline`` seconds, with a body of at most ``limit`` bytes.
 
