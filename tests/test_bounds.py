@@ -272,6 +272,16 @@ def test_fetch_has_a_total_deadline(drip: Callable[..., Drip], response: bytes) 
     assert 0.9 < time.monotonic() - start < 4
 
 
+def test_fetch_deadline_covers_a_tls_handshake(drip: Callable[..., Drip]) -> None:
+    # A TLS record header announcing 16 KiB, then its bytes one at a time: the handshake
+    # itself is cut at the deadline.
+    server = drip(b"\x16\x03\x03\x40\x00" + b"\x02" * 0x4000, 0.05)
+    start = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        fetch("GET", server.url.replace("http://", "https://"), deadline=1.0, limit=1000)
+    assert time.monotonic() - start < 4
+
+
 def test_fetch_caps_the_body(drip: Callable[..., Drip]) -> None:
     announced = drip(b"HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n", 0.0)
     with pytest.raises(AnswerTooLarge, match="announced 2,000,000 bytes; at most 1,000 are accepted"):

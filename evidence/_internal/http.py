@@ -69,16 +69,21 @@ class _Watch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
+        self._owned: list[socket.socket] = []
         self.fired = False
         self.done = False
 
-    def add(self, sock: socket.socket | None) -> None:
+    def add(self, sock: socket.socket | None, *, owned: bool = False) -> None:
         if sock is None:
             return
         with self._lock:
             if self.done:
+                if owned:
+                    sock.close()
                 return
             self._socks.append(sock)
+            if owned:
+                self._owned.append(sock)
             fired = self.fired
         if fired:
             _shut(sock)
@@ -96,6 +101,9 @@ class _Watch:
         with self._lock:
             self.done = True
             self._socks.clear()
+            owned, self._owned = self._owned, []
+        for s in owned:
+            s.close()
 
 
 def _shut(sock: socket.socket) -> None:
@@ -117,7 +125,11 @@ class _WatchedMixin:
 
     def _new_conn(self) -> socket.socket:
         sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-        _watch_sock(sock)
+        watch: _Watch | None = getattr(_local, "watch", None)
+        if watch is not None:
+            # A duplicate descriptor of the same socket: shutting it down ends a TLS handshake
+            # too (wrapping the socket for TLS detaches the original object from its descriptor).
+            watch.add(sock.dup(), owned=True)
         return sock
 
     def request(self, *args: Any, **kwargs: Any) -> None:
