@@ -544,3 +544,36 @@ def test_preserve_with_a_drip_tsa_ends_by_the_tsa_deadline(local_tsa: RunningTSA
     assert result["ok"] and result["timestamps"] == 0
     assert "did not answer within 10 seconds" in " ".join(result["warnings"])
     assert elapsed < 150
+
+
+def test_an_appended_entry_is_answered_with_its_proof_when_submit_timeout_runs_out(
+    local_tsa: RunningTSA, tmp_path: Path
+) -> None:
+    """submit_timeout (1 s) runs out while the publisher still waits for a slow TSA (tsa_wait
+    5 s): the entry is appended, so the client gets its proof against the signed checkpoint,
+    not a 503."""
+    from evidence.checkpoint import TlogProof
+
+    with Log.create(tmp_path / "log", ORIGIN) as log:
+        key = log.verifier
+    [token] = make_tokens(tmp_path / "tokens", ["preserve"])
+    with TSAServer(local_tsa.tsa, mode="drip") as tsa:
+        cfg = write_config(
+            tmp_path / "server.toml",
+            tokens=tmp_path / "tokens",
+            tsa_wait=5.0,
+            submit_timeout=1,
+            tsas=[("drip-tsa", tsa.url, None, None)],
+        )
+        server = RunningServer(tmp_path / "log", cfg).start()
+        try:
+            start = time.monotonic()
+            status, body = post(server.port, b"an entry", token)
+            elapsed = time.monotonic() - start
+        finally:
+            server.stop()
+    assert status == 200, body
+    assert 0.9 < elapsed < 4.5, elapsed
+    proof = TlogProof.parse(body)
+    assert proof.index == 0
+    assert proof.verify(b"an entry", [key]).checkpoint.size == 1
