@@ -465,6 +465,27 @@ def test_the_log_server_bounds_header_count_url_and_idle_time(log_server: Runnin
             assert http.get(log_server.url + "checkpoint", timeout=10).status_code == 200
 
 
+def test_large_bodies_are_not_mistaken_for_a_long_head(log_server: RunningServer) -> None:
+    """The head cap counts head bytes only: a body chunk that ends a request is no head."""
+    auth = b"Authorization: Bearer " + log_server.token.encode()  # type: ignore[attr-defined]
+    for size in (20_000, 70_000):
+        with socket.create_connection(("127.0.0.1", log_server.port), timeout=15) as s:
+            s.sendall(b"POST /add HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\nContent-Length: %d\r\n\r\n" % size)
+            time.sleep(0.3)
+            s.sendall(b"x" * size)
+            reply = b""
+            while b"\r\n\r\n" not in reply or len(reply) < reply.index(b"\r\n\r\n") + 40:
+                piece = s.recv(4096)
+                if not piece:
+                    break
+                reply += piece
+        if size > 65535:
+            assert reply.startswith(b"HTTP/1.1 400 "), reply
+            assert b"tlog-tiles entries are at most 65,535 bytes" in reply
+        else:
+            assert reply.startswith(b"HTTP/1.1 200 "), reply
+
+
 def test_the_witness_server_cuts_a_header_flood(tmp_path: Path) -> None:
     from witness_helpers import new_witness
 

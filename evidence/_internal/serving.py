@@ -64,7 +64,7 @@ def bounded_protocol(limits: ServerLimits) -> type[asyncio.Protocol]:
         def connection_made(self, transport: Any) -> None:
             self._head_bytes = 0
             self._head_exact = 0
-            self._began = False
+            self._boundary = False
             self._in_body = False
             self._header_count = 0
             self._refusal: tuple[int, str] | None = None
@@ -123,14 +123,15 @@ def bounded_protocol(limits: ServerLimits) -> type[asyncio.Protocol]:
             super().send_400_response(msg)
 
         def data_received(self, data: bytes) -> None:
-            # Bytes of a head still incomplete after this chunk count against the cap (a
-            # header line that never ends included); a head completed within a chunk is
-            # measured exactly by the callbacks below.
+            # A chunk that leaves a head incomplete, and holds nothing but head bytes (no
+            # message began or ended in it), counts against the cap: a header line that never
+            # ends included. A head completed within a chunk is measured exactly by the
+            # callbacks below; bytes before a message begins in a chunk are at most one chunk.
             if self._refusal is not None:
                 return
-            self._began = False
+            self._boundary = False
             super().data_received(data)
-            if self._refusal is None and not self._in_body and not self._began and not self.transport.is_closing():
+            if self._refusal is None and not self._in_body and not self._boundary and not self.transport.is_closing():
                 self._head_bytes += len(data)
                 if self._head_bytes > self.bounds.max_head_bytes:
                     self._refusal = (431, self._too_large())
@@ -143,7 +144,7 @@ def bounded_protocol(limits: ServerLimits) -> type[asyncio.Protocol]:
             self._header_count = 0
             self._head_bytes = 0
             self._head_exact = 0
-            self._began = True
+            self._boundary = True
             super().on_message_begin()
 
         def on_url(self, url: bytes) -> None:
@@ -167,6 +168,7 @@ def bounded_protocol(limits: ServerLimits) -> type[asyncio.Protocol]:
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
+            self._boundary = True  # a message boundary in this chunk: its bytes are not all head
             self._in_body = False
             self._head_bytes = 0
             self._disarm()
