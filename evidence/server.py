@@ -34,9 +34,9 @@ How an entry travels (one writer, group commit):
    (:meth:`~evidence.log.Log.add_cosignatures`), *then* asks every TSA for a token over
    the cosigned note (waiting at most ``tsa_wait``: a slow TSA's token is stored when it
    comes, and ``/status`` shows it as ``slow``), then answers every waiting client with
-   its proof against that checkpoint. While it works, the writer goes on; the next round publishes the newest
-   checkpoint again, so under load intermediate checkpoints are skipped (they stay
-   signed and consistent, just not witnessed or time-stamped).
+   its proof against that checkpoint. While it works, the writer goes on; the next round
+   publishes the newest checkpoint again, so under load intermediate checkpoints are
+   skipped (they stay signed and consistent, just not witnessed or time-stamped).
 
 A client is answered only after ``append`` returned, so a server killed at any instant
 (SIGKILL included) has lost no acknowledged entry; the log's own commit protocol makes
