@@ -598,3 +598,19 @@ def test_an_appended_entry_is_answered_with_its_proof_when_submit_timeout_runs_o
     proof = TlogProof.parse(body)
     assert proof.index == 0
     assert proof.verify(b"an entry", [key]).checkpoint.size == 1
+
+
+def test_the_reader_cache_is_bounded_in_bytes(tmp_path: Path) -> None:
+    """Full entry bundles of large entries are 16 MiB each: the reader's cache holds at most
+    its byte budget (here 300 KB), however many bundles an audit walks through."""
+    with Log.create(tmp_path / "log", ORIGIN) as log:
+        log.append([b"%05d" % i + b"x" * 1000 for i in range(256 * 3 + 5)])
+        key = log.verifier
+    reader = LogReader(str(tmp_path / "log"), cache_bytes=300_000)
+    signed = reader.signed_checkpoint([key])
+    held = []
+    for n in range(3):
+        assert len(reader.fetch_bundle(n, 256)) == 256
+        held.append(sum(len(v) for v in reader._cache.values()))
+    assert max(held) <= 300_000, held
+    assert reader.prove(700, signed).index == 700

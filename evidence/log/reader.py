@@ -22,18 +22,26 @@ Progress = Callable[[str], None]
 class LogReader:
     """Proofs and entries of a tlog-tiles log, computed from its tiles alone."""
 
-    def __init__(self, location: str | DirectoryStorage | HTTPStorage, cache: int = 1024) -> None:
+    def __init__(
+        self, location: str | DirectoryStorage | HTTPStorage, cache: int = 1024, cache_bytes: int = 64 << 20
+    ) -> None:
         self.storage = open_storage(location) if isinstance(location, str) else location
         self._cache: dict[tuple[int, int, int], bytes] = {}
         self._cache_max = cache
+        # Entry bundles can be 16 MiB each: the cache is bounded in bytes too, not only in files.
+        self._cache_bytes_max = cache_bytes
+        self._cache_bytes = 0
 
     def _cached(self, key: tuple[int, int, int], load: Callable[[], bytes]) -> bytes:
         got = self._cache.get(key)
         if got is None:
             got = load()
-            if len(self._cache) >= self._cache_max:
-                self._cache.pop(next(iter(self._cache)))
+            while self._cache and (
+                len(self._cache) >= self._cache_max or self._cache_bytes + len(got) > self._cache_bytes_max
+            ):
+                self._cache_bytes -= len(self._cache.pop(next(iter(self._cache))))
             self._cache[key] = got
+            self._cache_bytes += len(got)
         return got
 
     def signed_checkpoint(self, keys: Sequence[Verifier], origin: str | None = None) -> SignedCheckpoint:
