@@ -93,8 +93,10 @@ def read_text_input(path: str, what: str, limit: int = MAX_KEY_FILE) -> bytes:
         if path == "-":
             data = sys.stdin.buffer.read(limit + 1)
         else:
-            with open(path, "rb") as f:
-                data = f.read(limit + 1)
+            from evidence._internal.files import read_file
+
+            # A regular file (symlinks followed) of at most ``limit`` bytes: a FIFO or device is refused.
+            return read_file(path, limit=limit, what=f"{what} file", error=UsageError)
     except FileNotFoundError:
         raise UsageError(f"the {what} file {path} does not exist") from None
     except IsADirectoryError:

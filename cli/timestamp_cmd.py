@@ -260,14 +260,9 @@ def _pins_from_args(args: argparse.Namespace) -> tuple[PinnedTSA, ...]:
 
 
 def _read(path: Path, what: str, limit: int = 1 << 20) -> bytes:
-    try:
-        with path.open("rb") as f:
-            data = f.read(limit + 1)
-    except OSError as e:
-        raise UsageError(f"cannot read the {what} {path}: {e.strerror or e}") from e
-    if len(data) > limit:
-        raise UsageError(f"the {what} {path} is larger than {limit} bytes; it cannot be one")
-    return data
+    from evidence._internal.files import read_file
+
+    return read_file(path, limit=limit, what=what, error=UsageError)
 
 
 def _verify(args: argparse.Namespace) -> int:

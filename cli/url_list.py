@@ -86,8 +86,10 @@ def read_list(path: str, stdin: io.TextIOBase | None = None) -> list[ListedURL]:
             buffer = getattr(stream, "buffer", None)
             data = buffer.read(MAX_LIST_BYTES + 1) if buffer is not None else stream.read().encode("utf-8")
         else:
-            with open(path, "rb") as f:
-                data = f.read(MAX_LIST_BYTES + 1)
+            from evidence._internal.files import read_file
+
+            # A regular file (symlinks followed): a FIFO or device is refused, the size capped.
+            data = read_file(path, limit=MAX_LIST_BYTES + 1, what="URL list", error=UsageError)
     except OSError as e:
         raise UsageError(f"cannot read the URL list {source}: {e.strerror or e}") from e
     if len(data) > MAX_LIST_BYTES:

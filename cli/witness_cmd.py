@@ -27,11 +27,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 def _vkey_arg(value: str) -> str:
     """A vkey given as text, or as a file holding it (first non-comment line)."""
     if os.path.isfile(value):
-        try:
-            with open(value, encoding="utf-8") as f:
-                lines = [ln.strip() for ln in f.read(1 << 16).splitlines()]
-        except (OSError, UnicodeDecodeError) as e:
-            raise UsageError(f"cannot read the key file {value}: {e}") from e
+        from evidence._internal.files import MAX_KEY_BYTES, read_text_file
+
+        lines = [ln.strip() for ln in read_text_file(value, limit=MAX_KEY_BYTES, what="key file").splitlines()]
         keys = [ln for ln in lines if ln and not ln.startswith("#")]
         if len(keys) != 1:
             raise UsageError(f"the key file {value} must hold exactly one verifier key, not {len(keys)}")
@@ -88,7 +86,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Witness {witness.name} ({witness.verifier.vkey()})", flush=True)
     print(f"  witnessing {len(logs)} log(s): {', '.join(sorted(logs)) or 'none yet (evidence witness add-log)'}")
     print(f"  listening on http://{shown}:{bound[1]}{prefix}/add-checkpoint", flush=True)
-    config = uvicorn.Config(app, log_level="info", access_log=True, timeout_graceful_shutdown=5)
+    from evidence._internal.serving import ServerLimits, uvicorn_options
+
+    config = uvicorn.Config(
+        app,
+        log_level="info",
+        access_log=True,
+        timeout_graceful_shutdown=5,
+        **uvicorn_options(ServerLimits(max_concurrency=256)),
+    )
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 from evidence import __version__, jsonstrict
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
 from evidence.container import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_RATIO, MAX_TOTAL_BYTES, Container
-from evidence.errors import BundleFormatError, EvidenceError, LogError
+from evidence.errors import BundleFormatError, CaptureError, EvidenceError, LogError
 from evidence.words import entries
 
 if TYPE_CHECKING:
@@ -240,11 +240,13 @@ def seal(
     could not be written (for example, the disk is full), the error says so and names
     the entry; the capture directory is left in place for a retry.
     """
+    from evidence._internal.files import read_file
     from evidence.report import render_report, render_verify_txt
     from evidence.timestamp import Timestamper, TimestampToken, stamp_checkpoint
 
+    raw_facts = read_file(capture_dir / "capture.json", limit=64 << 20, what="capture record", error=CaptureError)
     try:
-        facts = jsonstrict.loads((capture_dir / "capture.json").read_bytes())
+        facts = jsonstrict.loads(raw_facts)
     except (ValueError, RecursionError) as e:
         raise BundleFormatError(f"{capture_dir / 'capture.json'} is not valid strict JSON: {e}") from e
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -328,11 +328,14 @@ def load_config(home: Path | str | None = None) -> Config:
     """
     home_path = evidence_home() if home is None else Path(home)
     path = home_path / CONFIG_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    from evidence._internal.files import MAX_CONFIG_BYTES, read_file_or_none
+
+    raw = read_file_or_none(path, limit=MAX_CONFIG_BYTES, what="configuration", error=FormatError)
+    if raw is None:
         return Config(home=home_path)
-    except (OSError, UnicodeDecodeError) as e:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise FormatError(f"could not read the configuration {path}: {e}") from e
     return parse_config(text, home_path, where=str(path))
 

@@ -291,7 +291,11 @@ def _embedded_log(origin: str) -> tuple[Path, Verifier] | None:
 
     where = evidence_home() / "log"
     try:
-        info = LogInfo.from_json((where / META_FILE).read_bytes(), where / META_FILE)
+        from evidence._internal.files import read_file
+        from evidence.log.storage import MAX_META_BYTES
+
+        raw = read_file(where / META_FILE, limit=MAX_META_BYTES, what="log description", error=LogError)
+        info = LogInfo.from_json(raw, where / META_FILE)
         key = Verifier.from_vkey(info.log_vkey)
     except (OSError, EvidenceError):
         return None

@@ -17,7 +17,8 @@ about twice the CPU per request.
 - **POST /add** (``Authorization: Bearer <token>``): the body is one entry's raw bytes. The
   answer is the entry's C2SP ``tlog-proof`` against a checkpoint that covers it, carrying
   the witness cosignatures obtained; the RFC 3161 tokens over that exact checkpoint note
-  are listed under ``/history/<N>/`` before the answer is sent.
+  that arrived within ``tsa_wait`` are listed under ``/history/<N>/`` before the answer is
+  sent. Every appended entry is answered with its proof, never with a failure.
 - **POST /auth** (``Authorization: Bearer <token>``, no body): changes nothing; answers 200
   when the token may add entries, else 401/403 exactly as ``POST /add`` would. Clients
   (``preserve --log URL``) ask it before their first capture, so a missing or wrong token
@@ -36,10 +37,11 @@ How an entry travels (one writer, group commit):
 3. The **publisher** thread takes the newest checkpoint, submits it to every configured
    witness in parallel (bounded by ``witness_timeout``), adds the cosignatures obtained
    (:meth:`~evidence.log.Log.add_cosignatures`), *then* asks every TSA for a token over
-   the cosigned note, then answers every waiting client with its proof against that
-   checkpoint. While it works, the writer goes on; the next round publishes the newest
-   checkpoint again, so under load intermediate checkpoints are skipped (they stay
-   signed and consistent, just not witnessed or time-stamped).
+   the cosigned note (waiting at most ``tsa_wait``: a slow TSA's token is stored when it
+   comes, and ``/status`` shows it as ``slow``), then answers every waiting client with
+   its proof against that checkpoint. While it works, the writer goes on; the next round
+   publishes the newest checkpoint again, so under load intermediate checkpoints are
+   skipped (they stay signed and consistent, just not witnessed or time-stamped).
 
 A client is answered only after ``append`` returned, so a server killed at any instant
 (SIGKILL included) has lost no acknowledged entry; the log's own commit protocol makes
@@ -67,9 +69,10 @@ from pathlib import Path
 from typing import Any
 
 from evidence import merkle
-from evidence.checkpoint import TlogProof
+from evidence._internal.files import read_file_or_none
+from evidence.checkpoint import SignedCheckpoint, TlogProof
 from evidence.config import TSAConfig, _tsa_from_table
-from evidence.errors import EvidenceError, FormatError, UsageError
+from evidence.errors import EvidenceError, FormatError, LogCorruptError, UsageError
 from evidence.log import tiles
 from evidence.log.reader import LogReader
 from evidence.log.sequencer import VERIFICATION_KEYS_FILE, Log, history_dir
@@ -119,6 +122,9 @@ _SERVER_KEYS = frozenset(
         "max_pending",
         "max_request_bytes",
         "witness_timeout",
+        "tsa_wait",
+        "head_timeout",
+        "body_timeout",
         "submit_timeout",
         "witness",
         "tsa",
@@ -159,9 +165,18 @@ class ServerConfig:
     - ``max_batch``: most entries per append (a full batch is integrated at once);
     - ``max_pending``: entries queued at most before new ones get 503 (back-pressure);
     - ``max_request_bytes``: larger requests get 413 (entries over 65,535 bytes get 400);
-    - ``witness_timeout``: how long a publication waits for the witnesses, in seconds;
-    - ``submit_timeout``: how long a client's request waits for its proof before a 503
-      (the entry may still be logged: resubmitting it returns its index);
+    - ``witness_timeout``: how long a publication waits for the witnesses, in seconds (and
+      each witness request's total deadline);
+    - ``tsa_wait``: how long a publication waits for the TSAs before the clients are
+      answered without the tokens still missing (each TSA request has its own total
+      deadline, ``timeout`` of its ``[[tsa]]`` table; a late token is still stored);
+    - ``head_timeout``, ``body_timeout``: a connection must send a complete request head
+      within ``head_timeout`` seconds (of opening, or of the previous answer), and its body
+      within ``body_timeout`` seconds of the head, else 408 (see
+      :mod:`evidence._internal.serving` for the size limits);
+    - ``submit_timeout``: how long a client's request waits for its proof; an entry
+      appended by then is answered with its proof against the newest signed checkpoint,
+      one not appended yet with 503 (resubmitting it returns its index);
     - ``witnesses``, ``tsas``: whom to ask for cosignatures and RFC 3161 tokens.
     """
 
@@ -173,6 +188,9 @@ class ServerConfig:
     max_pending: int = 100_000
     max_request_bytes: int = 1 << 20
     witness_timeout: float = 5.0
+    tsa_wait: float = 5.0
+    head_timeout: float = 10.0
+    body_timeout: float = 30.0
     submit_timeout: float = 120.0
     witnesses: tuple[WitnessConfig, ...] = ()
     tsas: tuple[TSAConfig, ...] = ()
@@ -190,6 +208,11 @@ class ServerConfig:
             raise FormatError(f"max_request_bytes must be between 65,535 and 64 MiB, not {self.max_request_bytes}")
         if not 0 < self.witness_timeout <= 300:
             raise FormatError(f"witness_timeout must be between 0 and 300 seconds, not {self.witness_timeout}")
+        if not 0 < self.tsa_wait <= 300:
+            raise FormatError(f"tsa_wait must be between 0 and 300 seconds, not {self.tsa_wait}")
+        for key in ("head_timeout", "body_timeout"):
+            if not 0 < getattr(self, key) <= 600:
+                raise FormatError(f"{key} must be between 0 and 600 seconds, not {getattr(self, key)}")
         if not 0 < self.submit_timeout <= 3600:
             raise FormatError(f"submit_timeout must be between 0 and 3600 seconds, not {self.submit_timeout}")
         if not _PREFIX_RE.match(self.prefix) or any(seg in (".", "..") for seg in self.prefix.split("/")):
@@ -284,6 +307,9 @@ def parse_server_config(text: str, base_dir: Path, *, where: str = SERVER_CONFIG
             max_pending=_number(data, "max_pending", ServerConfig.max_pending, where, integer=True),
             max_request_bytes=_number(data, "max_request_bytes", ServerConfig.max_request_bytes, where, integer=True),
             witness_timeout=float(_number(data, "witness_timeout", ServerConfig.witness_timeout, where)),
+            tsa_wait=float(_number(data, "tsa_wait", ServerConfig.tsa_wait, where)),
+            head_timeout=float(_number(data, "head_timeout", ServerConfig.head_timeout, where)),
+            body_timeout=float(_number(data, "body_timeout", ServerConfig.body_timeout, where)),
             submit_timeout=float(_number(data, "submit_timeout", ServerConfig.submit_timeout, where)),
             witnesses=witnesses,
             tsas=tsas,
@@ -294,12 +320,15 @@ def parse_server_config(text: str, base_dir: Path, *, where: str = SERVER_CONFIG
 
 def load_server_config(path: Path | str) -> ServerConfig:
     """Read ``server.toml`` (FormatError if unreadable or invalid)."""
+    from evidence._internal.files import MAX_CONFIG_BYTES, read_file_or_none
+
     p = Path(path)
+    raw = read_file_or_none(p, limit=MAX_CONFIG_BYTES, what="server configuration", error=FormatError)
+    if raw is None:
+        raise UsageError(f"the server configuration {p} does not exist")
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"the server configuration {p} does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise FormatError(f"could not read the server configuration {p}: {e}") from e
     return parse_server_config(text, p.parent, where=str(p))
 
@@ -355,12 +384,14 @@ class TokenSet:
             logger.warning(
                 "the token file %s can be read by other users (mode %o); make it 0600", self.path, st.st_mode & 0o777
             )
+        from evidence._internal.files import MAX_CONFIG_BYTES, read_text_file
+
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
+            text = read_text_file(self.path, limit=MAX_CONFIG_BYTES, what="token file", error=UsageError)
+        except UsageError as e:
             if force:
-                raise UsageError(f"cannot read the token file {self.path}: {e}") from e
-            logger.error("cannot re-read the token file %s (%s); keeping the tokens read before", self.path, e)
+                raise
+            logger.error("cannot re-read the token file (%s); keeping the tokens read before", e.message)
             return
         tokens: list[tuple[str, bytes]] = []
         for n, raw in enumerate(text.splitlines(), start=1):
@@ -498,6 +529,7 @@ class Sequencer:
         self._publish_cv = threading.Condition(self._lock)
         self._queue: deque[tuple[bytes, Any]] = deque()
         self._waiting: list[tuple[int, Any]] = []
+        self._appended: dict[int, int] = {}  # id(waiter) -> index, appended and not yet answered
         self._latest = self.log.size
         self._published = -1  # the checkpoint found at start is published (witnessed) once too
         self._stopping = False
@@ -614,6 +646,7 @@ class Sequencer:
             self.last_append_error = None
             with self._lock:
                 self._waiting.extend(zip(indices, (w for _, w in batch), strict=True))
+                self._appended.update((id(w), i) for i, (_, w) in zip(indices, batch, strict=True))
                 self._latest = max(self._latest, size)
                 self._publish_cv.notify()
 
@@ -639,7 +672,7 @@ class Sequencer:
             except Exception as e:
                 reason = e.diagnostics() if isinstance(e, EvidenceError) else f"{type(e).__name__}: {e}"
                 logger.error("could not publish the checkpoint of size %d: %s", size, reason)
-                answers = [
+                answers = self._fallback_proofs(size, waiting) or [
                     (
                         w,
                         Answer.error(
@@ -653,6 +686,30 @@ class Sequencer:
             with self._lock:
                 self._published = max(self._published, size)
             self._deliver(answers)
+            with self._lock:
+                for _, w in waiting:
+                    self._appended.pop(id(w), None)
+
+    def _fallback_proofs(self, size: int, waiting: Sequence[tuple[int, Any]]) -> list[tuple[Any, Answer]]:
+        """Proofs against the plain signed checkpoint (no witness, no time-stamp) when
+        publishing failed: an appended entry is answered with its proof, not an error."""
+        try:
+            return self._proofs(size, self.log.checkpoint_note(size), waiting)
+        except Exception as e:
+            logger.error("could not make proofs against the checkpoint of size %d either: %s", size, e)
+            return []
+
+    def proof_now(self, waiter: Any) -> Answer | None:
+        """The answer for ``waiter`` if its entry is appended but not yet answered: its proof
+        against the newest signed checkpoint (it covers the entry). None if not appended."""
+        with self._lock:
+            index = self._appended.get(id(waiter))
+        if index is None:
+            return None
+        note = self.log.checkpoint_note()
+        size = SignedCheckpoint.parse(note).checkpoint.size
+        [(_, answer)] = self._proofs(size, note, [(index, waiter)])
+        return answer
 
     def _proofs(self, size: int, note: bytes, waiting: Sequence[tuple[int, Any]]) -> list[tuple[Any, Answer]]:
         if not waiting:
@@ -736,23 +793,51 @@ class Sequencer:
 
     # ------------------------------------------------------------------ time-stamps
     def _stamp(self, size: int, note: bytes) -> None:
+        """Ask every TSA for a token over ``note``, waiting at most ``tsa_wait`` seconds.
+
+        The clients waiting for this checkpoint are answered after that wait at the latest:
+        a slow TSA never holds up the add path. Its request goes on in the background (each
+        is bounded by the TSA's own deadline) and a token that comes late is still stored;
+        while it runs, that TSA is skipped for newer checkpoints, so a TSA that answers one
+        byte a second costs one thread, not one per checkpoint. ``GET /status`` shows it.
+        """
         if self._tpool is None:
             return
+        futures: dict[concurrent.futures.Future[None], tuple[TSAConfig, PartyStatus]] = {}
+        for tsa in self.config.tsas:
+            st = self.tsas[tsa.name]
+            with self._lock:
+                busy = st.busy
+                st.busy = True
+            if busy:
+                self._record(st, size, "skipped", "its answer to an earlier checkpoint is still awaited (slow TSA)")
+                continue
+            futures[self._tpool.submit(self._stamp_one, tsa, st, size, note)] = (tsa, st)
+        _, pending = concurrent.futures.wait(futures, timeout=self.config.tsa_wait)
+        for fut in pending:
+            tsa, st = futures[fut]
+            self._record(
+                st,
+                size,
+                "slow",
+                f"no token within {self.config.tsa_wait:g} s (tsa_wait); clients were answered without it, "
+                f"and a token still arriving within its {tsa.timeout:g} s deadline is stored",
+            )
+
+    def _stamp_one(self, tsa: TSAConfig, st: PartyStatus, size: int, note: bytes) -> None:
         from evidence.timestamp import request_timestamp
 
-        def one(tsa: TSAConfig) -> None:
-            st = self.tsas[tsa.name]
-            try:
-                token = request_timestamp(note, tsa)
-                self.log.add_timestamp(size, token.der)
-            except Exception as e:  # a TSA never fails the publication
-                reason = e.diagnostics() if isinstance(e, EvidenceError) else f"{type(e).__name__}: {e}"
-                self._record(st, size, "failed", reason)
-                return
-            self._record(st, size, "stamped", None)
-
-        # Each TSA is bounded by its own timeout (config), so this wait is bounded too.
-        list(self._tpool.map(one, self.config.tsas))
+        try:
+            token = request_timestamp(note, tsa)
+            self.log.add_timestamp(size, token.der)
+        except Exception as e:  # a TSA never fails the publication
+            reason = e.diagnostics() if isinstance(e, EvidenceError) else f"{type(e).__name__}: {e}"
+            self._record(st, size, "failed", reason)
+            return
+        finally:
+            with self._lock:
+                st.busy = False
+        self._record(st, size, "stamped", None)
 
     def _record(self, st: PartyStatus, size: int, result: str, error: str | None, *, loud: bool = False) -> None:
         now = time.time()
@@ -800,6 +885,14 @@ class Sequencer:
             witnesses = [st.to_json() for st in self.witnesses.values()]
             tsas = [st.to_json() for st in self.tsas.values()]
         conflicts = [w["name"] for w in witnesses if w.get("conflict")]
+        problems = [
+            f"{kind} {p['name']}: {p['last_result']} at checkpoint {p['last_size']}: {p['last_error']}"
+            for kind, parties in (("witness", witnesses), ("TSA", tsas))
+            for p in parties
+            if p["last_error"] is not None
+        ]
+        if self.last_append_error is not None:
+            problems.insert(0, f"appending: {self.last_append_error}")
         return {
             "origin": self.log.origin,
             "log_vkey": self.log.verifier.vkey(),
@@ -812,7 +905,8 @@ class Sequencer:
             "last_append": _iso(self.last_append_at) if self.last_append_at else None,
             "last_append_error": self.last_append_error,
             "started": _iso(self.started_at),
-            "healthy": not conflicts and self.last_append_error is None,
+            "healthy": not conflicts and not problems,
+            "problems": problems,
             "witness_conflicts": conflicts,
             "witnesses": witnesses,
             "tsas": tsas,
@@ -951,14 +1045,17 @@ class LogServer:
     def _file(self, rel: str, media_type: str, cache: str) -> Any:
         from starlette.responses import Response
 
+        from evidence.log.storage import describe_file, max_file_size
+
         try:
-            with open(self._root + rel, "rb") as f:
-                data = f.read()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return _not_found()
-        except OSError as e:
-            logger.error("cannot read %s: %s", rel, e.strerror)
+            data = read_file_or_none(
+                self._root + rel, limit=max_file_size(rel), what=describe_file(rel), error=LogCorruptError
+            )
+        except LogCorruptError as e:  # a FIFO, a device, a file larger than what it is: never served
+            logger.error("refusing to serve %s: %s", rel, e.message)
             return Response(b"the file could not be read\n", 500, media_type="text/plain")
+        if data is None:
+            return _not_found()
         return Response(data, 200, media_type=media_type, headers={"Cache-Control": cache})
 
     def _listing(self, size: int) -> Any:
@@ -1051,23 +1148,31 @@ class LogServer:
         refused = seq.submit(entry, fut)
         if refused is not None:
             return refused
-        timer = loop.call_later(self.config.submit_timeout, _expire, fut, self.config.submit_timeout)
+        timer = loop.call_later(self.config.submit_timeout, _settle_all, [(fut, _TIMED_OUT)])
         try:
-            return await fut
+            answer = await fut
         finally:
             timer.cancel()
+        if answer is not _TIMED_OUT:
+            return answer
+        # Appended already? Then its proof against the newest signed checkpoint, never a failure.
+        try:
+            late = await asyncio.to_thread(seq.proof_now, fut)
+        except Exception as e:
+            logger.error("could not make a proof for an entry that waited %g s: %s", self.config.submit_timeout, e)
+            late = None
+        return late if late is not None else _expired(self.config.submit_timeout)
 
 
-def _expire(fut: asyncio.Future[Answer], timeout: float) -> None:
-    if not fut.done():
-        fut.set_result(
-            Answer.error(
-                503,
-                f"the entry was not integrated within {timeout:g} s; resubmit it "
-                "(an entry already logged keeps its index)",
-                ("Retry-After", "5"),
-            )
-        )
+_TIMED_OUT = Answer(503, b"")  # a marker: the wait for an answer ran out (compared by identity)
+
+
+def _expired(timeout: float) -> Answer:
+    return Answer.error(
+        503,
+        f"the entry was not integrated within {timeout:g} s; resubmit it (an entry already logged keeps its index)",
+        ("Retry-After", "5"),
+    )
 
 
 async def _send(send: Any, status: int, body: bytes, *headers: tuple[bytes, bytes] | None) -> None:
@@ -1133,6 +1238,8 @@ def serve(
     server = LogServer(p, config, keys_dir=keys_dir, announce=url)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from evidence._internal.serving import ServerLimits, uvicorn_options
+
     uv_config = uvicorn.Config(
         server.app,
         lifespan="on",
@@ -1140,6 +1247,7 @@ def serve(
         log_config=None,
         timeout_graceful_shutdown=10,
         backlog=2048,
+        **uvicorn_options(ServerLimits(head_timeout=config.head_timeout, body_timeout=config.body_timeout)),
     )
     try:
         uvicorn.Server(uv_config).run(sockets=[sock])

@@ -141,11 +141,13 @@ def describe_certificate(cert: x509.Certificate) -> str:
 
 def load_certificates(path: Path | str) -> list[x509.Certificate]:
     """All certificates in a PEM file (one or more) or a DER file (one)."""
+    from evidence._internal.files import MAX_CONFIG_BYTES, read_file
+
     p = Path(path)
     try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise FormatError(f"could not read the certificate file {p}: {e.strerror or e}") from e
+        data = read_file(p, limit=MAX_CONFIG_BYTES, what="file", error=FormatError)
+    except FormatError as e:
+        raise FormatError(f"could not read the certificate file: {e.message}", hint=e.hint) from e
     try:
         if b"-----BEGIN CERTIFICATE-----" in data:
             certs = x509.load_pem_x509_certificates(data)
@@ -916,31 +918,28 @@ def verify_tokens(
 
 
 def _post(tsa: TSAConfig, query: bytes, session: requests.Session | None) -> bytes:
+    """POST the query; the whole exchange must end within ``tsa.timeout`` seconds (a
+    deadline, not a per-read timeout: see :mod:`evidence._internal.http`)."""
+    from evidence._internal.http import AnswerTooLarge, fetch
+
     where = f"The time-stamping authority {tsa.name} ({tsa.url})"
-    http = session if session is not None else requests.Session()
     try:
-        with http.post(
+        r = fetch(
+            "POST",
             tsa.url,
             data=query,
             headers={"Content-Type": QUERY_CONTENT_TYPE, "Accept": REPLY_CONTENT_TYPE},
-            timeout=tsa.timeout,
-            stream=True,
-        ) as r:
-            if r.status_code != 200:
-                status = f"{r.status_code} {r.reason or ''}".strip()
-                raise TimestampRequestError(f"{where} answered with HTTP error {status} instead of a time-stamp.")
-            body = bytearray()
-            for chunk in r.iter_content(65536):
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise TimestampRequestError(
-                        f"{where} sent more than {MAX_RESPONSE_BYTES} bytes; that is not a "
-                        "time-stamp and was discarded."
-                    )
-            return bytes(body)
+            deadline=tsa.timeout,
+            limit=MAX_RESPONSE_BYTES,
+            session=session,
+        )
+    except AnswerTooLarge as e:
+        raise TimestampRequestError(
+            f"{where} sent more than {MAX_RESPONSE_BYTES} bytes; that is not a time-stamp and was discarded."
+        ) from e
     except requests.Timeout as e:
         raise TimestampRequestError(
-            f"{where} did not answer within {tsa.timeout:g} seconds.",
+            f"{where} did not answer within {tsa.timeout:g} seconds (the deadline for its whole answer).",
             hint="It may be overloaded or down; try again later with 'evidence timestamp add'.",
         ) from e
     except requests.ConnectionError as e:
@@ -950,9 +949,10 @@ def _post(tsa: TSAConfig, query: bytes, session: requests.Session | None) -> byt
         ) from e
     except requests.RequestException as e:
         raise TimestampRequestError(f"{where} could not be asked: {_reason(e)}.") from e
-    finally:
-        if session is None:
-            http.close()
+    if r.status != 200:
+        status = f"{r.status} {r.reason}".strip()
+        raise TimestampRequestError(f"{where} answered with HTTP error {status} instead of a time-stamp.")
+    return r.body
 
 
 def _reason(err: Exception) -> str:

@@ -141,12 +141,14 @@ class TrustPolicy:
     @classmethod
     def load(cls, path: Path | str) -> TrustPolicy:
         """Read and parse a policy file; certificate paths in it are relative to its folder."""
+        from evidence._internal.files import MAX_CONFIG_BYTES, read_file
+
         p = Path(path)
         try:
-            data = p.read_bytes()
-        except OSError as e:
+            data = read_file(p, limit=MAX_CONFIG_BYTES, what="trust policy", error=FormatError)
+        except FormatError as e:
             raise FormatError(
-                f"could not read the trust policy {p}: {e.strerror or e}",
+                f"could not read the trust policy: {e.message}",
                 hint="Create it as described in docs/trust-policy.md, or give its path.",
             ) from e
         return cls.parse(data, base_dir=p.parent, source=str(p))

@@ -473,10 +473,15 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     _fsync_dir(path.parent)
 
 
+MAX_LOGS_FILE_BYTES = 16 << 20
+MAX_STATE_BYTES = 1 << 20
+
+
 def _read_logs(path: Path) -> dict[str, tuple[Verifier, ...]]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    from evidence._internal.files import read_file_or_none
+
+    raw = read_file_or_none(path, limit=MAX_LOGS_FILE_BYTES, what="trusted-logs file", error=WitnessConfigError)
+    if raw is None:
         return {}
     try:
         d = json.loads(raw)
@@ -607,14 +612,15 @@ class Witness:
         """Open a witness directory made by :func:`init_witness`."""
         d = Path(directory)
         skey = d / SKEY_FILE
+        from evidence._internal.files import MAX_KEY_BYTES, read_file_or_none
+
         try:
-            signer = Signer.from_skey(skey.read_text())
-        except FileNotFoundError:
-            raise WitnessConfigError(
-                f"{d} is not a witness directory (no {SKEY_FILE})", hint="Create one with `evidence witness init`."
-            ) from None
-        except OSError as e:
-            raise WitnessConfigError(f"cannot read the witness key {skey}: {e.strerror}") from e
+            raw = read_file_or_none(skey, limit=MAX_KEY_BYTES, what="witness key", error=WitnessConfigError)
+            if raw is None:
+                raise WitnessConfigError(
+                    f"{d} is not a witness directory (no {SKEY_FILE})", hint="Create one with `evidence witness init`."
+                )
+            signer = Signer.from_skey(raw.decode("utf-8", "replace"))
         except KeyFormatError as e:
             raise WitnessConfigError(f"the witness key {skey} is malformed: {e.message}") from e
         if signer.key_type != ALG_COSIGNATURE_V1:
@@ -656,12 +662,11 @@ class Witness:
 
     @staticmethod
     def _read_state(path: Path) -> LogState | None:
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
+        from evidence._internal.files import read_file_or_none
+
+        raw = read_file_or_none(path, limit=MAX_STATE_BYTES, what="witness state", error=WitnessConfigError)
+        if raw is None:
             return None
-        except OSError as e:
-            raise WitnessConfigError(f"cannot read the witness state {path}: {e.strerror}") from e
         return LogState.from_json(raw, path)
 
     def latest_checkpoint(self, hex_origin_hash: str) -> bytes | None:
@@ -801,15 +806,6 @@ def _add_checkpoint_url(url: str) -> str:
     return u if u.endswith("/add-checkpoint") else u + "/add-checkpoint"
 
 
-def _read_capped(resp: requests.Response, limit: int) -> bytes:
-    data = bytearray()
-    for chunk in resp.iter_content(8192):
-        data += chunk
-        if len(data) > limit:
-            raise WitnessBadResponse(f"the witness's reply is larger than {limit} bytes")
-    return bytes(data)
-
-
 _REFUSALS: dict[int, type[WitnessRefused]] = {
     400: WitnessBadRequest,
     403: WitnessForbidden,
@@ -845,24 +841,30 @@ def submit_checkpoint(
     body = AddCheckpointRequest(old_size, tuple(proof_hashes), note_bytes).to_bytes()
     target = _add_checkpoint_url(url)
     what = f"the checkpoint of {cp.origin!r} at size {cp.size}"
-    http = session if session is not None else requests.Session()
+    from evidence._internal.http import AnswerTooLarge, fetch
+
     try:
-        with http.post(
+        answer = fetch(
+            "POST",
             target,
             data=body,
             headers={"Content-Type": TEXT_CONTENT_TYPE, "User-Agent": "evidence-witness-client/1"},
-            timeout=timeout,
-            stream=True,
-        ) as resp:
-            reply = _read_capped(resp, MAX_REPLY_BYTES)
-            status, ctype = resp.status_code, resp.headers.get("content-type", "")
+            deadline=timeout,
+            limit=MAX_REPLY_BYTES,
+            session=session,
+        )
+    except AnswerTooLarge as e:
+        raise WitnessBadResponse(f"the witness's reply is larger than {MAX_REPLY_BYTES} bytes") from e
+    except requests.Timeout as e:
+        raise WitnessUnavailable(
+            f"the witness at {target} did not answer within {timeout:g} seconds (the deadline for its whole answer)",
+            hint="It may be overloaded or down; the checkpoint goes on without its cosignature.",
+        ) from e
     except requests.RequestException as e:
         raise WitnessUnavailable(
             f"could not reach the witness at {target}: {e}", hint="Check the URL and that the witness is running."
         ) from e
-    finally:
-        if session is None:
-            http.close()
+    reply, status, ctype = answer.body, answer.status, answer.header("content-type")
     text = reply.decode("utf-8", "replace").strip()[:300]
     if status == 200:
         try:

@@ -81,11 +81,23 @@ def _run(argv: list[str], timeout: float = 2.0) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
+def _system_file(path: Path) -> bytes:
+    """A system file (``/etc/hosts``, ``/etc/resolv.conf``, ...): a regular file of at most
+    1 MiB, else unreadable (OSError), like a missing one."""
+    from evidence._internal.files import MAX_CONFIG_BYTES, read_file
+    from evidence.errors import EvidenceError
+
+    try:
+        return read_file(path, limit=MAX_CONFIG_BYTES, what="system file")
+    except EvidenceError as e:
+        raise OSError(e.message) from e
+
+
 def software_report() -> dict[str, Any]:
     """Tool, Python, library and operating-system versions (the same for a whole batch)."""
     os_release: dict[str, str] = {}
     try:
-        for line in Path("/etc/os-release").read_text(encoding="utf-8").splitlines():
+        for line in _system_file(Path("/etc/os-release")).decode("utf-8", "replace").splitlines():
             key, sep, value = line.partition("=")
             if sep:
                 os_release[key] = value.strip().strip('"')
@@ -276,7 +288,7 @@ def hosts_file_report(hosts: Iterable[str], path: Path | None = None) -> dict[st
     path = path or _hosts_path()
     names = sorted({h.lower().rstrip(".") for h in hosts if h})
     try:
-        data = path.read_bytes()
+        data = _system_file(path)
     except OSError as err:
         return {
             "path": str(path),
@@ -310,7 +322,7 @@ def resolver_report() -> dict[str, Any]:
     report: dict[str, Any] = {}
     resolv = Path("/etc/resolv.conf")
     try:
-        data = resolv.read_bytes()
+        data = _system_file(resolv)
         nameservers, search, options = [], [], []
         for line in data.decode("utf-8", errors="replace").splitlines():
             fields = line.split("#", 1)[0].split()
@@ -332,7 +344,7 @@ def resolver_report() -> dict[str, Any]:
     except OSError:
         report["resolv_conf"] = None
     try:
-        text = Path("/etc/nsswitch.conf").read_text(encoding="utf-8", errors="replace")
+        text = _system_file(Path("/etc/nsswitch.conf")).decode("utf-8", errors="replace")
         match = re.search(r"^\s*hosts:\s*(.+)$", text, re.MULTILINE)
         report["nsswitch_hosts"] = match.group(1).strip() if match else None
     except OSError:

@@ -177,13 +177,18 @@ class StorageState:
         }
 
 
+MAX_STORAGE_STATE_BYTES = 64 << 20
+
+
 def load_storage_state(path: Path) -> StorageState:
     """Read a Playwright storage-state JSON file or a Netscape ``cookies.txt`` file."""
+    from evidence._internal.files import read_file
+
     try:
-        data = path.read_bytes()
-    except OSError as err:
+        data = read_file(path, limit=MAX_STORAGE_STATE_BYTES, what="file", error=StorageStateError)
+    except StorageStateError as err:
         raise StorageStateError(
-            f"The cookies / storage-state file {path} could not be read ({err.strerror or err}).",
+            f"The cookies / storage-state file could not be read: {err.message}",
             hint="Check the file name and that you may read it.",
         ) from None
     digest = hashlib.sha256(data).hexdigest()

@@ -36,6 +36,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from evidence._internal.files import open_regular
+from evidence.errors import LogCorruptError
+
 MAX_RUN = 1 << 21  # entries: a merge of two runs needs ~80 MiB at most
 _I8 = np.dtype("<i8")
 
@@ -80,7 +83,7 @@ class _Run:
     def __init__(self, path: Path, name: _RunName, *, check: bool) -> None:
         self.name = name
         n = name.end - name.start
-        with open(path, "rb") as f:
+        with open_regular(path, what="de-duplication index", error=LogCorruptError) as f:
             size = os.fstat(f.fileno()).st_size
             if size != 16 * n:
                 raise ValueError(f"{path.name}: {size} bytes, expected {16 * n}")
@@ -145,7 +148,7 @@ class DedupIndex:
             if run is None:
                 try:
                     run = _Run(self.path / rn.file, rn, check=rn.file not in self._written)
-                except (OSError, ValueError):
+                except (OSError, ValueError, LogCorruptError):  # a FIFO or device is damage too
                     junk.extend(r.file for r in chosen[i:])  # damaged: cover only what precedes it
                     break
                 self._runs[rn.file] = run

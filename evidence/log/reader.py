@@ -47,18 +47,26 @@ def verify_signed_by(signed: SignedCheckpoint, keys: Sequence[Verifier], *, orig
 class LogReader:
     """Proofs and entries of a tlog-tiles log, computed from its tiles alone."""
 
-    def __init__(self, location: str | DirectoryStorage | HTTPStorage, cache: int = 1024) -> None:
+    def __init__(
+        self, location: str | DirectoryStorage | HTTPStorage, cache: int = 1024, cache_bytes: int = 64 << 20
+    ) -> None:
         self.storage = open_storage(location) if isinstance(location, str) else location
         self._cache: dict[tuple[int, int, int], bytes] = {}
         self._cache_max = cache
+        # Entry bundles can be 16 MiB each: the cache is bounded in bytes too, not only in files.
+        self._cache_bytes_max = cache_bytes
+        self._cache_bytes = 0
 
     def _cached(self, key: tuple[int, int, int], load: Callable[[], bytes]) -> bytes:
         got = self._cache.get(key)
         if got is None:
             got = load()
-            if len(self._cache) >= self._cache_max:
-                self._cache.pop(next(iter(self._cache)))
+            while self._cache and (
+                len(self._cache) >= self._cache_max or self._cache_bytes + len(got) > self._cache_bytes_max
+            ):
+                self._cache_bytes -= len(self._cache.pop(next(iter(self._cache))))
             self._cache[key] = got
+            self._cache_bytes += len(got)
         return got
 
     def signed_checkpoint(self, keys: Sequence[Verifier], origin: str | None = None) -> SignedCheckpoint:
@@ -162,6 +170,21 @@ def audit(
     :class:`SignatureError` when the checkpoint is not signed by ``keys``.
     """
     reader = LogReader(location)
+    try:
+        return _audit(reader, keys, origin, progress)
+    except LogCorruptError as e:
+        # A file that is not a regular file, or larger than what it is can be (a FIFO, a
+        # link to /dev/zero, a sparse file of gigabytes): the log is not intact.
+        raise AuditError(f"the log cannot be audited: {e.message}") from e
+    finally:
+        close = getattr(reader.storage, "close", None)
+        if close is not None:
+            close()
+
+
+def _audit(
+    reader: LogReader, keys: Sequence[Verifier], origin: str | None, progress: Progress | None
+) -> AuditReport:
     raw = reader.storage.read("checkpoint")
     if raw is None:
         raise LogError(f"{reader.storage.describe()} has no checkpoint: it is not a tlog-tiles log")
@@ -234,7 +257,7 @@ def _audit_partials(reader: LogReader, size: int) -> int:
     if not root.is_dir():
         return 0
     for f in sorted(root.rglob("*")):
-        if not f.is_file() or f.name.startswith("."):
+        if f.name.startswith(".") or f.is_dir():
             continue
         rel = f.relative_to(reader.storage.root).as_posix()
         try:
@@ -243,7 +266,9 @@ def _audit_partials(reader: LogReader, size: int) -> int:
             raise AuditError(f"{rel} is not a tlog-tiles file; the log directory holds a stray file") from None
         if tid.width == tiles.TILE_WIDTH:
             continue
-        raw = f.read_bytes()
+        raw = reader.storage.read(rel)  # type-checked and capped (a FIFO or device is refused)
+        if raw is None:
+            continue
         if tid.level < 0:
             current = tiles.tile_width(0, tid.n, size)
             if tid.width > current:
@@ -272,7 +297,10 @@ def _audit_history(reader: LogReader, latest: SignedCheckpoint, keys: Sequence[V
     for f in sorted(base.rglob("checkpoint")):
         rel = f.relative_to(reader.storage.root).as_posix()
         try:
-            signed = SignedCheckpoint.parse(f.read_bytes())
+            raw = reader.storage.read(rel)  # type-checked and capped
+            if raw is None:
+                continue
+            signed = SignedCheckpoint.parse(raw)
             verify_signed_by(signed, keys, origin=latest.checkpoint.origin)
         except EvidenceError as e:
             raise AuditError(f"the older checkpoint {rel} does not verify: {e.message}") from e

@@ -49,6 +49,7 @@ __all__ = ["ENV_TOKEN", "RemoteLog", "SealableLog", "open_remote_log"]
 #: The environment variable holding the bearer token for a log server.
 ENV_TOKEN = "EVIDENCE_LOG_TOKEN"
 MAX_ANSWER_BYTES = 1 << 20
+MAX_TOKEN_FILE_BYTES = 64 << 10
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -91,11 +92,13 @@ class RemoteLog:
       when given, the server must present exactly this key, and every checkpoint must be
       signed by it. Without it, the key the server presents is used, and the trust
       decision is left to whoever verifies the bundles (who must pin the key);
-    - ``timeout``: seconds for reads; an append waits up to ``add_timeout`` (the server
-      answers only once the entry is durable, witnessed and time-stamped);
+    - ``timeout``: the deadline in seconds for each read, retries included; an append's
+      deadline is ``add_timeout`` (the server answers once the entry is durable and the
+      checkpoint signed, after at most a short wait for witnesses and TSAs). These are
+      deadlines for the whole exchange, not per socket read;
     - ``attempts``: how often a request is tried on 5xx answers and network errors, with
-      exponential backoff (0.5 s, 1 s, 2 s, ... at most 8 s). Resubmitting an entry is
-      safe: the log de-duplicates, so a retried entry keeps its index.
+      exponential backoff (0.5 s, 1 s, 2 s, ... at most 8 s), within the deadline.
+      Resubmitting an entry is safe: the log de-duplicates, so a retried entry keeps its index.
     """
 
     def __init__(
@@ -118,7 +121,9 @@ class RemoteLog:
         self.timeout = timeout
         self.add_timeout = add_timeout
         self.attempts = attempts
-        self._session = session or requests.Session()
+        from evidence._internal.http import bound
+
+        self._session = bound(session or requests.Session())
         self._storage: HTTPStorage | None = None
         self._proofs: dict[tuple[int, int], TlogProof] = {}
         self._notes: dict[int, bytes] = {}
@@ -184,47 +189,67 @@ class RemoteLog:
 
     # ------------------------------------------------------------------ HTTP
     def _request(self, method: str, path: str, *, body: bytes | None = None, timeout: float) -> tuple[int, bytes]:
-        """(status, body), retrying 429/5xx answers and network errors with backoff (bounded)."""
+        """(status, body), retrying 429/5xx answers and network errors with backoff.
+
+        ``timeout`` is a deadline for the whole call, retries and waits included: each
+        attempt gets what is left of it (see :mod:`evidence._internal.http`).
+        """
+        from evidence._internal.http import AnswerTooLarge, fetch
+
         url = self.base + path
         headers = {"Content-Type": "application/octet-stream"} if body is not None else {}
         if self.token is not None and method == "POST":
             headers["Authorization"] = f"Bearer {self.token}"
+        end = time.monotonic() + timeout
         delay = 0.5
         last = ""
         unreachable = False
         began = time.monotonic()
+        tried = 0
         for attempt in range(1, self.attempts + 1):
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            tried = attempt
             wait = delay
             try:
-                with self._session.request(
-                    method, url, data=body, headers=headers, timeout=(min(10.0, timeout), timeout), stream=True
-                ) as resp:
-                    data = resp.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
-                    if len(data) > MAX_ANSWER_BYTES:
-                        raise LogError(f"{url} answered with more than {MAX_ANSWER_BYTES} bytes; that is no proof")
-                    if resp.status_code not in RETRY_STATUSES:
-                        return resp.status_code, bytes(data)
-                    last = f"HTTP {resp.status_code}: {_text(data)}"
-                    unreachable = False
-                    retry_after = resp.headers.get("Retry-After", "")
-                    if retry_after.isdigit():
-                        wait = min(10.0, max(wait, float(retry_after)))
+                answer = fetch(
+                    method,
+                    url,
+                    data=body,
+                    headers=headers,
+                    deadline=left,
+                    limit=MAX_ANSWER_BYTES,
+                    session=self._session,
+                )
+                if answer.status not in RETRY_STATUSES:
+                    return answer.status, answer.body
+                last = f"HTTP {answer.status}: {_text(answer.body)}"
+                unreachable = False
+                retry_after = answer.header("Retry-After")
+                if retry_after.isdigit():
+                    wait = min(10.0, max(wait, float(retry_after)))
+            except AnswerTooLarge:
+                raise LogError(f"{url} answered with more than {MAX_ANSWER_BYTES} bytes; that is no proof") from None
             except requests.RequestException as e:
                 last, unreachable = network_reason(e, timeout), True
             if attempt == self.attempts:
                 break
-            time.sleep(wait * (0.8 + 0.4 * random.random()))
+            pause = wait * (0.8 + 0.4 * random.random())
+            if time.monotonic() + pause >= end:
+                break
+            time.sleep(pause)
             delay = min(8.0, delay * 2)
-        tried = f"tried {self.attempts} times over {time.monotonic() - began:.0f} s"
-        if unreachable:
+        attempts = f"{tried} attempt(s) over {time.monotonic() - began:.0f} s, within a deadline of {timeout:g} s"
+        if unreachable or not last:
             raise LogError(
-                f"the log server {self.base} could not be reached: {last} ({tried})",
+                f"the log server {self.base} could not be reached: {last or 'no time was left'} ({attempts})",
                 hint="Check the URL (the one `evidence log serve` printed, with any path prefix), that the "
                 "server is running, and that this machine can reach it (network, VPN, firewall, proxy). "
                 "Nothing was added to the log by this request; an entry sent again keeps its index.",
             )
         raise LogError(
-            f"the log server {self.base} is not working: it answered {method} /{path} with {last} ({tried})",
+            f"the log server {self.base} is not working: it answered {method} /{path} with {last} ({attempts})",
             hint="Try again later, or ask the log's operator; an entry sent again keeps its index.",
         )
 
@@ -420,7 +445,7 @@ class RemoteLog:
     def close(self) -> None:
         self._session.close()
         if self._storage is not None:
-            self._storage._session.close()
+            self._storage.close()
 
     def __enter__(self) -> RemoteLog:
         return self
@@ -435,10 +460,9 @@ def _text(data: bytes, limit: int = 300) -> str:
 
 
 def _read_token_file(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"cannot read the log token file {path}: {e.strerror or e}") from e
+    from evidence._internal.files import read_text_file
+
+    text = read_text_file(path, limit=MAX_TOKEN_FILE_BYTES, what="log token file", error=UsageError)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
     if len(lines) != 1:
         raise UsageError(f"the log token file {path} must hold exactly one token line")

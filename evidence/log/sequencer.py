@@ -271,17 +271,17 @@ class Log:
         after_checkpoint: AfterCheckpoint | None = None,
     ) -> Log:
         """Open an existing log directory."""
+        from evidence._internal.files import read_file_or_none
+        from evidence.log.storage import MAX_META_BYTES
+
         p = Path(path)
         meta = p / META_FILE
-        try:
-            raw = meta.read_bytes()
-        except FileNotFoundError:
+        raw = read_file_or_none(meta, limit=MAX_META_BYTES, what="log description", error=LogError)
+        if raw is None:
             raise LogError(
                 f"{p} is not a log directory (no {META_FILE})",
                 hint="Create one with `evidence log init DIR`.",
-            ) from None
-        except OSError as e:
-            raise LogError(f"cannot open the log {p}: {e.strerror}") from e
+            )
         info = LogInfo.from_json(raw, meta)
         kdir = Path(keys_dir) if keys_dir is not None else p / STATE_DIR / "keys"
         log = cls(p, info, keys_dir=kdir, after_checkpoint=after_checkpoint)
@@ -477,7 +477,8 @@ class Log:
         d = self.path / history_dir(size)
         if not d.is_dir():
             return []
-        return [f.read_bytes() for f in sorted(d.glob("*.tsr"))]
+        found = (self.storage.read(f"{history_dir(size)}/{f.name}") for f in sorted(d.glob("*.tsr")))
+        return [raw for raw in found if raw is not None]
 
     # ------------------------------------------------------------------ appending
     def append(self, entries: Iterable[bytes]) -> list[int]:
@@ -809,6 +810,16 @@ def _write_secret(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
+def _read_key(path: Path) -> str:
+    """A private key file's text: a regular file (a FIFO or device is refused) of at most 64 KiB."""
+    from evidence._internal.files import MAX_KEY_BYTES, read_file_or_none
+
+    raw = read_file_or_none(path, limit=MAX_KEY_BYTES, what="signing key", error=LogError)
+    if raw is None:
+        raise FileNotFoundError(2, "No such file", str(path))
+    return raw.decode("utf-8", "replace")
+
+
 def _load_or_make_keys(keys_dir: Path, origin: str) -> tuple[Signer, Signer]:
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     log_path, ts_path = keys_dir / LOG_SKEY, keys_dir / TIMESTAMP_SKEY
@@ -816,8 +827,8 @@ def _load_or_make_keys(keys_dir: Path, origin: str) -> tuple[Signer, Signer]:
         _write_secret(log_path, Signer.generate(origin, ALG_ED25519).skey())
     if not ts_path.exists():
         _write_secret(ts_path, Signer.generate(f"{origin}/timestamp", ALG_COSIGNATURE_V1).skey())
-    log_signer = Signer.from_skey(log_path.read_text())
-    ts_signer = Signer.from_skey(ts_path.read_text())
+    log_signer = Signer.from_skey(_read_key(log_path))
+    ts_signer = Signer.from_skey(_read_key(ts_path))
     if log_signer.name != origin:
         raise LogError(f"the key in {log_path} is for {log_signer.name!r}, not for the log {origin!r}")
     return log_signer, ts_signer
@@ -825,8 +836,8 @@ def _load_or_make_keys(keys_dir: Path, origin: str) -> tuple[Signer, Signer]:
 
 def _read_keys(keys_dir: Path, info: LogInfo) -> tuple[Signer, Signer]:
     try:
-        log_signer = Signer.from_skey((keys_dir / LOG_SKEY).read_text())
-        ts_signer = Signer.from_skey((keys_dir / TIMESTAMP_SKEY).read_text())
+        log_signer = Signer.from_skey(_read_key(keys_dir / LOG_SKEY))
+        ts_signer = Signer.from_skey(_read_key(keys_dir / TIMESTAMP_SKEY))
     except FileNotFoundError as e:
         raise LogError(
             f"the log's signing key {e.filename} is missing; only the log operator can append",

@@ -16,17 +16,69 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from evidence.errors import LogError
+from evidence._internal.files import read_file_or_none
+from evidence.errors import FormatError, LogCorruptError, LogError
 from evidence.log import tiles
 
-MAX_FETCH_BYTES = 1 << 20
+#: Caps on what one file of a log can be (see docs/log-format.md, "Size caps"). Nothing
+#: larger is read into memory, from a directory or over HTTP.
+MAX_CHECKPOINT_BYTES = 64 << 10
+MAX_TSR_BYTES = 1 << 20
+MAX_LISTING_BYTES = 1 << 20
+MAX_META_BYTES = 64 << 10
+MAX_JOURNAL_BYTES = 1 << 31
+MAX_OTHER_BYTES = 1 << 20
+#: The largest answer any file of a log can be (a full entry bundle of maximal entries).
+MAX_FETCH_BYTES = tiles.TILE_WIDTH * (2 + tiles.MAX_ENTRY_SIZE)
+
+
+def describe_file(path: str) -> str:
+    """What the log file at ``path`` is, in words (for messages)."""
+    if path == "checkpoint" or (path.startswith("history/") and path.endswith("/checkpoint")):
+        return "checkpoint"
+    if path.startswith("tile/entries/"):
+        return "entry bundle"
+    if path.startswith("tile/"):
+        return "hash tile"
+    if path.endswith(".tsr"):
+        return "time-stamp response"
+    return "log file"
+
+
+def max_file_size(path: str) -> int:
+    """The most bytes the log file at ``path`` can hold, by what it is.
+
+    A hash tile of width W is exactly 32*W bytes (at most 8192); an entry bundle of W
+    entries at most W*(2+65535) bytes; a checkpoint note 64 KiB (a few hundred signature
+    lines); an RFC 3161 response 1 MiB. Anything else a log holds: 1 MiB.
+    """
+    if path == "checkpoint" or (path.startswith("history/") and path.endswith("/checkpoint")):
+        return MAX_CHECKPOINT_BYTES
+    if path.startswith("tile/"):
+        try:
+            tid = tiles.parse_tile_path(path)
+        except FormatError:
+            return MAX_OTHER_BYTES
+        if tid.level < 0:
+            return tid.width * (2 + tiles.MAX_ENTRY_SIZE)
+        return tid.width * tiles.HASH
+    if path.endswith(".tsr"):
+        return MAX_TSR_BYTES
+    if path.startswith("history/") and path.endswith("/"):
+        return MAX_LISTING_BYTES
+    if path == ".state/log.json":
+        return MAX_META_BYTES
+    if path.startswith(".state/journal/"):
+        return MAX_JOURNAL_BYTES
+    return MAX_OTHER_BYTES
 
 
 class Storage(Protocol):
     """Read access to a tlog-tiles namespace (``checkpoint``, ``tile/...``)."""
 
     def read(self, path: str) -> bytes | None:
-        """The file's bytes, or None if it does not exist."""
+        """The file's bytes, or None if it does not exist. Raises :class:`LogError` when it
+        is not a regular file or is larger than :func:`max_file_size` allows."""
         ...
 
     def describe(self) -> str:
@@ -77,14 +129,9 @@ class DirectoryStorage:
     def read(self, path: str) -> bytes | None:
         if path.startswith("/") or ".." in path.split("/"):
             raise LogError(f"refusing the unsafe path {path!r}")
-        full = self._prefix + path
-        try:
-            with open(full, "rb") as f:
-                return f.read()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return None
-        except OSError as e:
-            raise LogError(f"cannot read {full}: {e.strerror}") from e
+        return read_file_or_none(
+            self._prefix + path, limit=max_file_size(path), what=describe_file(path), error=LogCorruptError
+        )
 
     def exists(self, path: str) -> bool:
         return self._full(path).is_file()
@@ -187,21 +234,30 @@ class HTTPStorage:
     """A tlog-tiles log served over HTTP(S), read-only."""
 
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
-        import requests
+        from evidence._internal.http import new_session
 
         self.base = base_url.rstrip("/") + "/"
         self.timeout = timeout
-        self._session = requests.Session()
+        self._session = new_session()
 
     def describe(self) -> str:
         return self.base
 
     def read(self, path: str) -> bytes | None:
+        """GET one file; the whole answer must arrive within ``timeout`` seconds and be
+        within :func:`max_file_size` of what the file is."""
         import requests
 
+        from evidence._internal.http import AnswerTooLarge, fetch
+
         url = self.base + path
+        limit = max_file_size(path)
         try:
-            resp = self._session.get(url, timeout=self.timeout, stream=True)
+            resp = fetch("GET", url, deadline=self.timeout, limit=limit, session=self._session)
+        except AnswerTooLarge:
+            raise LogCorruptError(f"{url} is larger than {limit:,} bytes; no such file of a log is") from None
+        except requests.Timeout as e:
+            raise LogError(f"could not fetch {url}: no complete answer within {self.timeout:g} seconds") from e
         except requests.RequestException as e:
             from evidence.log.net import network_reason
 
@@ -209,15 +265,14 @@ class HTTPStorage:
                 f"could not fetch {url}: {network_reason(e, self.timeout)}",
                 hint="Check the URL, that the log's server is running, and that this machine can reach it.",
             ) from e
-        with resp:
-            if resp.status_code == 404:
-                return None
-            if resp.status_code != 200:
-                raise LogError(f"fetching {url} gave HTTP {resp.status_code}")
-            data = resp.raw.read(MAX_FETCH_BYTES + 1, decode_content=True)
-            if len(data) > MAX_FETCH_BYTES:
-                raise LogError(f"{url} is larger than {MAX_FETCH_BYTES} bytes; no tile or checkpoint is")
-            return bytes(data)
+        if resp.status == 404:
+            return None
+        if resp.status != 200:
+            raise LogError(f"fetching {url} gave HTTP {resp.status}")
+        return resp.body
+
+    def close(self) -> None:
+        self._session.close()
 
 
 def read_tile(storage: Storage, level: int, n: int, width: int) -> bytes | None:

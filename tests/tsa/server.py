@@ -6,8 +6,9 @@
   ``shared/specs/rfc3161-local-tsa``), signing with one of those certificates.
 - :class:`TSAServer` serves a :class:`LocalTSA` over HTTP on 127.0.0.1 (ephemeral port)
   in a background thread, and can misbehave for real on demand: ``mode = "error"``
-  (HTTP 500), ``"garbage"`` (200 with junk), ``"hang"`` (accepts, never answers) or
-  ``"fixed"`` (always the same stored answer, e.g. a replay).
+  (HTTP 500), ``"garbage"`` (200 with junk), ``"hang"`` (accepts, never answers),
+  ``"fixed"`` (always the same stored answer, e.g. a replay) or ``"drip"`` (a genuine
+  answer, status line and headers included, one byte every ``drip_interval`` seconds).
 - :func:`resign_token` re-signs a genuine token's TSTInfo with another certificate via
   ``openssl cms``, for certificates ``openssl ts -reply`` itself refuses to sign with
   (for example one without the critical time-stamping EKU).
@@ -33,7 +34,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 TEST_POLICY_OID = "1.3.6.1.4.1.99999.3161.1"
 EkuProfile = Literal["critical", "noncritical", "none", "extra"]
-Mode = Literal["ok", "error", "garbage", "hang", "fixed"]
+Mode = Literal["ok", "error", "garbage", "hang", "fixed", "drip"]
 
 
 def _now() -> dt.datetime:
@@ -322,6 +323,7 @@ class TSAServer:
         self.mode: Mode = mode
         self.fixed = fixed
         self.requests = 0
+        self.drip_interval = 1.0
         self._release = threading.Event()
         outer = self
 
@@ -332,6 +334,22 @@ class TSAServer:
                 mode = outer.mode
                 if mode == "hang":
                     outer._release.wait(60)
+                    return
+                if mode == "drip":
+                    payload = outer.tsa.reply(body) if outer.tsa is not None else b"x" * 4096
+                    raw = (
+                        b"HTTP/1.0 200 OK\r\nContent-Type: application/timestamp-reply\r\n"
+                        b"Content-Length: %d\r\n\r\n" % len(payload)
+                    ) + payload
+                    try:
+                        for i in range(len(raw)):
+                            if outer._release.wait(outer.drip_interval):
+                                return
+                            self.wfile.write(raw[i : i + 1])
+                            self.wfile.flush()
+                    except OSError:
+                        pass
+                    self.close_connection = True
                     return
                 if mode == "error":
                     self._send(500, b"internal error", "text/plain")
