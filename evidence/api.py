@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from evidence.bundle import Bundle, remove_stale, seal
 from evidence.capture import CaptureOptions, Capturer
+from evidence.capture.budget import ProgressCallback
 from evidence.config import TSAConfig, evidence_home, load_config, select_tsas
 from evidence.errors import UsageError
 from evidence.log import Log
@@ -102,8 +103,11 @@ def capture_with(
     tsas: Sequence[TSAConfig] = (),
     name: str | None = None,
     options: CaptureOptions | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Bundle:
-    """Capture one URL with a running browser and seal it into ``the_log``."""
+    """Capture one URL with a running browser and seal it into ``the_log``. ``progress``
+    is called with a short label as each step starts (see :meth:`Capturer.capture`),
+    then with ``"sealing into the log"``."""
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -112,7 +116,9 @@ def capture_with(
     remove_stale(out)
     with tempfile.TemporaryDirectory(prefix=f".evidence-capture-{os.getpid()}-", dir=out) as tmp:
         cap_dir = Path(tmp) / "capture"
-        capturer.capture(url, cap_dir, options)
+        capturer.capture(url, cap_dir, options, progress=progress)
+        if progress is not None:
+            progress("sealing into the log")
         return seal(cap_dir, the_log, out, name=name, tsas=tsas)
 
 
@@ -124,6 +130,7 @@ def capture(
     tsa: str | Sequence[str] | None = None,
     name: str | None = None,
     executable: str | None = None,
+    progress: ProgressCallback | None = None,
     **options: Any,
 ) -> Bundle:
     """Capture ``url``, seal it into the log and write a proof bundle; return the Bundle.
@@ -132,10 +139,12 @@ def capture(
     ``operator``, ``viewport_width``, ``timeout_s``, ``insecure``, ...). ``log`` is a
     :class:`~evidence.log.Log`, a log directory, or None for the embedded default log.
     ``tsa`` names configured time-stamping authorities or gives their URLs (default: all
-    configured in ``config.toml``).
+    configured in ``config.toml``). ``budget_s`` bounds the whole capture (default 120 s);
+    ``pdf=False`` / ``mhtml=False`` leave those files out (recorded as turned off).
+    ``progress`` is called with a short label (``"PDF"``, ...) as each step starts.
 
     Raises :class:`~evidence.errors.CaptureError` (nothing written anywhere) when the page
     cannot be captured.
     """
     with session(log=log, tsa=tsa, executable=executable, **options) as (capturer, the_log, tsas):
-        return capture_with(capturer, the_log, url, out_dir=out_dir, tsas=tsas, name=name)
+        return capture_with(capturer, the_log, url, out_dir=out_dir, tsas=tsas, name=name, progress=progress)

@@ -40,6 +40,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from evidence.capture import http as wire
+from evidence.capture.budget import (
+    FINISH_SHARE,
+    LABELS,
+    RECORDING_ORDER,
+    Budget,
+    ProgressCallback,
+)
 from evidence.capture.discovery import BrowserExecutable, find_chromium
 from evidence.capture.environment import (
     _run,
@@ -111,7 +118,7 @@ _SCROLL_PAUSE_MS = 30
 _EARLY_RECORD_MS = 200
 
 _SCROLL_JS = """
-async ({maxHeight, pause}) => {
+async ({maxHeight, pause, maxMs}) => {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const frame = () =>
     Promise.race([new Promise((r) => requestAnimationFrame(() => r())), sleep(100)]);
@@ -120,7 +127,9 @@ async ({maxHeight, pause}) => {
   const height = () => Math.max(root.scrollHeight, body());
   const step = Math.max(100, window.innerHeight);
   let y = 0, steps = 0;
-  while (y + window.innerHeight < Math.min(height(), maxHeight) && steps < 10000) {
+  const until = performance.now() + (maxMs === undefined ? 1e12 : maxMs);
+  while (y + window.innerHeight < Math.min(height(), maxHeight) && steps < 10000 &&
+         performance.now() < until) {
     y += step;
     window.scrollTo(0, y);
     steps += 1;
@@ -510,11 +519,11 @@ class _Page:
     recorder: NetworkRecorder
     main: Exchange | None
     main_chain: list[Exchange]
-    screenshot_full: bytes
-    screenshot_viewport: bytes
-    dom: bytes
-    mhtml: bytes
-    pdf: bytes
+    screenshot_full: bytes | None
+    screenshot_viewport: bytes | None
+    dom: bytes | None
+    mhtml: bytes | None
+    pdf: bytes | None
     chain_der: list[bytes]
     page_width: int
     page_height: int
@@ -538,13 +547,13 @@ def _browse(
     opts: CaptureOptions,
     user_agent: str,
     storage: StorageState | None,
+    budget: Budget,
 ) -> _Page:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     timings: dict[str, float] = {}
     warnings: list[str] = []
-    timeout_ms = opts.timeout_s * 1000
     t = time.monotonic()
     try:
         tab = _take_tab(process, opts, user_agent, storage)
@@ -566,25 +575,30 @@ def _browse(
         origins_at_start = len(storage.state.get("origins", [])) if storage else 0
         timings["context_ms"] = _ms(t) if not tab.prewarmed else 0.0
 
-        t = time.monotonic()
-        deadline = t + opts.timeout_s
+        t = budget.begin("navigation")
+        deadline = min(t + opts.timeout_s, budget.loading_deadline())
         loads_before_goto = len(tab.loads)
+        given_ms = _wait_ms(budget, opts.timeout_s)
         try:
-            page.goto(target.url, wait_until="commit", timeout=timeout_ms)
+            page.goto(target.url, wait_until="commit", timeout=given_ms)
         except PlaywrightTimeout:
             raise CaptureTimeoutError(
-                f"The site {target.host} did not answer the browser within {seconds(opts.timeout_s)}.",
-                hint="Try again later, or allow more time (CaptureOptions(timeout_s=...)).",
+                f"The site {target.host} did not answer the browser within "
+                f"{seconds(round(given_ms / 1000, 1))}.",
+                hint="Try again later, or allow more time (CaptureOptions(timeout_s=..., budget_s=...)).",
             ) from None
         except PlaywrightError as err:
             raise _explain_browser_error(err, target) from None
         timings["navigation_ms"] = _ms(t)
+        budget.done("navigation", t)
+        t_load = budget.begin("load")
         load_event = _wait_for_load(page, tab, recorder, opts, deadline, loads_before_goto)
         if not load_event:
             warnings.append(
-                f"The page had not finished loading after {seconds(opts.timeout_s)} (its load "
+                f"The page had not finished loading after {seconds(round(deadline - t, 1))} (its load "
                 "event never fired); it was recorded as it was then."
             )
+        budget.done("load", t_load, "ok" if load_event else "cut")
         timings["load_ms"] = _ms(t)
 
         # Scroll, settle and record; if the page moves on by itself meanwhile (script or
@@ -604,32 +618,39 @@ def _browse(
             nonlocal recordings, shots_navigations
             shots_navigations = len(tab.navigations)
             recordings += 1
-            return _record(page, cdp, opts, timings)
+            return _record(page, cdp, opts, timings, budget)
 
         for _round in range(4):
             navigations, loads = len(tab.navigations), len(tab.loads)
-            t = time.monotonic()
+            t = budget.begin("scroll")
             if opts.scroll:
                 try:
                     scrolled = page.evaluate(
                         _SCROLL_JS,
-                        {"maxHeight": opts.full_page_max_height, "pause": _SCROLL_PAUSE_MS},
+                        {
+                            "maxHeight": opts.full_page_max_height,
+                            "pause": _SCROLL_PAUSE_MS,
+                            "maxMs": budget.loading_left() * 1000,
+                        },
                     )
                     scroll_steps = int(scrolled.get("steps", 0))
                 except PlaywrightError as err:
                     if len(tab.navigations) == navigations and "navigat" not in str(err):
                         raise
             scroll_ms += _ms(t)
-            t = time.monotonic()
-            quiet = _settle(page, recorder, opts, early_ms, prewarm)
+            budget.done("scroll", t, "ok" if opts.scroll else "off")
+            t = budget.begin("settle")
+            loading_end = budget.loading_deadline()
+            quiet = _settle(page, recorder, opts, early_ms, prewarm, loading_end)
             if len(tab.navigations) == navigations:
                 if opts.wait_selector:
-                    _wait_selector(page, opts, timeout_ms)
+                    _wait_selector(page, opts, _wait_ms(budget, opts.timeout_s))
                 if opts.wait_ms:
-                    page.wait_for_timeout(opts.wait_ms)
+                    page.wait_for_timeout(min(opts.wait_ms, max(1.0, budget.loading_left() * 1000)))
                 if opts.wait_selector or opts.wait_ms:
-                    quiet = _settle(page, recorder, opts, early_ms, None)
+                    quiet = _settle(page, recorder, opts, early_ms, None, loading_end)
             settle_ms += _ms(t)
+            budget.done("settle", t, "ok" if quiet else "cut")
             if len(tab.navigations) == navigations:
                 activity = recorder.activity
                 try:
@@ -639,30 +660,41 @@ def _browse(
                         raise
                     shots = None
                 t = time.monotonic()
-                if quiet:  # wait out the rest of settle_ms
-                    quiet = _settle(page, recorder, opts, opts.settle_ms, None)
+                if quiet and budget.busy is None:  # wait out the rest of settle_ms
+                    quiet = _settle(page, recorder, opts, opts.settle_ms, None, _finish_line(budget))
                 settle_ms += _ms(t)
                 if len(tab.navigations) == navigations:
+                    if budget.busy is not None or budget.bound_s(RECORDING_ORDER[0]) < 1:
+                        # An artifact was stopped, or no time is left to record again.
+                        if shots is not None and recorder.activity != activity:
+                            warnings.append(
+                                "The network woke up while the page was being recorded and no "
+                                "time was left in the capture's budget to record it again: the "
+                                "artifacts may show the page at slightly different moments."
+                            )
+                        break
                     if shots is None or recorder.activity != activity:
                         # The network woke up while the page was being recorded: it had
                         # not settled. It has now been quiet for settle_ms: record again.
                         shots = record()
                     break
-            if not _wait_for_load(page, tab, recorder, opts, time.monotonic() + opts.timeout_s, loads):
+            again = min(time.monotonic() + opts.timeout_s, budget.loading_deadline())
+            if not _wait_for_load(page, tab, recorder, opts, again, loads):
                 break
         else:
             warnings.append(
                 "The page kept navigating to new addresses by itself; it was recorded as it "
                 "was after four rounds."
             )
-        if shots is None or shots_navigations != len(tab.navigations):
+        if shots is None or (shots_navigations != len(tab.navigations) and budget.busy is None):
             shots = record()
         timings["scroll_ms"] = scroll_ms
         timings["settle_ms"] = settle_ms
         if not quiet:
             warnings.append(
                 f"The network never stayed quiet for {opts.settle_ms} ms within "
-                f"{seconds(opts.settle_max_s)}; requests still in flight are listed as such."
+                f"{seconds(opts.settle_max_s)} (or the capture's time budget); requests still "
+                "in flight are listed as such."
             )
         dims = shots.dims
         page_width, page_height = shots.width, shots.height
@@ -681,6 +713,11 @@ def _browse(
             ex for ex in recorder.main_exchanges() if ex.hops[0].response or ex.final.response
         ]
         main = _pick_main(main_chain, final_url)
+        if budget.busy is not None:
+            recorder.unavailable = (
+                "body not taken: the browser was stopped while making "
+                f"{budget.busy} (it exceeded its share of the capture's time budget)"
+            )
         recorder.finalize(dims.get("charset"), main.request_id if main else None)
         _check_size(recorder, opts)
         for ex in recorder.ordered():
@@ -689,14 +726,9 @@ def _browse(
                 _check_size(recorder, opts)
         chain_der: list[bytes] = []
         if final_url.startswith("https://"):
-            origin = check_url(final_url).origin
-            try:
-                got = cdp.send("Network.getCertificate", {"origin": origin})
-                chain_der = [base64.b64decode(c) for c in got.get("tableNames", [])]
-            except PlaywrightError as err:
-                warnings.append(
-                    f"The browser did not give the certificate chain ({_first_line(err)})."
-                )
+            chain_der = _certificate_chain(cdp, final_url, budget, warnings)
+        else:
+            budget.mark("tls-chain.pem", "none", "plain HTTP: no certificate")
         timings["bodies_ms"] = _ms(t)
         seen = {hop.url for ex in recorder.exchanges.values() for hop in ex.hops}
         for url in tab.playwright_urls:
@@ -741,11 +773,12 @@ def _browse(
         tab.close()
 
 
-def _screenshot(cdp: CDPSession, params: dict[str, Any]) -> bytes:
+def _screenshot(cdp: CDPSession, params: dict[str, Any], timeout_ms: float = 0) -> bytes:
     # Lossless PNG either way; optimizeForSpeed trades file size for encoding time.
     got = cdp.send(
         "Page.captureScreenshot",
         {"format": "png", "fromSurface": True, "optimizeForSpeed": True, **params},
+        timeout=timeout_ms,
     )
     return base64.b64decode(got["data"])
 
@@ -794,11 +827,15 @@ def _settle(
     opts: CaptureOptions,
     quiet_ms: int,
     idle_work: Callable[[], None] | None,
+    until: float | None = None,
 ) -> bool:
     """Wait until no request has been in flight for ``quiet_ms``; False on giving up
-    (after ``settle_max_s``). ``idle_work`` runs once while waiting if at least 350 ms of
-    a full ``settle_ms`` of quiet remain."""
+    (after ``settle_max_s``, or at ``until``, a ``time.monotonic()`` deadline from the
+    capture's budget). ``idle_work`` runs once while waiting if at least 350 ms of a full
+    ``settle_ms`` of quiet remain."""
     give_up = time.monotonic() + opts.settle_max_s
+    if until is not None:
+        give_up = min(give_up, until)
     quiet_s = quiet_ms / 1000
     full_s = opts.settle_ms / 1000
     while True:
@@ -838,18 +875,21 @@ class _Shots:
     dims: dict[str, Any]
     width: int
     height: int
-    full: bytes
-    viewport: bytes
-    dom: bytes
+    full: bytes | None
+    viewport: bytes | None
+    dom: bytes | None
     title: str
     final_url: str
-    mhtml: bytes
-    pdf: bytes
+    mhtml: bytes | None
+    pdf: bytes | None
 
 
-def _record(page: Page, cdp: CDPSession, opts: CaptureOptions, timings: dict[str, float]) -> _Shots:
-    """Back at the top: full-page and viewport PNGs, DOM, MHTML, PDF (times added up
-    in ``timings`` over recordings)."""
+def _record(
+    page: Page, cdp: CDPSession, opts: CaptureOptions, timings: dict[str, float], budget: Budget
+) -> _Shots:
+    """Back at the top: viewport PNG, DOM, MHTML, full-page PNG, PDF (times added up in
+    ``timings`` over recordings). Each artifact is made within its bound from ``budget``
+    (:func:`_artifact`); the two that can take minutes on a huge page come last."""
 
     def spent(name: str, start: float) -> None:
         timings[name] = round(timings.get(name, 0.0) + _ms(start), 3)
@@ -858,34 +898,193 @@ def _record(page: Page, cdp: CDPSession, opts: CaptureOptions, timings: dict[str
     dims: dict[str, Any] = page.evaluate(_TOP_JS)
     width = int(dims.get("width") or opts.viewport_width)
     height = int(dims.get("height") or opts.viewport_height)
-    full = _screenshot(
-        cdp,
-        {
-            "captureBeyondViewport": True,
-            "clip": {
-                "x": 0,
-                "y": 0,
-                "width": width,
-                "height": min(height, opts.full_page_max_height),
-                "scale": 1,
-            },
-        },
-    )
-    viewport = _screenshot(cdp, {})
+    viewport = _artifact(budget, "screenshot-viewport.png", lambda ms: _screenshot(cdp, {}, ms))
     spent("screenshots_ms", t)
 
     t = time.monotonic()
-    dom = page.content().encode("utf-8")
-    title = page.title()
     final_url = page.url
-    mhtml = str(cdp.send("Page.captureSnapshot", {"format": "mhtml"})["data"]).encode("utf-8")
+    got_title: list[str] = []
+    dom = _artifact(budget, "dom.html", lambda ms: _dom_html(cdp, ms, got_title))
+    title = got_title[0] if got_title else ""
+    mhtml = _artifact(
+        budget,
+        "page.mhtml",
+        lambda ms: str(
+            cdp.send("Page.captureSnapshot", {"format": "mhtml"}, timeout=ms)["data"]
+        ).encode("utf-8"),
+        enabled=opts.mhtml,
+        off="turned off (--no-mhtml, or CaptureOptions(mhtml=False))",
+    )
     spent("dom_mhtml_ms", t)
 
     t = time.monotonic()
-    page.emulate_media(media="screen")
-    pdf = page.pdf(format=_PDF_FORMAT, print_background=True)
+    clip = {"x": 0, "y": 0, "width": width, "height": min(height, opts.full_page_max_height)}
+    full = _artifact(
+        budget,
+        "screenshot-full.png",
+        lambda ms: _screenshot(
+            cdp, {"captureBeyondViewport": True, "clip": {**clip, "scale": 1}}, ms
+        ),
+    )
+    if full is not None and height > opts.full_page_max_height:
+        step = budget.steps["screenshot-full.png"]
+        step.status, step.reason = "cut", f"the page is {height} px tall; cut at {opts.full_page_max_height} px"
+    spent("screenshots_ms", t)
+
+    t = time.monotonic()
+    pdf = _artifact(
+        budget,
+        "page.pdf",
+        lambda ms: _pdf(page, cdp, ms),
+        enabled=opts.pdf,
+        off="turned off (--no-pdf, or CaptureOptions(pdf=False))",
+    )
     spent("pdf_ms", t)
     return _Shots(dims, width, height, full, viewport, dom, title, final_url, mhtml, pdf)
+
+
+_DOM_JS = """(() => {
+  let html = '';
+  if (document.doctype) html = new XMLSerializer().serializeToString(document.doctype);
+  if (document.documentElement) html += document.documentElement.outerHTML;
+  return {html: html, title: document.title};
+})()"""
+
+
+def _dom_html(cdp: CDPSession, timeout_ms: float, title: list[str]) -> bytes:
+    """The rendered DOM as ``page.content()`` serializes it (same script, also run in an
+    isolated world the page's scripts cannot reach), through calls with a timeout; the
+    document title goes into ``title``."""
+    until = time.monotonic() + timeout_ms / 1000
+
+    def left() -> float:
+        return max(1.0, (until - time.monotonic()) * 1000)
+
+    frame = cdp.send("Page.getFrameTree", timeout=left())["frameTree"]["frame"]["id"]
+    world = cdp.send(
+        "Page.createIsolatedWorld", {"frameId": frame, "worldName": "evidence-dom"}, timeout=left()
+    )
+    got = cdp.send(
+        "Runtime.evaluate",
+        {"expression": _DOM_JS, "contextId": world["executionContextId"], "returnByValue": True},
+        timeout=left(),
+    )
+    if "exceptionDetails" in got:
+        raise BrowserError(f"The rendered page could not be serialized ({got['exceptionDetails'].get('text')}).")
+    value = got["result"]["value"]
+    title.append(str(value.get("title") or ""))
+    return str(value.get("html") or "").encode("utf-8")
+
+
+def _pdf(page: Page, cdp: CDPSession, timeout_ms: float) -> bytes:
+    """The page as an A4 PDF with backgrounds, screen media: what ``page.pdf(format="A4",
+    print_background=True)`` asks Chromium for, through a call that has a timeout."""
+    page.emulate_media(media="screen")
+    got = cdp.send(
+        "Page.printToPDF",
+        {
+            "paperWidth": 8.27,
+            "paperHeight": 11.7,
+            "printBackground": True,
+            "marginTop": 0,
+            "marginBottom": 0,
+            "marginLeft": 0,
+            "marginRight": 0,
+            "scale": 1,
+            "preferCSSPageSize": False,
+            "transferMode": "ReturnAsBase64",
+        },
+        timeout=timeout_ms,
+    )
+    return base64.b64decode(got["data"])
+
+
+def _artifact(
+    budget: Budget,
+    name: str,
+    make: Callable[[float], bytes],
+    *,
+    enabled: bool = True,
+    off: str = "turned off",
+) -> bytes | None:
+    """``make(timeout_ms)`` within ``name``'s bound, or None with the reason recorded.
+
+    ``make`` passes the timeout to its DevTools call (``CDPSession.send(timeout=...)``),
+    which Playwright aborts when it expires. Chromium goes on working on it, so the page
+    takes no further commands: every artifact after it is skipped, and the page's
+    context is closed at the end of the capture (which stops its renderer process; the
+    browser itself stays usable).
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    if not enabled:
+        budget.mark(name, "off", off)
+        return None
+    if budget.busy is not None:
+        budget.mark(
+            name,
+            "skipped",
+            f"the browser was still busy with {budget.busy}, which was stopped at its time limit",
+        )
+        return None
+    limit = budget.bound_s(name)
+    if limit < 0.2:
+        budget.mark(name, "skipped", f"no time was left in the {seconds(budget.total_s)} budget")
+        return None
+    started = budget.begin(name)
+    try:
+        data = make(limit * 1000)
+    except PlaywrightTimeout:
+        budget.busy = name
+        budget.done(
+            name,
+            started,
+            "skipped",
+            limit_s=limit,
+            reason=f"stopped after {seconds(round(limit, 1))}: making it needed more than its share of "
+            f"the {seconds(budget.total_s)} budget",
+        )
+        return None
+    budget.done(name, started, limit_s=limit)
+    return data
+
+
+def _wait_ms(budget: Budget, timeout_s: float) -> float:
+    """A Playwright timeout (ms, never 0 = "no timeout") for a loading wait."""
+    return max(1.0, budget.wait_s(timeout_s) * 1000)
+
+
+def _finish_line(budget: Budget) -> float:
+    """The ``time.monotonic()`` value by which recording must end."""
+    return budget.start + budget.total_s * (1 - FINISH_SHARE)
+
+
+def _certificate_chain(
+    cdp: CDPSession, final_url: str, budget: Budget, warnings: list[str]
+) -> list[bytes]:
+    """The page's certificate chain (DER) from the browser, or [] with a warning."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    name = "tls-chain.pem"
+    if budget.busy is not None:
+        budget.mark(name, "skipped", f"the browser was still busy with {budget.busy}")
+        warnings.append(
+            f"The certificate chain was not taken: the browser was still busy with {budget.busy}, "
+            "stopped at its time limit (the raw fetch's view of the connection is in capture.json)."
+        )
+        return []
+    started = budget.begin(name)
+    origin = check_url(final_url).origin
+    try:
+        got = cdp.send(
+            "Network.getCertificate", {"origin": origin}, timeout=max(1000.0, budget.left() * 1000)
+        )
+    except PlaywrightError as err:
+        warnings.append(f"The browser did not give the certificate chain ({_first_line(err)}).")
+        budget.done(name, started, "skipped", reason=_first_line(err))
+        return []
+    budget.done(name, started)
+    return [base64.b64decode(c) for c in got.get("tableNames", [])]
 
 
 def _pick_main(chain: list[Exchange], final_url: str) -> Exchange | None:
@@ -1188,15 +1387,21 @@ class Capturer:
         url: str,
         out_dir: str | os.PathLike[str],
         options: CaptureOptions | None = None,
+        *,
+        progress: ProgressCallback | None = None,
     ) -> CaptureResult:
         """Capture ``url`` into the new folder ``out_dir``; see the module docstring.
 
         Returns a :class:`CaptureResult` (4xx/5xx pages included, flagged by
         ``http_error``). Raises a :class:`~evidence.errors.CaptureError` subclass, leaving
-        no ``out_dir``, when the page cannot be captured.
+        no ``out_dir``, when the page cannot be captured. The whole capture keeps within
+        ``options.budget_s`` (see :mod:`evidence.capture.budget`). ``progress``, if given,
+        is called with a short label (``"PDF"``, ``"full-page screenshot"``, ...) as each
+        step starts, in this thread.
         """
         opts = options or self.options
         t_total = time.monotonic()
+        budget = Budget(opts.budget_s, progress, start=t_total)
         started_at = utc_now()
         timings: dict[str, float] = {}
         target = check_url(url)
@@ -1213,26 +1418,28 @@ class Capturer:
         )
         snapshot_thread.start()
 
-        t = time.monotonic()
-        dns = wire.resolve(target, opts.timeout_s)
+        t = budget.begin("dns")
+        dns = wire.resolve(target, max(0.1, budget.wait_s(opts.timeout_s)))
         timings["dns_ms"] = _ms(t)
-        t = time.monotonic()
+        budget.done("dns", t)
+        t = budget.begin("raw_fetch")
         raw = wire.raw_fetch(
             target,
             user_agent=user_agent,
             cookies=storage.cookies if storage else [],
-            timeout_s=opts.timeout_s,
+            timeout_s=max(0.1, budget.wait_s(opts.timeout_s)),
             max_body_bytes=opts.max_body_bytes,
             max_redirects=opts.max_redirects,
             insecure=opts.insecure,
         )
-        timings["raw_fetch_ms"] = _ms(t)
         verify_error = None
         if opts.insecure and urlsplit(raw.final_url).scheme == "https":
             final = check_url(raw.final_url)
-            verify_error = wire.verify_tls(final.host, final.port, opts.timeout_s)
+            verify_error = wire.verify_tls(final.host, final.port, max(0.1, budget.wait_s(opts.timeout_s)))
+        timings["raw_fetch_ms"] = _ms(t)
+        budget.done("raw_fetch", t)
 
-        page = _browse(process, target, opts, user_agent, storage)
+        page = _browse(process, target, opts, user_agent, storage, budget)
         timings.update(page.timings)
         finished_at = utc_now()
         captures_before = process.captures
@@ -1257,8 +1464,11 @@ class Capturer:
         http_error = status >= 400
         tls = _tls_info(page, raw, verify_error, opts.insecure)
         resources = _resources(page.recorder)
+        t_warc = budget.begin("archive.warc.gz")
         warc, warc_summary = _write_warc(raw, page, opts, user_agent, process)
+        budget.done("archive.warc.gz", t_warc)
         warnings = list(page.warnings)
+        warnings.extend(_budget_warnings(budget))
         main_url = page.main.final.url if page.main else page.final_url
         if raw.final_url != main_url:
             warnings.append(
@@ -1315,7 +1525,17 @@ class Capturer:
         )
         timings["facts_ms"] = _ms(t)
 
-        names = [n for n in ARTIFACT_NAMES if n != "tls-chain.pem" or page.chain_der]
+        made: dict[str, bytes | None] = {
+            "archive.warc.gz": warc,
+            "screenshot-full.png": page.screenshot_full,
+            "screenshot-viewport.png": page.screenshot_viewport,
+            "dom.html": page.dom,
+            "page.pdf": page.pdf,
+            "page.mhtml": page.mhtml,
+            "tls-chain.pem": _chain_pem(page.chain_der) if page.chain_der else None,
+        }
+        files = {name: data for name, data in made.items() if data is not None}
+        names = [n for n in ARTIFACT_NAMES if n in files or n.endswith(".json")]
         facts: dict[str, Any] = {
             "format": CAPTURE_FORMAT,
             "requested_url": target.url,
@@ -1367,26 +1587,23 @@ class Capturer:
             },
             "warnings": warnings,
             "artifacts": names,
+            "artifacts_not_made": {
+                name: {"status": step.status, "reason": step.reason}
+                for name, step in budget.steps.items()
+                if name in made and made[name] is None and step.status in ("off", "skipped")
+            },
         }
 
-        t = time.monotonic()
-        files: dict[str, bytes] = {
-            "archive.warc.gz": warc,
-            "screenshot-full.png": page.screenshot_full,
-            "screenshot-viewport.png": page.screenshot_viewport,
-            "dom.html": page.dom,
-            "page.pdf": page.pdf,
-            "page.mhtml": page.mhtml,
-        }
-        if page.chain_der:
-            files["tls-chain.pem"] = _chain_pem(page.chain_der)
+        t = budget.begin("write")
         artifacts: dict[str, Path] = {}
         with Staging(out) as staging:
             for name, data in files.items():
                 artifacts[name] = staging.write(name, data)
             artifacts["environment.json"] = staging.write("environment.json", _json(environment))
             timings["write_ms"] = _ms(t)
+            budget.done("write", t)
             timings["total_ms"] = _ms(t_total)
+            facts["budget"] = budget.to_json()
             artifacts["capture.json"] = staging.write("capture.json", _json(facts))
             staging.commit()
         return CaptureResult(
@@ -1428,6 +1645,18 @@ class Capturer:
         return self._software
 
 
+def _budget_warnings(budget: Budget) -> list[str]:
+    """One plain sentence per artifact the budget or the options left out or cut."""
+    out: list[str] = []
+    for name, step in budget.steps.items():
+        if name not in ARTIFACT_NAMES or step.status not in ("off", "skipped"):
+            continue
+        if name == "tls-chain.pem":
+            continue  # has its own warning
+        out.append(f"{name} ({LABELS.get(name, name)}) was not made: {step.reason}.")
+    return out
+
+
 def _json(value: Any) -> bytes:
     import json
 
@@ -1438,6 +1667,8 @@ def capture_page(
     url: str,
     out_dir: str | os.PathLike[str],
     options: CaptureOptions | None = None,
+    *,
+    progress: ProgressCallback | None = None,
 ) -> CaptureResult:
     """Capture one page with a browser started and stopped for it (cold start).
 
@@ -1446,4 +1677,4 @@ def capture_page(
     check_url(url)  # refuse bad input before starting a browser
     check_output_dir(Path(out_dir))
     with Capturer(options) as capturer:
-        return capturer.capture(url, out_dir)
+        return capturer.capture(url, out_dir, progress=progress)

@@ -15,7 +15,8 @@ body, ``/big-resource-page?bytes=N`` a page whose stylesheet is large,
 chunked response with unusual header spacing, ``/account`` a page that needs a cookie,
 ``/framed`` a page with a cross-site frame, ``/js-redirect`` a script redirect to
 ``/listing``, ``/staged?gap=MS`` content arriving in stages (``/api/stage?n=N``,
-``/img/stage-final.png``) with MS of network quiet before each.
+``/img/stage-final.png``) with MS of network quiet before each, ``/huge?mb=N`` a listing
+of N MiB (default 30, at most 64; generated once, kept in memory).
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, pages.simple_html("Slow page", "<p>Finally here.</p>"))
         elif path == "/long":
             self._send(200, pages.long_html(int(query.get("px", "30000"))))
+        elif path == "/huge":
+            self._send(200, pages.huge_html(int(query.get("mb", "30"))))
         elif path == "/big":
             self._big(int(query.get("bytes", "1000000")), query.get("type", "text/plain"))
         elif path == "/staged":
