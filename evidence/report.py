@@ -110,11 +110,21 @@ def render_report(view: BundleView, *, edition: int = EDITIONS[0]) -> bytes:
             parts.append(_row(f"Step {i + 1} ({hop.get('status')})", hop.get("url")))
         parts.append("</table>\n")
     if view.has("evidence/screenshot-viewport.png"):
+        whole = [f"<code>{n}</code>" for n in ("screenshot-full.png", "page.pdf") if view.has(f"evidence/{n}")]
+        whole.append("the web archive")
+        where = ", ".join(whole[:-1]) + " and " + whole[-1] if len(whole) > 1 else whole[0]
         parts.append(
             "<h2>What a visitor saw (first screen)</h2>\n"
             '<p><img class="shot" src="screenshot-viewport.png" alt="Screenshot of the first screen of the page"></p>\n'
-            "<p>The whole page is in <code>screenshot-full.png</code>, <code>page.pdf</code> and the web archive.</p>\n"
+            f"<p>The whole page is in {where}.</p>\n"
         )
+    not_made = capture.get("artifacts_not_made")
+    if isinstance(not_made, dict) and not_made:
+        # Written by captures with a time budget (2026-12); older bundles have no such key.
+        parts.append('<p class="note">Not made in this capture (the capture record says why):</p>\n<table>\n')
+        for name, why in sorted(not_made.items()):
+            parts.append(_row(name, why.get("reason") if isinstance(why, dict) else why))
+        parts.append("</table>\n")
     server = capture.get("server") or {}
     dns = capture.get("dns") or {}
     tls = capture.get("tls") or {}

@@ -1262,6 +1262,7 @@ class _Verification:
             raise _Fail(f"{_CAPTURE_PATH} is not a capture record (a JSON object).", _CAPTURE_PATH)
         opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
         assert isinstance(opts, dict)
+        self.note_not_made(cap)
         pairs = [
             ("url", "requested_url", "the requested address", cap.get("requested_url")),
             ("final_url", "final_url", "the address finally shown", cap.get("final_url")),
@@ -1324,6 +1325,16 @@ class _Verification:
             "bundle's data produces.",
             (_CAPTURE_PATH, WARC_PATH, PAGES_PATH, REPORT_PATH, VERIFY_PATH),
         )
+
+    def note_not_made(self, cap: dict[str, Any]) -> None:
+        """A warning for each capture file the capture record says was not made (turned off,
+        or skipped at its time limit): a missing PDF is then a recorded fact, not a gap."""
+        not_made = cap.get("artifacts_not_made")
+        if not isinstance(not_made, dict):
+            return
+        for name, why in sorted(not_made.items()):
+            reason = why.get("reason") if isinstance(why, dict) else why
+            self.s.warnings.append(f"{name} was not made in this capture: {reason} ({_CAPTURE_PATH}).")
 
     def warc_statuses(self, targets: Sequence[str]) -> dict[str, list[int | None]]:
         from warcio.archiveiterator import ArchiveIterator
