@@ -10,13 +10,15 @@ any other capture). The steps of one capture, in order:
 3. open the page in a new context, recording every request via CDP Network events;
    wait for ``load``, scroll through the page so lazy content loads, wait until the
    network has been quiet for ``settle_ms`` (and for ``wait_selector``/``wait_ms``);
-4. record: full-page and viewport screenshots, rendered DOM, MHTML, PDF (screen media),
-   response bodies, the TLS certificate chain (recording starts 200 ms before the quiet
-   period is complete; it is done again if the network wakes up before then);
+4. record: viewport screenshot, rendered DOM, MHTML, full-page screenshot, PDF (screen
+   media), response bodies, the TLS certificate chain (recording starts 200 ms before
+   the quiet period is complete; it is done again if the network wakes up before then);
 5. write the WARC, ``environment.json`` and ``capture.json`` into a partial folder and
    rename it into place.
 
-A failure at any step raises a :class:`~evidence.errors.CaptureError` subclass and leaves
+The whole capture keeps to ``CaptureOptions.budget_s`` (:mod:`evidence.capture.budget`):
+each wait and each artifact has a bound, and an artifact over its bound is skipped with
+the reason recorded. A failure at any step raises a :class:`~evidence.errors.CaptureError` subclass and leaves
 no output folder. Not thread-safe: use one Capturer per thread.
 """
 

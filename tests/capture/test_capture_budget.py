@@ -151,3 +151,34 @@ def test_a_huge_page_is_captured_within_its_budget(capturer: Capturer, site: Any
     assert time.monotonic() - t < 60
     assert all(after.facts["budget"]["steps"][n]["status"] == "ok" for n in RECORDED)
     assert all((tmp_path / "after" / n).is_file() for n in RECORDED)
+
+
+def test_an_artifact_over_its_bound_is_stopped_and_the_browser_stays_usable(
+    capturer: Capturer, site: Any, tmp_path: Path
+) -> None:
+    # 10 MiB: loading and the cheap artifacts take seconds, the PDF a minute or more; with
+    # 40 s in all the PDF (or, on a very loaded machine, the full-page PNG before it) is
+    # stopped in the middle of its DevTools call, not skipped up front.
+    out = tmp_path / "ten"
+    start = time.monotonic()
+    result = capturer.capture(site.url("/huge?mb=10"), out, CaptureOptions(budget_s=40, mhtml=False))
+    took = time.monotonic() - start
+    assert took < 40 + 30, took
+    steps = result.facts["budget"]["steps"]
+    stopped = [n for n in RECORDED if (steps[n].get("reason") or "").startswith("stopped after")]
+    assert stopped, steps
+    [name] = stopped  # the page answers nothing after that: everything later is skipped as busy
+    assert steps[name]["status"] == "skipped" and not (out / name).exists()
+    assert steps[name]["ms"] / 1000 == pytest.approx(steps[name]["limit_s"], abs=5)
+    for later in RECORDED[RECORDED.index(name) + 1 :]:
+        if later != "page.mhtml":
+            assert steps[later]["status"] == "skipped" and "still busy" in steps[later]["reason"]
+    assert steps["page.mhtml"]["status"] == "off"
+    assert any(w.startswith(f"{name} ") and "stopped after" in w for w in result.warnings)
+    assert (out / "screenshot-viewport.png").is_file() and (out / "dom.html").is_file()
+    assert "Item 0<" in (out / "dom.html").read_text("utf-8")
+    # The browser was not wedged: the next capture is whole and quick.
+    t = time.monotonic()
+    after = capturer.capture(site.url("/listing"), tmp_path / "after")
+    assert time.monotonic() - t < 60
+    assert all(after.facts["budget"]["steps"][n]["status"] == "ok" for n in RECORDED)
