@@ -46,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--viewport", metavar="WxH", help="browser window size (default 1280x800)")
     g.add_argument("--user-agent", metavar="UA")
     g.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="longest wait for each step of loading (default 30; within --budget)"
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="longest wait for each step of loading (default 30; within --budget)",
     )
     g.add_argument(
         "--budget",

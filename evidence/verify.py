@@ -32,9 +32,11 @@ fails stops the check (later steps are reported as not run):
    refreshed one) and is signed by a time-stamping authority the user pins; a token from
    an authority nobody pinned is graded *not anchored*; ``tsa-<k>.pem`` holds exactly the
    certificates in token k; no token appears twice.
-8. **Consistency.** The manifest agrees with ``capture.json``; the web archive holds the
-   page's response with that status; ``pages.jsonl`` lists it; ``report.html`` and
-   ``VERIFY.txt`` are byte for byte what the bundle's data regenerates.
+8. **Consistency.** The manifest agrees with ``capture.json`` and seals every file it
+   lists as written (one the capture did not make is named with its reason and shown as
+   a warning); the web archive holds the page's response with that status;
+   ``pages.jsonl`` lists it; ``report.html`` and ``VERIFY.txt`` are byte for byte what
+   the bundle's data regenerates.
 
 The verdict is graded: VERIFIED (everything checks out against keys the user trusts),
 VERIFIED BUT NOT ANCHORED IN TRUST (consistent, but some signature was checked only with a
@@ -1281,6 +1283,7 @@ class _Verification:
                     _CAPTURE_PATH,
                     MANIFEST_PATH,
                 )
+        self.check_artifacts_sealed(cap)
         url, final_url, status = m.get("url"), m.get("final_url"), m.get("status")
         targets = [u for u in (final_url, url) if isinstance(u, str) and u]
         if not targets:
@@ -1325,6 +1328,26 @@ class _Verification:
             "bundle's data produces.",
             (_CAPTURE_PATH, WARC_PATH, PAGES_PATH, REPORT_PATH, VERIFY_PATH),
         )
+
+    def check_artifacts_sealed(self, cap: dict[str, Any]) -> None:
+        """Every file ``capture.json`` lists as written is sealed: a capture file may be
+        absent only with a recorded reason (``artifacts_not_made``), never silently."""
+        listed = cap.get("artifacts")
+        if not isinstance(listed, list):
+            return
+        files = self.s.manifest.get("files")
+        sealed = {f.get("path") for f in files if isinstance(f, dict)} if isinstance(files, list) else set()
+        for name in listed:
+            if not isinstance(name, str):
+                continue
+            path = WARC_PATH if name == "archive.warc.gz" else f"evidence/{name}"
+            if path not in sealed:
+                raise _Fail(
+                    f"{_CAPTURE_PATH} lists {name} among the files the capture wrote, but the bundle does not seal "
+                    f"{path}: a file of the capture is missing, and no reason for it is recorded.",
+                    _CAPTURE_PATH,
+                    path,
+                )
 
     def note_not_made(self, cap: dict[str, Any]) -> None:
         """A warning for each capture file the capture record says was not made (turned off,
