@@ -281,6 +281,7 @@ def test_preserve_no_pdf_no_mhtml_with_progress_and_the_bundle_verifies(
     assert "[1/1] fetching the page (raw copy) ..." in lines, r.stderr
     assert "[1/1] opening the page in the browser ..." in lines, r.stderr
     assert not any("PDF ..." in ln or "MHTML" in ln for ln in lines)
+    assert "[1/1] looking up the host ..." not in lines  # quick steps are not shown
     [bundle] = out.glob("*.wacz")
     with BundleView.open(bundle) as view:
         assert not view.has("evidence/page.pdf") and not view.has("evidence/page.mhtml")

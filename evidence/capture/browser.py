@@ -700,8 +700,8 @@ def _browse(
             )
         dims = shots.dims
         page_width, page_height = shots.width, shots.height
-        captured_height = min(page_height, opts.full_page_max_height)
-        if page_height > opts.full_page_max_height:
+        captured_height = min(page_height, opts.full_page_max_height) if shots.full is not None else 0
+        if page_height > opts.full_page_max_height and shots.full is not None:
             warnings.append(
                 f"The page is {page_height} px tall; the full-page screenshot shows the top "
                 f"{opts.full_page_max_height} px (the configured cap)."

@@ -144,6 +144,9 @@ def test_a_huge_page_is_captured_within_its_budget(capturer: Capturer, site: Any
     # Printing 30 MiB takes Chromium minutes: the PDF never fits.
     assert steps["page.pdf"]["status"] == "skipped"
     assert steps["screenshot-full.png"]["status"] in ("cut", "skipped")
+    shown = facts["page"]["full_page_captured_height"]
+    assert shown == (20_000 if steps["screenshot-full.png"]["status"] == "cut" else 0)
+    assert any("the full-page screenshot shows the top" in w for w in facts["warnings"]) == (shown > 0)
     assert (out / "archive.warc.gz").is_file() and (out / "capture.json").is_file()
     # The browser is not wedged: the same Capturer captures the next page whole, at once.
     t = time.monotonic()
