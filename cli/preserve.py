@@ -84,7 +84,21 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("capture options")
     g.add_argument("--viewport", metavar="WxH", help="browser window size (default 1280x800)")
     g.add_argument("--user-agent", metavar="UA", help="browser User-Agent string (default: the browser's own)")
-    g.add_argument("--timeout", type=float, metavar="SECONDS", help="page load timeout (default 30)")
+    g.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="longest wait for each step of loading (default 30; within --budget)",
+    )
+    g.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="longest time for one whole capture, every file included (default 120); "
+        "a file that would exceed its share is left out and the bundle says why",
+    )
+    g.add_argument("--no-pdf", action="store_true", help="do not make page.pdf (recorded as turned off)")
+    g.add_argument("--no-mhtml", action="store_true", help="do not make page.mhtml (recorded as turned off)")
     g.add_argument("--wait-selector", metavar="CSS", help="wait until this element appears")
     g.add_argument("--wait-ms", type=int, metavar="MS", help="extra wait after loading")
     g.add_argument("--storage-state", metavar="FILE", help="cookies/storage state for pages behind a login")
@@ -114,6 +128,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     for arg, field in (
         ("user_agent", "user_agent"),
         ("timeout", "timeout_s"),
+        ("budget", "budget_s"),
         ("wait_selector", "wait_selector"),
         ("wait_ms", "wait_ms"),
         ("case", "case"),
@@ -128,7 +143,46 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         opts["storage_state"] = Path(args.storage_state)
     if args.insecure:
         opts["insecure"] = True
+    if args.no_pdf:
+        opts["pdf"] = False
+    if args.no_mhtml:
+        opts["mhtml"] = False
     return opts
+
+
+class _Progress:
+    """Shows, on stderr, the capture step that is running once it has taken longer than
+    ``after`` seconds (one line per such step; quick steps are never shown)."""
+
+    def __init__(self, prefix: str, after: float = 1.5) -> None:
+        import threading
+
+        self.prefix = prefix
+        self.after = after
+        self._lock = threading.Lock()
+        self._step: str | None = None
+        self._since = 0.0
+        self._shown = True
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="preserve-progress", daemon=True)
+        self._thread.start()
+
+    def __call__(self, step: str) -> None:
+        with self._lock:
+            self._step, self._since, self._shown = step, time.monotonic(), False
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            with self._lock:
+                if self._shown or self._step is None or time.monotonic() - self._since < self.after:
+                    continue
+                self._shown = True
+                step = self._step
+            print(f"{self.prefix} {step} ...", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -205,8 +259,9 @@ def _run(args: argparse.Namespace) -> int:
             for n, listed in enumerate(urls, start=1):
                 url = listed.url
                 t0 = time.perf_counter()
+                progress = None if quiet else _Progress(f"[{n}/{len(urls)}]")
                 try:
-                    bundle = capture_with(capturer, log, url, out_dir=out, tsas=tsas)
+                    bundle = capture_with(capturer, log, url, out_dir=out, tsas=tsas, progress=progress)
                 except EvidenceError as e:
                     kind = "could not be captured" if isinstance(e, CaptureError) else "failed"
                     where = f" (line {listed.line} of {args.from_file})" if listed.line else ""
@@ -217,6 +272,9 @@ def _run(args: argparse.Namespace) -> int:
                         failed["line"] = listed.line
                     batch.results.append(failed)
                     continue
+                finally:
+                    if progress is not None:
+                        progress.close()
                 took = time.perf_counter() - t0
                 flag = f" (HTTP {bundle.status}: error page preserved)" if bundle.http_error else ""
                 say(f"[{n}/{len(urls)}] ok {url} -> {bundle.path} in {took:.1f}s{flag}")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from evidence.bundle import Bundle, remove_stale, seal
 from evidence.capture import CaptureOptions, Capturer
+from evidence.capture.budget import ProgressCallback
 from evidence.config import (
     TSAConfig,
     check_origin,
@@ -152,8 +153,11 @@ def capture_with(
     tsas: Sequence[TSAConfig] = (),
     name: str | None = None,
     options: CaptureOptions | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Bundle:
-    """Capture one URL with a running browser and seal it into ``the_log``."""
+    """Capture one URL with a running browser and seal it into ``the_log``. ``progress``
+    is called with a short label as each step starts (see :meth:`Capturer.capture`),
+    then with ``"sealing into the log"``."""
     out = Path(out_dir)
     created = [p for p in (out, *out.parents) if not p.exists()]
     try:
@@ -164,7 +168,9 @@ def capture_with(
         remove_stale(out)
         with tempfile.TemporaryDirectory(prefix=f".evidence-capture-{os.getpid()}-", dir=out) as tmp:
             cap_dir = Path(tmp) / "capture"
-            capturer.capture(url, cap_dir, options)
+            capturer.capture(url, cap_dir, options, progress=progress)
+            if progress is not None:
+                progress("sealing into the log")
             return seal(cap_dir, the_log, out, name=name, tsas=tsas)
     except BaseException:
         # A failed (or interrupted) capture leaves nothing: not even the folders made for it.
@@ -285,6 +291,7 @@ def capture(
     name: str | None = None,
     executable: str | None = None,
     origin: str | None = None,
+    progress: ProgressCallback | None = None,
     **options: Any,
 ) -> Bundle:
     """Capture ``url``, seal it into the log and write a proof bundle; return the Bundle.
@@ -300,6 +307,9 @@ def capture(
     thread), so a loop of ``capture()`` calls costs one browser start; it stops when the
     program exits, or on :func:`close_shared_browsers`. :class:`Session` does the same with
     an explicit lifetime.
+    ``budget_s`` bounds the whole capture (default 120 s); ``pdf=False`` / ``mhtml=False``
+    leave those files out (recorded as turned off). ``progress`` is called with a short label
+    (``"PDF"``, ...) as each step starts.
 
     Raises :class:`~evidence.errors.CaptureError` (nothing written anywhere) when the page
     cannot be captured.
@@ -316,6 +326,7 @@ def capture(
             tsas=tsas,
             name=name,
             options=CaptureOptions(**options),
+            progress=progress,
         )
     finally:
         if not isinstance(log, Log):

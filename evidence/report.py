@@ -277,11 +277,21 @@ def _report_v3(view: BundleView) -> bytes:
         )
     parts += _redirect_rows(capture)
     if view.has("evidence/screenshot-viewport.png"):
+        whole = [f"<code>{n}</code>" for n in ("screenshot-full.png", "page.pdf") if view.has(f"evidence/{n}")]
+        whole.append("the web archive")
+        where = ", ".join(whole[:-1]) + " and " + whole[-1] if len(whole) > 1 else whole[0]
         parts.append(
             "<h2>What the capture's browser showed (first screen)</h2>\n"
             '<p><img class="shot" src="screenshot-viewport.png" alt="Screenshot of the first screen of the page"></p>\n'
-            "<p>The whole page is in <code>screenshot-full.png</code>, <code>page.pdf</code> and the web archive.</p>\n"
+            f"<p>The whole page is in {where}.</p>\n"
         )
+    not_made = _get(capture, "artifacts_not_made")
+    if isinstance(not_made, dict) and not_made:
+        # Captures with a time budget name every file they did not make, and why.
+        parts.append('<p class="note">Not made in this capture (the capture record says why):</p>\n<table>\n')
+        for name, why in sorted(not_made.items())[:MAX_SHOWN_ITEMS]:
+            parts.append(_row3(str(name), why.get("reason") if isinstance(why, dict) else why))
+        parts.append("</table>\n")
     parts += [
         "<h2>2. How and from where it was captured (as recorded)</h2>\n<table>\n",
         *_environment_rows(manifest, capture, env),
@@ -459,10 +469,13 @@ def _report_legacy(view: BundleView, edition: int) -> bytes:
             parts.append(_row(f"Step {i + 1} ({hop.get('status')})", hop.get("url")))
         parts.append("</table>\n")
     if view.has("evidence/screenshot-viewport.png"):
+        whole = [f"<code>{n}</code>" for n in ("screenshot-full.png", "page.pdf") if view.has(f"evidence/{n}")]
+        whole.append("the web archive")
+        where = ", ".join(whole[:-1]) + " and " + whole[-1] if len(whole) > 1 else whole[0]
         parts.append(
             "<h2>What a visitor saw (first screen)</h2>\n"
             '<p><img class="shot" src="screenshot-viewport.png" alt="Screenshot of the first screen of the page"></p>\n'
-            "<p>The whole page is in <code>screenshot-full.png</code>, <code>page.pdf</code> and the web archive.</p>\n"
+            f"<p>The whole page is in {where}.</p>\n"
         )
     server = capture.get("server") or {}
     dns = capture.get("dns") or {}

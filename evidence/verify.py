@@ -33,7 +33,9 @@ fails stops the check (later steps are reported as not run):
    refreshed one) and is signed by a time-stamping authority the user pins; a token from
    an authority nobody pinned is graded *not anchored*; ``tsa-<k>.pem`` holds exactly the
    certificates in token k; no token appears twice.
-8. **Consistency.** The manifest agrees with ``capture.json``; the times are in an order that
+8. **Consistency.** The manifest agrees with ``capture.json`` and seals every file it
+   lists as written (one the capture did not make is named with its reason and shown as
+   a warning); the times are in an order that
    can be true (within five minutes; suspicious gaps are warnings); the web archive holds the
    page's response with that status and nothing dated outside the capture; ``indexes/index.cdx``
    is byte for byte the index of the WARC; ``pages.jsonl`` and ``datapackage.json`` show
@@ -1550,6 +1552,7 @@ class _Verification:
         self.capture_warnings(cap)
         opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
         assert isinstance(opts, dict)
+        self.note_not_made(cap)
         pairs = [
             ("url", "requested_url", "the requested address", cap.get("requested_url")),
             ("final_url", "final_url", "the address finally shown", cap.get("final_url")),
@@ -1570,6 +1573,7 @@ class _Verification:
                 )
         self.check_sealed_json()
         window = self.check_times()
+        self.check_artifacts_sealed(cap)
         url, final_url, status = m.get("url"), m.get("final_url"), m.get("status")
         targets = [u for u in (final_url, url) if isinstance(u, str) and u]
         if not targets:
@@ -1639,6 +1643,37 @@ class _Verification:
         for w in found[:100]:
             if isinstance(w, str) and w.strip():
                 self.s.warnings.append(f"the capture recorded: {w.strip()[:2000]}")
+
+    def check_artifacts_sealed(self, cap: dict[str, Any]) -> None:
+        """Every file ``capture.json`` lists as written is sealed: a capture file may be
+        absent only with a recorded reason (``artifacts_not_made``), never silently."""
+        listed = cap.get("artifacts")
+        if not isinstance(listed, list):
+            return
+        files = self.s.manifest.get("files")
+        sealed = {f.get("path") for f in files if isinstance(f, dict)} if isinstance(files, list) else set()
+        for name in listed:
+            if not isinstance(name, str):
+                continue
+            path = WARC_PATH if name == "archive.warc.gz" else f"evidence/{name}"
+            if path not in sealed:
+                raise _Fail(
+                    f"{_CAPTURE_PATH} lists {name} among the files the capture wrote, but the bundle does not seal "
+                    f"{path}: a file of the capture is missing, and no reason for it is recorded.",
+                    _CAPTURE_PATH,
+                    path,
+                )
+
+    def note_not_made(self, cap: dict[str, Any]) -> None:
+        """A warning for each capture file the capture record says was not made (turned off,
+        or skipped at its time limit): a missing PDF is then a recorded fact, not a gap."""
+        not_made = cap.get("artifacts_not_made")
+        if not isinstance(not_made, dict):
+            return
+        for name, why in sorted(not_made.items()):
+            reason = why.get("reason") if isinstance(why, dict) else why
+            self.s.warnings.append(f"{name} was not made in this capture: {reason} ({_CAPTURE_PATH}).")
+
 
     @contextmanager
     def stream(self, name: str) -> Iterator[Any]:

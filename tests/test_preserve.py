@@ -406,3 +406,73 @@ def test_a_failing_tsa_is_asked_once_per_capture(
     assert bundle.timestamps == 0
     assert len([w for w in bundle.warnings if w.startswith("no time-stamp from")]) == 1
     assert any("NO independent time-stamp" in w for w in bundle.warnings)
+
+
+def _command(name: str) -> str:
+    """The project's own command, next to this interpreter (not whatever is on PATH)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def test_preserve_no_pdf_no_mhtml_with_progress_and_the_bundle_verifies(
+    tmp_path: Path, home: Path, site: Any, chromium: str
+) -> None:
+    from evidence.verify import Verdict, verify
+
+    out = tmp_path / "out"
+    # /slow answers after 2.5 s, to the raw fetch and to the browser: two long steps.
+    url = site.url("/slow?ms=2500")
+    r = subprocess.run(
+        [_command("preserve"), url, "-o", str(out), "--no-pdf", "--no-mhtml", "--budget", "60"],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert "[1/1] fetching the page (raw copy) ..." in lines, r.stderr
+    assert "[1/1] opening the page in the browser ..." in lines, r.stderr
+    assert not any("PDF ..." in ln or "MHTML" in ln for ln in lines)
+    assert "[1/1] looking up the host ..." not in lines  # quick steps are not shown
+    [bundle] = out.glob("*.wacz")
+    with BundleView.open(bundle) as view:
+        assert not view.has("evidence/page.pdf") and not view.has("evidence/page.mhtml")
+        assert view.has("evidence/screenshot-full.png") and view.has("evidence/dom.html")
+        capture = view.json("evidence/capture.json")
+        report_html = view.read("evidence/report.html").decode()
+    assert capture["options"]["budget_s"] == 60 and capture["options"]["pdf"] is False
+    assert capture["budget"]["steps"]["page.pdf"]["status"] == "off"
+    assert capture["budget"]["steps"]["page.mhtml"]["status"] == "off"
+    assert "Not made in this capture" in report_html and "--no-pdf" in report_html
+    assert "<code>page.pdf</code>" not in report_html  # the certificate does not point to it
+    report = verify(bundle)
+    # Consistent and complete without those files; no keys given, so not anchored in trust.
+    assert report.verdict is Verdict.NOT_ANCHORED, report.render_text()
+    assert [s.number for s in report.steps] == list(range(1, 9)) and all(s.ok for s in report.steps)
+    assert any(w.startswith("page.pdf was not made") and "--no-pdf" in w for w in report.warnings)
+    assert any(w.startswith("page.mhtml was not made") for w in report.warnings)
+
+    # --json and -q: no progress lines (stdout stays one JSON document).
+    for flag in ("--json", "-q"):
+        r = subprocess.run(
+            [_command("preserve"), url, "-o", str(tmp_path / flag.strip("-")), flag, "--no-pdf"],
+            env=_env(home),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert r.returncode == 0, r.stderr
+        assert " ..." not in r.stderr, r.stderr
+        if flag == "--json":
+            assert json.loads(r.stdout)["results"][0]["ok"] is True
+
+
+def test_evidence_capture_passes_progress_and_budget(tmp_path: Path, home: Path, site: Any, chromium: str) -> None:
+    labels: list[str] = []
+    bundle = evidence.capture(site.url("/listing"), out_dir=tmp_path, budget_s=30, mhtml=False, progress=labels.append)
+    assert labels[0] == "looking up the host" and labels[-1] == "sealing into the log"
+    assert "PDF" in labels and "MHTML snapshot" not in labels
+    with BundleView.open(bundle.path) as view:
+        capture = view.json("evidence/capture.json")
+        assert view.has("evidence/page.pdf") and not view.has("evidence/page.mhtml")
+    assert capture["budget"]["total_s"] == 30 and capture["artifacts_not_made"]["page.mhtml"]["status"] == "off"

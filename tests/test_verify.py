@@ -1087,3 +1087,29 @@ def test_fuzz_random_zips(
             zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), blob)
     report = _verify_quietly(p, None)
     assert report.verdict in (Verdict.UNUSABLE, Verdict.FAILED)
+
+
+@pytest.mark.browser
+def test_a_capture_file_missing_without_a_recorded_reason_fails_step_8(made: Made, tmp_path: Path) -> None:
+    # Sealed without page.pdf while capture.json still lists it as written: a silent gap.
+    fake = reseal(made.bundle, tmp_path / "f.wacz", made.log, sealed={"evidence/page.pdf": None})
+    _failed_at(verify(fake, trust=made.policy), 8, "evidence/page.pdf")
+
+
+@pytest.mark.browser
+def test_a_capture_file_not_made_with_its_reason_verifies_with_a_warning(made: Made, tmp_path: Path) -> None:
+    cap = json.loads(members(made.bundle)["evidence/capture.json"])
+    cap["artifacts"] = [n for n in cap["artifacts"] if n != "page.pdf"]
+    cap["artifacts_not_made"] = {"page.pdf": {"status": "off", "reason": "turned off (--no-pdf)"}}
+    fine = reseal(
+        made.bundle,
+        tmp_path / "f.wacz",
+        made.log,
+        sealed={"evidence/page.pdf": None, "evidence/capture.json": json.dumps(cap).encode()},
+        tsas=[made.tsa.config()],
+    )
+    report = verify(fine, trust=made.policy)
+    assert report.verdict is Verdict.VERIFIED, report.render_text()
+    assert "page.pdf was not made in this capture: turned off (--no-pdf) (evidence/capture.json)." in report.warnings
+    assert "page.pdf was not made" in report.render_text()
+    assert "Not made in this capture" in members(fine)["evidence/report.html"].decode()

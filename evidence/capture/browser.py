@@ -10,14 +10,16 @@ any other capture). The steps of one capture, in order:
 3. open the page in a new context, recording every request via CDP Network events;
    wait for ``load``, scroll through the page so lazy content loads, wait until the
    network has been quiet for ``settle_ms`` (and for ``wait_selector``/``wait_ms``);
-4. record: full-page and viewport screenshots, rendered DOM, MHTML, PDF (screen media),
-   response bodies, the TLS certificate chain (recording starts 200 ms before the quiet
-   period is complete; it is done again if the network wakes up before then, or if the
-   DOM changed before it was quiet: see :mod:`evidence.capture.settle`);
+4. record: viewport screenshot, rendered DOM, MHTML, full-page screenshot, PDF (screen
+   media), response bodies, the TLS certificate chain (recording starts 200 ms before
+   the quiet period is complete; it is done again if the network wakes up before then, or
+   if the DOM changed before it was quiet: see :mod:`evidence.capture.settle`);
 5. write the WARC, ``environment.json`` and ``capture.json`` into a partial folder and
    rename it into place.
 
-A failure at any step raises a :class:`~evidence.errors.CaptureError` subclass and leaves
+The whole capture keeps to ``CaptureOptions.budget_s`` (:mod:`evidence.capture.budget`):
+each wait and each artifact has a bound, and an artifact over its bound is skipped with
+the reason recorded. A failure at any step raises a :class:`~evidence.errors.CaptureError` subclass and leaves
 no output folder. Not thread-safe: use one Capturer per thread.
 """
 
@@ -42,6 +44,13 @@ from urllib.parse import urlsplit
 
 from evidence.capture import compare, fonts, settle
 from evidence.capture import http as wire
+from evidence.capture.budget import (
+    FINISH_SHARE,
+    LABELS,
+    RECORDING_ORDER,
+    Budget,
+    ProgressCallback,
+)
 from evidence.capture.discovery import BrowserExecutable, find_chromium
 from evidence.capture.environment import (
     _run,
@@ -113,7 +122,7 @@ _SCROLL_PAUSE_MS = 30
 _EARLY_RECORD_MS = 200
 
 _SCROLL_JS = """
-async ({maxHeight, pause}) => {
+async ({maxHeight, pause, maxMs}) => {
   const later = window.__evidenceSetTimeout || setTimeout;  // not one of the page's timers
   const sleep = (ms) => new Promise((r) => later(r, ms));
   const frame = () =>
@@ -123,7 +132,9 @@ async ({maxHeight, pause}) => {
   const height = () => Math.max(root.scrollHeight, body());
   const step = Math.max(100, window.innerHeight);
   let y = 0, steps = 0;
-  while (y + window.innerHeight < Math.min(height(), maxHeight) && steps < 10000) {
+  const until = performance.now() + (maxMs === undefined ? 1e12 : maxMs);
+  while (y + window.innerHeight < Math.min(height(), maxHeight) && steps < 10000 &&
+         performance.now() < until) {
     y += step;
     window.scrollTo(0, y);
     steps += 1;
@@ -545,11 +556,11 @@ class _Page:
     recorder: NetworkRecorder
     main: Exchange | None
     main_chain: list[Exchange]
-    screenshot_full: bytes
-    screenshot_viewport: bytes
-    dom: bytes
-    mhtml: bytes
-    pdf: bytes
+    screenshot_full: bytes | None
+    screenshot_viewport: bytes | None
+    dom: bytes | None
+    mhtml: bytes | None
+    pdf: bytes | None
     chain_der: list[bytes]
     page_width: int
     page_height: int
@@ -575,13 +586,13 @@ def _browse(
     opts: CaptureOptions,
     user_agent: str,
     storage: StorageState | None,
+    budget: Budget,
 ) -> _Page:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     timings: dict[str, float] = {}
     warnings: list[str] = []
-    timeout_ms = opts.timeout_s * 1000
     t = time.monotonic()
     try:
         tab = _take_tab(process, opts, user_agent, storage)
@@ -603,25 +614,30 @@ def _browse(
         origins_at_start = len(storage.state.get("origins", [])) if storage else 0
         timings["context_ms"] = _ms(t) if not tab.prewarmed else 0.0
 
-        t = time.monotonic()
-        deadline = t + opts.timeout_s
+        t = budget.begin("navigation")
+        deadline = min(t + opts.timeout_s, budget.loading_deadline())
         loads_before_goto = len(tab.loads)
+        given_ms = _wait_ms(budget, opts.timeout_s)
         try:
-            page.goto(target.url, wait_until="commit", timeout=timeout_ms)
+            page.goto(target.url, wait_until="commit", timeout=given_ms)
         except PlaywrightTimeout:
             raise CaptureTimeoutError(
-                f"The site {target.host} did not answer the browser within {seconds(opts.timeout_s)}.",
-                hint="Try again later, or allow more time (CaptureOptions(timeout_s=...)).",
+                f"The site {target.host} did not answer the browser within "
+                f"{seconds(round(given_ms / 1000, 1))}.",
+                hint="Try again later, or allow more time (CaptureOptions(timeout_s=..., budget_s=...)).",
             ) from None
         except PlaywrightError as err:
             raise _explain_browser_error(err, target) from None
         timings["navigation_ms"] = _ms(t)
+        budget.done("navigation", t)
+        t_load = budget.begin("load")
         load_event = _wait_for_load(page, tab, recorder, opts, deadline, loads_before_goto)
         if not load_event:
             warnings.append(
-                f"The page had not finished loading after {seconds(opts.timeout_s)} (its load "
+                f"The page had not finished loading after {seconds(round(deadline - t, 1))} (its load "
                 "event never fired); it was recorded as it was then."
             )
+        budget.done("load", t_load, "ok" if load_event else "cut")
         timings["load_ms"] = _ms(t)
 
         # Scroll, settle and record; if the page moves on by itself meanwhile (script or
@@ -644,34 +660,41 @@ def _browse(
             shots_navigations = len(tab.navigations)
             recordings += 1
             marks = settle.Marks(page)
-            shots = _record(page, cdp, opts, timings, marks)
+            shots = _record(page, cdp, opts, timings, budget, marks)
             moment.recorded(marks)
             return shots
 
         for _round in range(4):
             navigations, loads = len(tab.navigations), len(tab.loads)
-            t = time.monotonic()
+            t = budget.begin("scroll")
             if opts.scroll:
                 try:
                     scrolled = page.evaluate(
                         _SCROLL_JS,
-                        {"maxHeight": opts.full_page_max_height, "pause": _SCROLL_PAUSE_MS},
+                        {
+                            "maxHeight": opts.full_page_max_height,
+                            "pause": _SCROLL_PAUSE_MS,
+                            "maxMs": budget.loading_left() * 1000,
+                        },
                     )
                     scroll_steps = int(scrolled.get("steps", 0))
                 except PlaywrightError as err:
                     if len(tab.navigations) == navigations and "navigat" not in str(err):
                         raise
             scroll_ms += _ms(t)
-            t = time.monotonic()
-            quiet = _settle(page, recorder, opts, early_ms, prewarm)
+            budget.done("scroll", t, "ok" if opts.scroll else "off")
+            t = budget.begin("settle")
+            loading_end = budget.loading_deadline()
+            quiet = _settle(page, recorder, opts, early_ms, prewarm, loading_end)
             if len(tab.navigations) == navigations:
                 if opts.wait_selector:
-                    _wait_selector(page, opts, timeout_ms)
+                    _wait_selector(page, opts, _wait_ms(budget, opts.timeout_s))
                 if opts.wait_ms:
-                    page.wait_for_timeout(opts.wait_ms)
+                    page.wait_for_timeout(min(opts.wait_ms, max(1.0, budget.loading_left() * 1000)))
                 if opts.wait_selector or opts.wait_ms:
-                    quiet = _settle(page, recorder, opts, early_ms, None)
+                    quiet = _settle(page, recorder, opts, early_ms, None, loading_end)
             settle_ms += _ms(t)
+            budget.done("settle", t, "ok" if quiet else "cut")
             if len(tab.navigations) == navigations:
                 activity = recorder.activity
                 moment.start()
@@ -682,26 +705,40 @@ def _browse(
                         raise
                     shots = None
                 t = time.monotonic()
-                if quiet:  # wait out the rest of settle_ms
-                    quiet = _settle(page, recorder, opts, opts.settle_ms, None)
+                if quiet and budget.busy is None:  # wait out the rest of settle_ms
+                    quiet = _settle(page, recorder, opts, opts.settle_ms, None, _finish_line(budget))
                 # ... and for the DOM to be quiet and the page's short timers to fire.
-                moment.settle(network=quiet)
+                if budget.busy is None:
+                    moment.settle(network=quiet)
                 settle_ms += _ms(t)
                 if len(tab.navigations) == navigations:
+                    if budget.busy is not None or budget.bound_s(RECORDING_ORDER[0]) < 1:
+                        # An artifact was stopped, or no time is left to record again.
+                        if shots is not None and (recorder.activity != activity or moment.changed()):
+                            warnings.append(
+                                "The page changed (network or DOM) while it was being recorded and no "
+                                "time was left in the capture's budget to record it again: the "
+                                "artifacts may show the page at slightly different moments."
+                            )
+                        break
                     if shots is None or recorder.activity != activity or moment.changed():
                         # The network woke up, or the page changed itself, while it was
                         # being recorded: it had not settled. It is quiet now (or the
-                        # bound was reached): record again, until it holds still.
-                        shots = moment.record_until_consistent(record)
+                        # bound was reached): record again, until it holds still (within the budget).
+                        shots = moment.record_until_consistent(
+                            record,
+                            keep_going=lambda: budget.busy is None and budget.bound_s(RECORDING_ORDER[0]) >= 1,
+                        )
                     break
-            if not _wait_for_load(page, tab, recorder, opts, time.monotonic() + opts.timeout_s, loads):
+            again = min(time.monotonic() + opts.timeout_s, budget.loading_deadline())
+            if not _wait_for_load(page, tab, recorder, opts, again, loads):
                 break
         else:
             warnings.append(
                 "The page kept navigating to new addresses by itself; it was recorded as it "
                 "was after four rounds."
             )
-        if shots is None or shots_navigations != len(tab.navigations):
+        if shots is None or (shots_navigations != len(tab.navigations) and budget.busy is None):
             shots = record()
         text = _page_text(page)
         timings["scroll_ms"] = scroll_ms
@@ -710,12 +747,13 @@ def _browse(
         if not quiet:
             warnings.append(
                 f"The network never stayed quiet for {opts.settle_ms} ms within "
-                f"{seconds(opts.settle_max_s)}; requests still in flight are listed as such."
+                f"{seconds(opts.settle_max_s)} (or the capture's time budget); requests still "
+                "in flight are listed as such."
             )
         dims = shots.dims
         page_width, page_height = shots.width, shots.height
-        captured_height = min(page_height, opts.full_page_max_height)
-        if page_height > opts.full_page_max_height:
+        captured_height = min(page_height, opts.full_page_max_height) if shots.full is not None else 0
+        if page_height > opts.full_page_max_height and shots.full is not None:
             warnings.append(
                 f"The page is {page_height} px tall; the full-page screenshot shows the top "
                 f"{opts.full_page_max_height} px (the configured cap)."
@@ -729,6 +767,11 @@ def _browse(
             ex for ex in recorder.main_exchanges() if ex.hops[0].response or ex.final.response
         ]
         main = _pick_main(main_chain, final_url)
+        if budget.busy is not None:
+            recorder.unavailable = (
+                "body not taken: the browser was stopped while making "
+                f"{budget.busy} (it exceeded its share of the capture's time budget)"
+            )
         recorder.finalize(dims.get("charset"), main.request_id if main else None)
         _check_size(recorder, opts)
         for ex in recorder.ordered():
@@ -737,14 +780,9 @@ def _browse(
                 _check_size(recorder, opts)
         chain_der: list[bytes] = []
         if final_url.startswith("https://"):
-            origin = check_url(final_url).origin
-            try:
-                got = cdp.send("Network.getCertificate", {"origin": origin})
-                chain_der = [base64.b64decode(c) for c in got.get("tableNames", [])]
-            except PlaywrightError as err:
-                warnings.append(
-                    f"The browser did not give the certificate chain ({_first_line(err)})."
-                )
+            chain_der = _certificate_chain(cdp, final_url, budget, warnings)
+        else:
+            budget.mark("tls-chain.pem", "none", "plain HTTP: no certificate")
         timings["bodies_ms"] = _ms(t)
         seen = {hop.url for ex in recorder.exchanges.values() for hop in ex.hops}
         for url in tab.playwright_urls:
@@ -807,11 +845,12 @@ def _page_text(page: Page) -> str:
     return got if isinstance(got, str) else ""
 
 
-def _screenshot(cdp: CDPSession, params: dict[str, Any]) -> bytes:
+def _screenshot(cdp: CDPSession, params: dict[str, Any], timeout_ms: float = 0) -> bytes:
     # Lossless PNG either way; optimizeForSpeed trades file size for encoding time.
     got = cdp.send(
         "Page.captureScreenshot",
         {"format": "png", "fromSurface": True, "optimizeForSpeed": True, **params},
+        timeout=timeout_ms,
     )
     return base64.b64decode(got["data"])
 
@@ -860,11 +899,15 @@ def _settle(
     opts: CaptureOptions,
     quiet_ms: int,
     idle_work: Callable[[], None] | None,
+    until: float | None = None,
 ) -> bool:
     """Wait until no request has been in flight for ``quiet_ms``; False on giving up
-    (after ``settle_max_s``). ``idle_work`` runs once while waiting if at least 350 ms of
-    a full ``settle_ms`` of quiet remain."""
+    (after ``settle_max_s``, or at ``until``, a ``time.monotonic()`` deadline from the
+    capture's budget). ``idle_work`` runs once while waiting if at least 350 ms of a full
+    ``settle_ms`` of quiet remain."""
     give_up = time.monotonic() + opts.settle_max_s
+    if until is not None:
+        give_up = min(give_up, until)
     quiet_s = quiet_ms / 1000
     full_s = opts.settle_ms / 1000
     while True:
@@ -904,13 +947,13 @@ class _Shots:
     dims: dict[str, Any]
     width: int
     height: int
-    full: bytes
-    viewport: bytes
-    dom: bytes
+    full: bytes | None
+    viewport: bytes | None
+    dom: bytes | None
     title: str
     final_url: str
-    mhtml: bytes
-    pdf: bytes
+    mhtml: bytes | None
+    pdf: bytes | None
 
 
 def _record(
@@ -918,11 +961,14 @@ def _record(
     cdp: CDPSession,
     opts: CaptureOptions,
     timings: dict[str, float],
+    budget: Budget,
     mark: Callable[[str], None] | None = None,
 ) -> _Shots:
-    """Back at the top: full-page and viewport PNGs, DOM, MHTML, PDF (times added up
-    in ``timings`` over recordings). ``mark(name)`` runs after each artifact (the DOM
-    mutation count, to see whether the page changed while it was recorded)."""
+    """Back at the top: viewport PNG, DOM, MHTML, full-page PNG, PDF (times added up in
+    ``timings`` over recordings). Each artifact is made within its bound from ``budget``
+    (:func:`_artifact`); the two that can take minutes on a huge page come last.
+    ``mark(name)`` runs after each artifact (the DOM mutation count, to see whether the page
+    changed while it was recorded)."""
     mark = mark or (lambda _name: None)
 
     def spent(name: str, start: float) -> None:
@@ -932,39 +978,198 @@ def _record(
     dims: dict[str, Any] = page.evaluate(_TOP_JS)
     width = int(dims.get("width") or opts.viewport_width)
     height = int(dims.get("height") or opts.viewport_height)
-    full = _screenshot(
-        cdp,
-        {
-            "captureBeyondViewport": True,
-            "clip": {
-                "x": 0,
-                "y": 0,
-                "width": width,
-                "height": min(height, opts.full_page_max_height),
-                "scale": 1,
-            },
-        },
-    )
-    mark("screenshot-full.png")
-    viewport = _screenshot(cdp, {})
+    viewport = _artifact(budget, "screenshot-viewport.png", lambda ms: _screenshot(cdp, {}, ms))
     mark("screenshot-viewport.png")
     spent("screenshots_ms", t)
 
     t = time.monotonic()
-    dom = page.content().encode("utf-8")
-    title = page.title()
     final_url = page.url
+    got_title: list[str] = []
+    dom = _artifact(budget, "dom.html", lambda ms: _dom_html(cdp, ms, got_title))
+    title = got_title[0] if got_title else ""
     mark("dom.html")
-    mhtml = str(cdp.send("Page.captureSnapshot", {"format": "mhtml"})["data"]).encode("utf-8")
+    mhtml = _artifact(
+        budget,
+        "page.mhtml",
+        lambda ms: str(
+            cdp.send("Page.captureSnapshot", {"format": "mhtml"}, timeout=ms)["data"]
+        ).encode("utf-8"),
+        enabled=opts.mhtml,
+        off="turned off (--no-mhtml, or CaptureOptions(mhtml=False))",
+    )
     mark("page.mhtml")
     spent("dom_mhtml_ms", t)
 
     t = time.monotonic()
-    page.emulate_media(media="screen")
-    pdf = page.pdf(format=_PDF_FORMAT, print_background=True)
+    clip = {"x": 0, "y": 0, "width": width, "height": min(height, opts.full_page_max_height)}
+    full = _artifact(
+        budget,
+        "screenshot-full.png",
+        lambda ms: _screenshot(
+            cdp, {"captureBeyondViewport": True, "clip": {**clip, "scale": 1}}, ms
+        ),
+    )
+    if full is not None and height > opts.full_page_max_height:
+        step = budget.steps["screenshot-full.png"]
+        step.status, step.reason = "cut", f"the page is {height} px tall; cut at {opts.full_page_max_height} px"
+    mark("screenshot-full.png")
+    spent("screenshots_ms", t)
+
+    t = time.monotonic()
+    pdf = _artifact(
+        budget,
+        "page.pdf",
+        lambda ms: _pdf(page, cdp, ms),
+        enabled=opts.pdf,
+        off="turned off (--no-pdf, or CaptureOptions(pdf=False))",
+    )
     mark("page.pdf")
     spent("pdf_ms", t)
     return _Shots(dims, width, height, full, viewport, dom, title, final_url, mhtml, pdf)
+
+
+_DOM_JS = """(() => {
+  let html = '';
+  if (document.doctype) html = new XMLSerializer().serializeToString(document.doctype);
+  if (document.documentElement) html += document.documentElement.outerHTML;
+  return {html: html, title: document.title};
+})()"""
+
+
+def _dom_html(cdp: CDPSession, timeout_ms: float, title: list[str]) -> bytes:
+    """The rendered DOM as ``page.content()`` serializes it (same script, also run in an
+    isolated world the page's scripts cannot reach), through calls with a timeout; the
+    document title goes into ``title``."""
+    until = time.monotonic() + timeout_ms / 1000
+
+    def left() -> float:
+        return max(1.0, (until - time.monotonic()) * 1000)
+
+    frame = cdp.send("Page.getFrameTree", timeout=left())["frameTree"]["frame"]["id"]
+    world = cdp.send(
+        "Page.createIsolatedWorld", {"frameId": frame, "worldName": "evidence-dom"}, timeout=left()
+    )
+    got = cdp.send(
+        "Runtime.evaluate",
+        {"expression": _DOM_JS, "contextId": world["executionContextId"], "returnByValue": True},
+        timeout=left(),
+    )
+    if "exceptionDetails" in got:
+        raise BrowserError(f"The rendered page could not be serialized ({got['exceptionDetails'].get('text')}).")
+    value = got["result"]["value"]
+    title.append(str(value.get("title") or ""))
+    return str(value.get("html") or "").encode("utf-8")
+
+
+def _pdf(page: Page, cdp: CDPSession, timeout_ms: float) -> bytes:
+    """The page as an A4 PDF with backgrounds, screen media: what ``page.pdf(format="A4",
+    print_background=True)`` asks Chromium for, through a call that has a timeout."""
+    page.emulate_media(media="screen")
+    got = cdp.send(
+        "Page.printToPDF",
+        {
+            "paperWidth": 8.27,
+            "paperHeight": 11.7,
+            "printBackground": True,
+            "marginTop": 0,
+            "marginBottom": 0,
+            "marginLeft": 0,
+            "marginRight": 0,
+            "scale": 1,
+            "preferCSSPageSize": False,
+            "transferMode": "ReturnAsBase64",
+        },
+        timeout=timeout_ms,
+    )
+    return base64.b64decode(got["data"])
+
+
+def _artifact(
+    budget: Budget,
+    name: str,
+    make: Callable[[float], bytes],
+    *,
+    enabled: bool = True,
+    off: str = "turned off",
+) -> bytes | None:
+    """``make(timeout_ms)`` within ``name``'s bound, or None with the reason recorded.
+
+    ``make`` passes the timeout to its DevTools call (``CDPSession.send(timeout=...)``),
+    which Playwright aborts when it expires. Chromium goes on working on it, so the page
+    takes no further commands: every artifact after it is skipped, and the page's
+    context is closed at the end of the capture (which stops its renderer process; the
+    browser itself stays usable).
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    if not enabled:
+        budget.mark(name, "off", off)
+        return None
+    if budget.busy is not None:
+        budget.mark(
+            name,
+            "skipped",
+            f"the browser was still busy with {budget.busy}, which was stopped at its time limit",
+        )
+        return None
+    limit = budget.bound_s(name)
+    if limit < 0.2:
+        budget.mark(name, "skipped", f"no time was left in the {seconds(budget.total_s)} budget")
+        return None
+    started = budget.begin(name)
+    try:
+        data = make(limit * 1000)
+    except PlaywrightTimeout:
+        budget.busy = name
+        budget.done(
+            name,
+            started,
+            "skipped",
+            limit_s=limit,
+            reason=f"stopped after {seconds(round(limit, 1))}: making it needed more than its share of "
+            f"the {seconds(budget.total_s)} budget",
+        )
+        return None
+    budget.done(name, started, limit_s=limit)
+    return data
+
+
+def _wait_ms(budget: Budget, timeout_s: float) -> float:
+    """A Playwright timeout (ms, never 0 = "no timeout") for a loading wait."""
+    return max(1.0, budget.wait_s(timeout_s) * 1000)
+
+
+def _finish_line(budget: Budget) -> float:
+    """The ``time.monotonic()`` value by which recording must end."""
+    return budget.start + budget.total_s * (1 - FINISH_SHARE)
+
+
+def _certificate_chain(
+    cdp: CDPSession, final_url: str, budget: Budget, warnings: list[str]
+) -> list[bytes]:
+    """The page's certificate chain (DER) from the browser, or [] with a warning."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    name = "tls-chain.pem"
+    if budget.busy is not None:
+        budget.mark(name, "skipped", f"the browser was still busy with {budget.busy}")
+        warnings.append(
+            f"The certificate chain was not taken: the browser was still busy with {budget.busy}, "
+            "stopped at its time limit (the raw fetch's view of the connection is in capture.json)."
+        )
+        return []
+    started = budget.begin(name)
+    origin = check_url(final_url).origin
+    try:
+        got = cdp.send(
+            "Network.getCertificate", {"origin": origin}, timeout=max(1000.0, budget.left() * 1000)
+        )
+    except PlaywrightError as err:
+        warnings.append(f"The browser did not give the certificate chain ({_first_line(err)}).")
+        budget.done(name, started, "skipped", reason=_first_line(err))
+        return []
+    budget.done(name, started)
+    return [base64.b64decode(c) for c in got.get("tableNames", [])]
 
 
 def _pick_main(chain: list[Exchange], final_url: str) -> Exchange | None:
@@ -1289,15 +1494,21 @@ class Capturer:
         url: str,
         out_dir: str | os.PathLike[str],
         options: CaptureOptions | None = None,
+        *,
+        progress: ProgressCallback | None = None,
     ) -> CaptureResult:
         """Capture ``url`` into the new folder ``out_dir``; see the module docstring.
 
         Returns a :class:`CaptureResult` (4xx/5xx pages included, flagged by
         ``http_error``). Raises a :class:`~evidence.errors.CaptureError` subclass, leaving
-        no ``out_dir``, when the page cannot be captured.
+        no ``out_dir``, when the page cannot be captured. The whole capture keeps within
+        ``options.budget_s`` (see :mod:`evidence.capture.budget`). ``progress``, if given,
+        is called with a short label (``"PDF"``, ``"full-page screenshot"``, ...) as each
+        step starts, in this thread.
         """
         opts = options or self.options
         t_total = time.monotonic()
+        budget = Budget(opts.budget_s, progress, start=t_total)
         started_at = utc_now()
         timings: dict[str, float] = {}
         target = check_url(url)
@@ -1320,26 +1531,28 @@ class Capturer:
         )
         snapshot_thread.start()
 
-        t = time.monotonic()
-        dns = wire.resolve(target, opts.timeout_s)
+        t = budget.begin("dns")
+        dns = wire.resolve(target, max(0.1, budget.wait_s(opts.timeout_s)))
         timings["dns_ms"] = _ms(t)
-        t = time.monotonic()
+        budget.done("dns", t)
+        t = budget.begin("raw_fetch")
         raw = wire.raw_fetch(
             target,
             user_agent=user_agent,
             cookies=storage.cookies if storage else [],
-            timeout_s=opts.timeout_s,
+            timeout_s=max(0.1, budget.wait_s(opts.timeout_s)),
             max_body_bytes=opts.max_body_bytes,
             max_redirects=opts.max_redirects,
             insecure=opts.insecure,
         )
-        timings["raw_fetch_ms"] = _ms(t)
         verify_error = None
         if opts.insecure and urlsplit(raw.final_url).scheme == "https":
             final = check_url(raw.final_url)
-            verify_error = wire.verify_tls(final.host, final.port, opts.timeout_s)
+            verify_error = wire.verify_tls(final.host, final.port, max(0.1, budget.wait_s(opts.timeout_s)))
+        timings["raw_fetch_ms"] = _ms(t)
+        budget.done("raw_fetch", t)
 
-        page = _browse(process, target, opts, user_agent, storage)
+        page = _browse(process, target, opts, user_agent, storage, budget)
         timings.update(page.timings)
         finished_at = utc_now()
         captures_before = process.captures
@@ -1364,8 +1577,11 @@ class Capturer:
         http_error = status >= 400
         tls = _tls_info(page, raw, verify_error, opts.insecure)
         resources = _resources(page.recorder)
+        t_warc = budget.begin("archive.warc.gz")
         warc, warc_summary = _write_warc(raw, page, opts, user_agent, process)
+        budget.done("archive.warc.gz", t_warc)
         warnings = list(page.warnings)
+        warnings.extend(_budget_warnings(budget))
         main_url = page.main.final.url if page.main else page.final_url
         if raw.final_url != main_url:
             warnings.append(
@@ -1428,7 +1644,17 @@ class Capturer:
         )
         timings["facts_ms"] = _ms(t)
 
-        names = [n for n in ARTIFACT_NAMES if n != "tls-chain.pem" or page.chain_der]
+        made: dict[str, bytes | None] = {
+            "archive.warc.gz": warc,
+            "screenshot-full.png": page.screenshot_full,
+            "screenshot-viewport.png": page.screenshot_viewport,
+            "dom.html": page.dom,
+            "page.pdf": page.pdf,
+            "page.mhtml": page.mhtml,
+            "tls-chain.pem": _chain_pem(page.chain_der) if page.chain_der else None,
+        }
+        files = {name: data for name, data in made.items() if data is not None}
+        names = [n for n in ARTIFACT_NAMES if n in files or n.endswith(".json")]
         facts: dict[str, Any] = {
             "format": CAPTURE_FORMAT,
             "requested_url": target.url,
@@ -1482,26 +1708,23 @@ class Capturer:
             },
             "warnings": warnings,
             "artifacts": names,
+            "artifacts_not_made": {
+                name: {"status": step.status, "reason": step.reason}
+                for name, step in budget.steps.items()
+                if name in made and made[name] is None and step.status in ("off", "skipped")
+            },
         }
 
-        t = time.monotonic()
-        files: dict[str, bytes] = {
-            "archive.warc.gz": warc,
-            "screenshot-full.png": page.screenshot_full,
-            "screenshot-viewport.png": page.screenshot_viewport,
-            "dom.html": page.dom,
-            "page.pdf": page.pdf,
-            "page.mhtml": page.mhtml,
-        }
-        if page.chain_der:
-            files["tls-chain.pem"] = _chain_pem(page.chain_der)
+        t = budget.begin("write")
         artifacts: dict[str, Path] = {}
         with Staging(out) as staging:
             for name, data in files.items():
                 artifacts[name] = staging.write(name, data)
             artifacts["environment.json"] = staging.write("environment.json", _json(environment))
             timings["write_ms"] = _ms(t)
+            budget.done("write", t)
             timings["total_ms"] = _ms(t_total)
+            facts["budget"] = budget.to_json()
             artifacts["capture.json"] = staging.write("capture.json", _json(facts))
             staging.commit()
         return CaptureResult(
@@ -1557,6 +1780,18 @@ def _font_check(
     return report
 
 
+def _budget_warnings(budget: Budget) -> list[str]:
+    """One plain sentence per artifact the budget or the options left out or cut."""
+    out: list[str] = []
+    for name, step in budget.steps.items():
+        if name not in ARTIFACT_NAMES or step.status not in ("off", "skipped"):
+            continue
+        if name == "tls-chain.pem":
+            continue  # has its own warning
+        out.append(f"{name} ({LABELS.get(name, name)}) was not made: {step.reason}.")
+    return out
+
+
 def _json(value: Any) -> bytes:
     import json
 
@@ -1567,6 +1802,8 @@ def capture_page(
     url: str,
     out_dir: str | os.PathLike[str],
     options: CaptureOptions | None = None,
+    *,
+    progress: ProgressCallback | None = None,
 ) -> CaptureResult:
     """Capture one page with a browser started and stopped for it (cold start).
 
@@ -1575,4 +1812,4 @@ def capture_page(
     check_url(url)  # refuse bad input before starting a browser
     check_output_dir(Path(out_dir))
     with Capturer(options) as capturer:
-        return capturer.capture(url, out_dir)
+        return capturer.capture(url, out_dir, progress=progress)

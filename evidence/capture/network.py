@@ -121,6 +121,9 @@ class NetworkRecorder:
     def __init__(self, cdp: CDPSession, max_body_bytes: int) -> None:
         self.cdp = cdp
         self.max_body_bytes = max_body_bytes
+        #: Set when the page can no longer be asked (an artifact was stopped at its time
+        #: limit): bodies not taken yet are then listed with this note instead.
+        self.unavailable: str | None = None
         self.exchanges: dict[str, Exchange] = {}
         self._req_extra: dict[str, list[dict[str, Any]]] = {}
         self._resp_extra: dict[str, list[dict[str, Any]]] = {}
@@ -250,6 +253,8 @@ class NetworkRecorder:
 
     def _get_body(self, request_id: str) -> dict[str, Any] | str:
         """Chromium's ``getResponseBody`` answer, or why there is none."""
+        if self.unavailable is not None:
+            return self.unavailable
         try:
             got: dict[str, Any] = self.cdp.send(
                 "Network.getResponseBody", {"requestId": request_id}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evidence.capture.budget import DEFAULT_BUDGET_S
 from evidence.capture.errors import InvalidOptionError, StorageStateError
 
 __all__ = ["CaptureOptions", "StorageState", "load_storage_state"]
@@ -36,6 +37,13 @@ class CaptureOptions:
             what a person's Chrome would get. The raw fetch sends the same value.
         timeout_s: the longest wait, in seconds, for each of: the DNS lookup, the raw
             fetch, the browser loading the page (its ``load`` event) and ``wait_selector``.
+            Each wait is also bounded by ``budget_s``.
+        budget_s: the longest a whole capture may take, in seconds (default 120), every
+            artifact included: loading gets at most 40 % of it, each artifact a share
+            (see :mod:`evidence.capture.budget`). An artifact that would exceed its share
+            is skipped (or cut), and ``capture.json`` → ``budget`` and ``warnings`` say so.
+        pdf, mhtml: make ``page.pdf`` / ``page.mhtml`` (default True). When False, the file
+            is not written and ``capture.json`` records it as ``"off"``.
         wait_selector: a CSS selector that must be present before the page is recorded
             (the capture fails if it does not appear within ``timeout_s``).
         wait_ms: extra milliseconds to wait after the page settled, before recording.
@@ -88,6 +96,9 @@ class CaptureOptions:
     operator: str | None = None
     case: str | None = None
     notes: str | None = None
+    budget_s: float = DEFAULT_BUDGET_S
+    pdf: bool = True
+    mhtml: bool = True
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> InvalidOptionError:
@@ -120,6 +131,13 @@ class CaptureOptions:
                 or not 0 < value <= 3600
             ):
                 raise bad(name, "it must be a number of seconds above 0 and at most 3600")
+        if (
+            not isinstance(self.budget_s, int | float)
+            or isinstance(self.budget_s, bool)
+            or not math.isfinite(self.budget_s)
+            or not 5 <= self.budget_s <= 7200
+        ):
+            raise bad("budget_s", "it must be a number of seconds from 5 to 7200")
         for name in ("user_agent", "wait_selector", "operator", "case", "notes"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -132,9 +150,9 @@ class CaptureOptions:
             raise bad("wait_selector", "it must not be empty")
         if self.storage_state is not None and not isinstance(self.storage_state, Path):
             object.__setattr__(self, "storage_state", Path(self.storage_state))
-        if not isinstance(self.insecure, bool) or not isinstance(self.scroll, bool):
+        if not all(isinstance(getattr(self, n), bool) for n in ("insecure", "scroll", "pdf", "mhtml")):
             raise InvalidOptionError(
-                "The capture options insecure and scroll must be True or False."
+                "The capture options insecure, scroll, pdf and mhtml must be True or False."
             )
 
     def replace(self, **changes: Any) -> CaptureOptions:

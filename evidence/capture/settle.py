@@ -253,12 +253,13 @@ class Moment:
         self.changed_after_first = self.changed_after_first or changed
         return changed
 
-    def record_until_consistent(self, record: Callable[[], _T]) -> _T:
+    def record_until_consistent(self, record: Callable[[], _T], keep_going: Callable[[], bool] | None = None) -> _T:
         """Record; while the DOM changed during the recording and time is left, wait for
-        quiet again and record again (twice at most)."""
+        quiet again and record again (twice at most). ``keep_going()`` false (the capture's
+        budget has no time left for another recording) also stops it."""
         shots = record()
         while self.last is not None and self.last.changed() and self.retakes < 2:
-            if time.monotonic() >= self.deadline:
+            if time.monotonic() >= self.deadline or (keep_going is not None and not keep_going()):
                 break
             self.retakes += 1
             self.settle(network=self.recorder.quiet_for() >= self.opts.settle_ms / 1000)

@@ -19,7 +19,8 @@ chunked response with unusual header spacing, ``/account`` a page that needs a c
 shows browsers (``Sec-Fetch-Mode`` sent) one price and other clients another,
 ``/timed?ms=N`` reviews put in by a timer after N ms (no request), ``/ticker?ms=N`` a
 countdown changing every N ms for ever, ``/listing-zh`` a listing written in Chinese
-(and a line of Japanese).
+(and a line of Japanese), ``/huge?mb=N`` a listing of N MiB (default 30, at most 64;
+generated once, kept in memory).
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, pages.simple_html("Slow page", "<p>Finally here.</p>"))
         elif path == "/long":
             self._send(200, pages.long_html(int(query.get("px", "30000"))))
+        elif path == "/huge":
+            self._send(200, pages.huge_html(int(query.get("mb", "30"))))
         elif path == "/big":
             self._big(int(query.get("bytes", "1000000")), query.get("type", "text/plain"))
         elif path == "/staged":

@@ -191,6 +191,36 @@ def long_html(height_px: int) -> bytes:
     return simple_html("A very long page", body + '<p id="end">END OF LONG PAGE</p>')
 
 
+HUGE_MAX_MB = 64
+
+
+@cache
+def huge_html(mb: int) -> bytes:
+    """A listing of ``mb`` MiB (at most ``HUGE_MAX_MB``): about 7,000 items per MiB, each
+    a heading and a paragraph, generated once and kept in memory. Like the 30 MB page of
+    issue 11, it takes Chromium minutes to print and many seconds to screenshot."""
+    mb = max(1, min(mb, HUGE_MAX_MB))
+    head = (
+        b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>A huge listing</title>'
+        b"<style>.item{border-bottom:1px solid #ccc;padding:4px}</style></head>"
+        b'<body><h1 id="top">A huge listing</h1>\n'
+    )
+    parts = [head]
+    size = len(head)
+    n = 0
+    while size < mb * 1024 * 1024:
+        item = (
+            f'<div class="item"><h3>Item {n}</h3><p>Lorem ipsum dolor sit amet, consectetur '
+            f"adipiscing elit, sed do eiusmod tempor incididunt ut labore {n} et dolore magna "
+            "aliqua.</p></div>\n"
+        ).encode()
+        parts.append(item)
+        size += len(item)
+        n += 1
+    parts.append(b'<p id="end">END OF HUGE PAGE</p></body></html>')
+    return b"".join(parts)
+
+
 def index_html() -> bytes:
     links = [
         "/listing",
