@@ -335,7 +335,11 @@ def test_remote_tiles_and_the_log_client_have_total_deadlines(drip: Callable[...
     storage.close()
     # The client of `evidence log serve`: retries included, the call ends by its deadline.
     start = time.monotonic()
-    with pytest.raises(LogError, match=r"could not be used \(GET log\.json, \d attempt\(s\) within 2 s\)"):
+    deadline = (
+        r"log server .* (could not be reached|is not working): .*"
+        r"\(\d attempt\(s\) over \d+ s, within a deadline of 2 s\)"
+    )
+    with pytest.raises(LogError, match=deadline):
         RemoteLog(server.url, timeout=2.0)
     assert time.monotonic() - start < 5
 
@@ -560,7 +564,7 @@ def test_preserve_with_a_drip_tsa_ends_by_the_tsa_deadline(local_tsa: RunningTSA
             assert tsa.requests == 1  # asked once, cut at its deadline, not asked again when sealing
     finally:
         site.close()
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 6, r.stderr  # preserved, but no time-stamping authority gave a time-stamp
     [result] = json.loads(r.stdout)["results"]
     assert result["ok"] and result["timestamps"] == 0
     assert "did not answer within 10 seconds" in " ".join(result["warnings"])

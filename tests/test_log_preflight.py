@@ -105,7 +105,7 @@ def test_an_unreachable_log_server_is_named_in_plain_words(tmp_path: Path) -> No
         RemoteLog(url, attempts=2)
     text = info.value.diagnostics()
     assert f"the log server {url} could not be reached: the connection was refused" in text
-    assert "tried 2 times" in text and "Check the URL" in text
+    assert "2 attempt(s)" in text and "Check the URL" in text
     for raw in ("HTTPConnectionPool", "Max retries", "NewConnectionError", "urllib3", "Errno"):
         assert raw not in text, text
 
