@@ -1088,7 +1088,8 @@ def stamp_checkpoint(
                 MissingTimestampWarning(
                     f"checkpoint {size} got no time-stamp from TSA {tsa.name}: {reason}\n"
                     "The checkpoint is kept; it lacks this independent time-stamp until "
-                    "'evidence timestamp add --missing' obtains one."
+                    "'evidence timestamp add --missing' obtains one for the log, and 'evidence refresh "
+                    "BUNDLE' then brings it into a bundle sealed under this checkpoint."
                 ),
                 stacklevel=2,
             )
