@@ -12,6 +12,7 @@ Old spellings stay accepted (hidden from ``--help``) so that scripts keep workin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -161,7 +162,10 @@ def run_cli(fn: Callable[[], int]) -> int:
 
     A command that needs an optional package this installation lacks (the base install is
     the verifier and the log reader) says which extra to install and ends with exit status 2.
+    Output a legacy encoding cannot hold (Windows writes cp1252 to a file or pipe) is escaped
+    (``\\u6771``), never a traceback.
     """
+    _escape_what_stdout_cannot_encode()
     try:
         try:
             code = fn()
@@ -185,6 +189,14 @@ def run_cli(fn: Callable[[], int]) -> int:
         )
         return EXIT_USAGE
     return code
+
+
+def _escape_what_stdout_cannot_encode() -> None:
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None and not encoding.startswith("utf"):
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="backslashreplace")
 
 
 def _silence_stdout() -> None:
