@@ -40,6 +40,9 @@ EVIDENCE = project_command("evidence")
 #: What the verify path must never import (docs/design.md): the browser driver, the log
 #: server's web stack, the log writer's index, and the POSIX-only file lock.
 FORBIDDEN = ("playwright", "starlette", "uvicorn", "numpy", "uvloop", "httptools", "fcntl")
+#: Blocked in these runs: also requests, which the base install has (the HTTP readers and the
+#: TSA client use it) but which verifying, reading a log directory and help never need.
+BLOCKED = (*FORBIDDEN, "requests")
 
 #: POSIX-only attributes of ``os`` (absent on Windows), removed in the verifier's process.
 WINDOWS_LACKS = (
@@ -96,7 +99,7 @@ def blocked(
     *,
     python_snippet: bool = False,
     clean: bool = True,
-    block: Sequence[str] = FORBIDDEN,
+    block: Sequence[str] = BLOCKED,
     windows_os: bool = True,
     encoding: str | None = None,
 ) -> Run:
