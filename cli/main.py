@@ -1,19 +1,42 @@
 """The `evidence` command: thin argument parsing over the library.
 
 Each group of subcommands lives in its own module with a ``register(subparsers)``
-function; its handlers take the parsed arguments and return an exit code. Errors from the
-library (:class:`evidence.EvidenceError`) are printed for a human and mapped to exit codes
-here, in one place.
+function; its handlers take the parsed arguments and return an exit code. :data:`COMMANDS`
+names, for each command, its module and its one line of help: a run imports only the
+module of the command it runs (``evidence verify`` never loads the browser, the log
+server or the log writer's index), and ``evidence --help`` lists every command from the
+table without importing any of them. Errors from the library
+(:class:`evidence.EvidenceError`) are printed for a human and mapped to exit codes here,
+in one place.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from evidence.errors import EXIT_USAGE, EvidenceError
+
+#: Every command of ``evidence``, in the order ``evidence --help`` lists them: its name ->
+#: (the module in this package that registers it, its one line of help). A module may
+#: register several commands (``log_cmd``: log, note, proof); the help must be the one the
+#: module gives (tests/test_imports.py checks both agree).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "log": ("log_cmd", "create, append to, prove from and audit append-only logs"),
+    "note": ("log_cmd", "signed notes"),
+    "proof": ("log_cmd", "offline proofs"),
+    "timestamp": ("timestamp_cmd", "RFC 3161 time-stamps from independent authorities over checkpoints"),
+    "report": (
+        "bundle_cmd",
+        "verify a bundle under your trust and write a graded certificate of preservation (PDF or HTML)",
+    ),
+    "verify": ("verify_cmd", "verify a proof bundle offline (plain-language verdict)"),
+    "witness": ("witness_cmd", "run a C2SP tlog-witness that cosigns other logs' checkpoints"),
+    "refresh": ("refresh_cmd", "add the log's newer (better-witnessed) checkpoint and a consistency proof to a bundle"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,18 +45,34 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import bundle_cmd, log_cmd, refresh_cmd, timestamp_cmd, verify_cmd, witness_cmd
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (``evidence`` itself
+    has no option that takes a value)."""
+    for word in argv:
+        if word == "--" or (word.startswith("-") and word != "-"):
+            continue
+        return word
+    return None
 
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``evidence`` parser. With ``argv``, only the module of the command it names is
+    imported and registered; every other command is listed with its help line from
+    :data:`COMMANDS` and nothing else. Without ``argv``: every command, fully registered."""
+    chosen = None if argv is None else _chosen(argv)
+    wanted = None if argv is None else COMMANDS.get(chosen or "", ("", ""))[0]
     parser = _Parser(prog="evidence", description="Preserve web pages as court-grade evidence.")
     sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    log_cmd.register(sub)
-    timestamp_cmd.register(sub)
-    bundle_cmd.register(sub)
-    verify_cmd.register(sub)
-    witness_cmd.register(sub)
-    refresh_cmd.register(sub)
+    registered: set[str] = set()
+    for name, (module, help) in COMMANDS.items():
+        if module in registered:
+            continue
+        if wanted is None or module == wanted:
+            importlib.import_module(f"{__package__}.{module}").register(sub)
+            registered.add(module)
+        else:
+            sub.add_parser(name, help=help)
     return parser
 
 
@@ -64,7 +103,8 @@ def dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     from .options import run_cli
 
-    return run_cli(lambda: dispatch(build_parser().parse_args(argv)))
+    words = sys.argv[1:] if argv is None else list(argv)
+    return run_cli(lambda: dispatch(build_parser(words).parse_args(words)))
 
 
 if __name__ == "__main__":

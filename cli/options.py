@@ -12,6 +12,7 @@ Old spellings stay accepted (hidden from ``--help``) so that scripts keep workin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -36,6 +37,16 @@ LOG_KEY_HELP = (
     "line such as the log's verification-keys.txt (log key and clock key); repeatable"
 )
 TRUST_HELP = "trust policy file (default: $EVIDENCE_HOME/trust.policy if it exists)"
+#: The optional packages a command may need -> the install extra of preserve-evidence that
+#: brings each (pyproject.toml). The base install is the verifier and the log reader.
+EXTRA_OF = {
+    "playwright": "capture",
+    "numpy": "server",  # the log writer's de-duplication index (in [capture] too)
+    "starlette": "server",
+    "uvicorn": "server",
+    "httptools": "server",
+    "uvloop": "server",
+}
 
 
 def add_log_dir(parser: argparse.ArgumentParser, *, help: str = LOG_DIR_HELP) -> None:
@@ -149,7 +160,14 @@ def require_log_key(values: Sequence[str] | None, what: str = "the log's") -> No
 
 
 def run_cli(fn: Callable[[], int]) -> int:
-    """Run a command's body; a closed output pipe (``| head``) ends it quietly, not with a traceback."""
+    """Run a command's body; a closed output pipe (``| head``) ends it quietly, not with a traceback.
+
+    A command that needs an optional package this installation lacks (the base install is
+    the verifier and the log reader) says which extra to install and ends with exit status 2.
+    Output a legacy encoding cannot hold (Windows writes cp1252 to a file or pipe) is escaped
+    (``\\u6771``), never a traceback.
+    """
+    _escape_what_stdout_cannot_encode()
     try:
         try:
             code = fn()
@@ -160,7 +178,27 @@ def run_cli(fn: Callable[[], int]) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except ModuleNotFoundError as e:
+        package = (e.name or "").split(".")[0]
+        extra = EXTRA_OF.get(package)
+        if extra is None:
+            raise
+        print(
+            f"error: this command needs the optional package {package!r}, which this installation of "
+            f"preserve-evidence does not have.\nInstall it with: pip install 'preserve-evidence[{extra}]' "
+            "(or [all] for every command); `evidence verify` needs none of them.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     return code
+
+
+def _escape_what_stdout_cannot_encode() -> None:
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None and not encoding.startswith("utf"):
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="backslashreplace")
 
 
 def _silence_stdout() -> None:
@@ -176,6 +214,7 @@ def _silence_stdout() -> None:
 __all__ = [
     "EXIT_BROKEN_PIPE",
     "EXIT_USAGE",
+    "EXTRA_OF",
     "add_log_dir",
     "add_log_key",
     "add_trust",

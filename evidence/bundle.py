@@ -441,7 +441,9 @@ class BundleView:
         p = Path(path)
         try:
             # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-            fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            # O_BINARY (Windows only): no newline translation. Windows has no O_NONBLOCK.
+            flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+            fd = os.open(p, flags | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
             raise BundleFormatError(f"the bundle {p} does not exist") from None
         except IsADirectoryError:

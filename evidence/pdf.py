@@ -91,7 +91,10 @@ def _render(html: bytes, *, executable: str | None, timeout_s: float) -> PdfRend
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError as e:  # pragma: no cover - a declared dependency of the capture extra
-        raise ReportError(f"Playwright is not installed ({e}).", hint="pip install playwright") from None
+        raise ReportError(
+            f"Playwright is not installed ({e}).",
+            hint="pip install 'preserve-evidence[capture]' (a PDF needs Playwright; an .html one does not)",
+        ) from None
     from evidence.capture.discovery import find_chromium
 
     exe = executable or str(find_chromium().path)

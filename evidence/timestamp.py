@@ -49,9 +49,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import requests
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -68,6 +67,10 @@ from rfc3161_client import VerificationError as _RFC3161VerificationError
 
 from evidence.config import TSAConfig, normalize_fingerprint
 from evidence.errors import FormatError, TimestampError, UsageError
+
+if TYPE_CHECKING:
+    # Imported where a token is requested: verifying one needs no HTTP client.
+    import requests
 
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 QUERY_CONTENT_TYPE = "application/timestamp-query"
@@ -920,6 +923,8 @@ def verify_tokens(
 def _post(tsa: TSAConfig, query: bytes, session: requests.Session | None) -> bytes:
     """POST the query; the whole exchange must end within ``tsa.timeout`` seconds (a
     deadline, not a per-read timeout: see :mod:`evidence._internal.http`)."""
+    import requests
+
     from evidence._internal.http import AnswerTooLarge, fetch
 
     where = f"The time-stamping authority {tsa.name} ({tsa.url})"

@@ -38,7 +38,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -62,6 +61,7 @@ from evidence.errors import (
     SignatureError,
     UsageError,
 )
+from evidence.filelock import exclusive_lock
 from evidence.note import (
     ALG_COSIGNATURE_V1,
     ALG_ED25519,
@@ -570,8 +570,8 @@ def _dir_lock(directory: Path) -> Iterator[None]:
     except OSError as e:
         raise WitnessConfigError(f"cannot open the witness lock file {lock}: {e.strerror}") from e
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        with exclusive_lock(fd):
+            yield
     finally:
         os.close(fd)
 

@@ -42,7 +42,15 @@ MAX_CONFIG_BYTES = 1 << 20
 #: A private or public key file (a few lines of text): 64 KiB.
 MAX_KEY_BYTES = 64 << 10
 
-_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+#: Never block on a FIFO, never become a terminal's controlling process; these flags are
+#: POSIX only (Windows has none of them, and needs O_BINARY instead).
+_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 _CHUNK = 1 << 20
 
 

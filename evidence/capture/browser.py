@@ -216,7 +216,7 @@ def _launch(explicit: Path | None) -> _Process:
         from playwright.sync_api import Error as PlaywrightError
     except ImportError as err:  # pragma: no cover - a declared dependency
         raise BrowserError(
-            f"Playwright is not installed ({err}).", hint="pip install playwright"
+            f"Playwright is not installed ({err}).", hint="pip install 'preserve-evidence[capture]'"
         ) from None
     playwright = _acquire_driver()
     try:

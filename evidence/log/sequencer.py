@@ -26,7 +26,6 @@ disagree.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -37,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evidence import merkle
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
@@ -49,8 +49,8 @@ from evidence.errors import (
     LogError,
     SignatureError,
 )
+from evidence.filelock import exclusive_lock
 from evidence.log import tiles
-from evidence.log.dedup import DedupIndex
 from evidence.log.storage import DirectoryStorage, read_tile
 from evidence.note import (
     ALG_COSIGNATURE_V1,
@@ -63,6 +63,10 @@ from evidence.note import (
     check_key_name,
 )
 from evidence.words import entries
+
+if TYPE_CHECKING:
+    # numpy, which the index needs, is imported when the log first writes (not by readers).
+    from evidence.log.dedup import DedupIndex
 
 FORMAT = "evidence-log/1"
 STATE_DIR = ".state"
@@ -763,6 +767,8 @@ class Log:
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(str(self.path / OLD_DEDUP_FILE) + suffix)
+            from evidence.log.dedup import DedupIndex
+
             self._dedup = DedupIndex(self.path / DEDUP_DIR)
         return self._dedup
 
@@ -780,8 +786,8 @@ class Log:
             except OSError as e:
                 raise LogError(f"cannot open the log's lock file {lock_path}: {e.strerror}") from e
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
+                with exclusive_lock(fd):
+                    yield
             finally:
                 os.close(fd)
 
