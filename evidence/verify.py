@@ -105,7 +105,7 @@ from evidence.errors import (
 )
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from evidence.refresh import RefreshCheck, is_refresh_file
-from evidence.timefmt import bounded_text, utc_text
+from evidence.timefmt import bounded_text, hidden_characters, utc_text, visible_text
 from evidence.timestamp import (
     CERTIFICATE_ERRORS,
     SHA256_OID,
@@ -415,7 +415,9 @@ class Report:
                 out.append(f"  - {t.what}: {t.identity}")
                 out.append(f"      fingerprint {t.fingerprint}")
                 out.extend(_wrap(t.how, "      "))
-        return "\n".join(out) + "\n"
+        # Invisible and direction-changing characters from the bundle are written as [U+202E],
+        # so that an address reads as what it is (docs/verifying.md, "What the text shows").
+        return visible_text("\n".join(out)) + "\n"
 
 
 def _wrap(text: str, indent: str, width: int = 96) -> list[str]:
@@ -580,10 +582,24 @@ class _Window:
 
 
 @dataclass(frozen=True)
+class _PageRecord:
+    """An indexed record under the page's SURT key: one that replay could open for the page."""
+
+    number: int
+    order: tuple[str, str, int, str]
+    kind: str
+    uri: str
+    raw_fetch: bool
+    status: int | None
+    sha256: str
+
+
+@dataclass(frozen=True)
 class _WarcScan:
     statuses: dict[str, list[int | None]]
     index: tuple[str, ...]
     records: int
+    page_records: tuple[_PageRecord, ...] = ()
 
 
 class _InflateBudget:
@@ -1548,6 +1564,7 @@ class _Verification:
         if not isinstance(cap, dict):
             raise _Fail(f"{_CAPTURE_PATH} is not a capture record (a JSON object).", _CAPTURE_PATH)
         self.capture_warnings(cap)
+        self.hidden_text_warnings(cap)
         opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
         assert isinstance(opts, dict)
         pairs = [
@@ -1586,6 +1603,7 @@ class _Verification:
             )
         self.check_index(scan)
         self.check_pages(targets, cap)
+        self.check_replay(scan, cap, status)
         self.check_package()
         from evidence.report import EDITIONS, old_edition_warning, render_report, render_verify_txt
 
@@ -1639,6 +1657,46 @@ class _Verification:
         for w in found[:100]:
             if isinstance(w, str) and w.strip():
                 self.s.warnings.append(f"the capture recorded: {w.strip()[:2000]}")
+
+    def hidden_text_warnings(self, cap: dict[str, Any]) -> None:
+        """A warning for every sealed value a reader is shown (addresses, title, case, operator,
+        redirects) that holds invisible or direction-changing characters: a right-to-left
+        override or a zero-width space makes an address read as another one. The text output
+        and the certificate show such characters as ``[U+202E]``."""
+        m = self.s.manifest
+        opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
+        assert isinstance(opts, dict)
+        shown: list[tuple[str, Any]] = [
+            ("the requested address", m.get("url")),
+            ("the address finally shown", m.get("final_url")),
+            ("the page title", cap.get("page_title")),
+            ("the case reference", m.get("case")),
+            ("the operator", m.get("operator")),
+            ("the case reference in capture.json", opts.get("case")),
+            ("the operator in capture.json", opts.get("operator")),
+        ]
+        tls = cap.get("tls")
+        if isinstance(tls, dict):
+            shown += [("the server certificate's subject", tls.get("subject")), ("its issuer", tls.get("issuer"))]
+        chain = cap.get("redirect_chain")
+        if isinstance(chain, list):
+            for hop in chain[:100]:
+                if isinstance(hop, dict):
+                    shown += [("an address in the redirect chain", hop.get(k)) for k in ("url", "location")]
+                else:
+                    shown.append(("an address in the redirect chain", hop))
+        seen: set[str] = set()
+        for what, value in shown:
+            if not isinstance(value, str) or value in seen:
+                continue
+            seen.add(value)
+            hidden = hidden_characters(value)
+            if hidden:
+                self.s.warnings.append(
+                    f"{what[0].upper()}{what[1:]} holds characters that are invisible or change the direction of "
+                    f"text ({', '.join(hidden)}), so it can read as something it is not. Written with them "
+                    f"shown: {visible_text(bounded_text(value, 500))}"
+                )
 
     @contextmanager
     def stream(self, name: str) -> Iterator[Any]:
@@ -1752,19 +1810,35 @@ class _Verification:
         """
         from warcio.archiveiterator import ArchiveIterator
 
+        from evidence.surt import surt
         from evidence.wacz import cdxj_line, index_order
 
         found: dict[str, list[int | None]] = {}
         lines: list[tuple[str, str, int, str]] = []
+        page_records: list[_PageRecord] = []
+        page_keys = set()
+        for t in targets:
+            try:
+                page_keys.add(surt(t))
+            except Exception:  # a sealed address no SURT can be made of: nothing can be replayed under it
+                continue
         count = 0
         low, high = window.start - CLOCK_TOLERANCE_S, window.finish + CLOCK_TOLERANCE_S
         try:
             with self.stream(WARC_PATH) as f:
                 budget = _InflateBudget(f)
-                it = ArchiveIterator(budget)
+                # Digests checked (a record cut short, or with a block or payload other than its
+                # WARC-*-Digest says, is refused), as `warcio check` does.
+                it = ArchiveIterator(budget, check_digests="raise")
                 budget.bound_lines(it)
                 for rec in it:
                     count += 1
+                    if not it.reader.decompressor:
+                        raise _Fail(
+                            f"Record {count} of {WARC_PATH} is not compressed on its own (a bundle's archive is one "
+                            "gzip member per record): replay programs may read the archive differently.",
+                            WARC_PATH,
+                        )
                     raw_date = rec.rec_headers.get_header("WARC-Date")
                     when = _warc_time(raw_date)
                     if when is None:
@@ -1788,7 +1862,27 @@ class _Verification:
                             raw = rec.http_headers.get_statuscode()
                             code = int(raw) if raw and str(raw).isdigit() else None
                         found.setdefault(uri, []).append(code)
+                    digest = None
+                    if rec.rec_type in ("response", "resource", "revisit") and isinstance(uri, str) and uri:
+                        try:
+                            under_page = surt(uri) in page_keys
+                        except Exception:
+                            under_page = False
+                        if under_page:
+                            h = hashlib.sha256()
+                            while chunk := rec.raw_stream.read(1 << 16):
+                                h.update(chunk)
+                            digest = h.hexdigest()
                     line = cdxj_line(rec, it.get_record_offset(), it.get_record_length(), _INDEX_FILENAME)
+                    short = getattr(rec.raw_stream, "limit", 0)
+                    if short or it.err_count:
+                        raise _Fail(
+                            f"Record {count} of {WARC_PATH} ({rec.rec_type} {str(uri)[:200]}) does not hold the "
+                            "number of bytes its Content-Length declares"
+                            + (f" ({short} bytes are missing)" if short else "")
+                            + ": replay programs may read the archive differently.",
+                            WARC_PATH,
+                        )
                     if line is not None:
                         if len(lines) >= MAX_INDEX_LINES:
                             raise _Fail(
@@ -1796,7 +1890,24 @@ class _Verification:
                                 "verifier accepts (a capture of one page holds far fewer).",
                                 WARC_PATH,
                             )
-                        lines.append(index_order(line, rec))
+                        order = index_order(line, rec)
+                        lines.append(order)
+                        if digest is not None:
+                            code2: int | None = None
+                            if rec.rec_type == "response" and rec.http_headers is not None:
+                                raw2 = rec.http_headers.get_statuscode()
+                                code2 = int(raw2) if raw2 and str(raw2).isdigit() else None
+                            page_records.append(
+                                _PageRecord(
+                                    count,
+                                    order,
+                                    rec.rec_type,
+                                    str(uri),
+                                    rec.rec_headers.get_header("WARC-Evidence-Source") == "raw-fetch",
+                                    code2,
+                                    digest,
+                                )
+                            )
         except _Fail:
             raise
         except Exception as e:  # warcio raises many kinds of errors on damaged archives
@@ -1804,7 +1915,8 @@ class _Verification:
                 f"The web archive {WARC_PATH} cannot be read as a WARC file ({type(e).__name__}: {e}).", WARC_PATH
             ) from e
         lines.sort()
-        return _WarcScan(found, tuple(k[-1] for k in lines), count)
+        page_records.sort(key=lambda r: r.order)
+        return _WarcScan(found, tuple(k[-1] for k in lines), count, tuple(page_records))
 
     def check_index(self, scan: _WarcScan) -> None:
         """``indexes/index.cdx`` must be, byte for byte, the index of the WARC's records."""
@@ -1918,6 +2030,81 @@ class _Verification:
                     PAGES_PATH,
                     _CAPTURE_PATH,
                 )
+
+    def check_replay(self, scan: _WarcScan, cap: dict[str, Any], status: Any) -> None:
+        """The record a replayer opens for the page is the page's response, and the only one it could open.
+
+        Replay (pywb, ReplayWeb.page) looks the page's address up by its SURT key and takes the
+        capture closest to the time in ``pages.jsonl``, the first in index order among equally
+        close ones. Every record under that key at that distance must be a response with the
+        manifest's status and the same payload (else which one a reader sees depends on the
+        replayer), except the raw fetch's own copy, which the index puts after the browser's;
+        and when ``capture.json`` gives the SHA-256 of the page's body as the browser had it
+        (``main_document.body_sha256``), the browser's record replay opens must hold exactly
+        that body. (docs/bundle-format.md, "The page replay opens".)
+        """
+        from evidence.bundle import page_entry
+
+        want = page_entry(cap)
+        # A redirect from another spelling of the address under the same key (http:// to
+        # https://) is skipped by replayers as a self-redirect; it is not a rival of the page.
+        recs = [
+            r
+            for r in scan.page_records
+            if not (r.uri != want.get("url") and r.status is not None and 300 <= r.status < 400)
+        ]
+        if not recs:
+            return  # scan_warc already requires a response for the page
+        ts = "".join(c for c in str(want.get("ts")) if c.isdigit())[:14].ljust(14, "0")
+
+        def seconds(stamp: str) -> float:
+            try:
+                return datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp()
+            except ValueError:
+                return float("inf")
+
+        at = seconds(ts)
+        best = min(abs(seconds(r.order[1]) - at) for r in recs)
+        close = [r for r in recs if abs(seconds(r.order[1]) - at) == best]
+        shown = close[0]
+
+        def what(r: _PageRecord) -> str:
+            src = " (raw fetch)" if r.raw_fetch else ""
+            return f"record {r.number} ({r.kind}{src} of {r.uri[:200]}, status {r.status}, payload SHA-256 {r.sha256})"
+
+        if shown.kind != "response" or (isinstance(status, int) and shown.status != status):
+            raise _Fail(
+                f"Replay of the page opens {what(shown)}, not a response with the HTTP status {status} the manifest "
+                f"records: a reader replaying the archive would see something other than the preserved page.",
+                WARC_PATH,
+                INDEX_PATH,
+            )
+        rivals = [r for r in close[1:] if not (r.raw_fetch and not shown.raw_fetch)]
+        for r in rivals:
+            if r.kind != shown.kind or r.status != shown.status or r.sha256 != shown.sha256:
+                raise _Fail(
+                    f"The web archive holds two different records a replayer could open for the page at the same "
+                    f"time: {what(shown)} and {what(r)}. Which one a reader sees depends on the replay program, "
+                    "so the archive does not show one page.",
+                    WARC_PATH,
+                    INDEX_PATH,
+                )
+        main = cap.get("main_document")
+        body = main.get("body_sha256") if isinstance(main, dict) else None
+        if (
+            isinstance(body, str)
+            and isinstance(main, dict)
+            and not shown.raw_fetch
+            and main.get("url") in (None, want.get("url"), shown.uri)
+            and not hmac.compare_digest(body.encode(), shown.sha256.encode())
+        ):
+            raise _Fail(
+                f"Replay of the page opens {what(shown)}, but {_CAPTURE_PATH} records that the browser had a "
+                f"body with SHA-256 {_short(body)}: the archive would show another page than the one the "
+                "capture describes.",
+                WARC_PATH,
+                _CAPTURE_PATH,
+            )
 
     def check_package(self) -> None:
         """``datapackage.json`` (not sealed) may hold only the fields the writer puts there, each

@@ -1,0 +1,238 @@
+"""Held-out style attacks on the verifier (issue 10's classes, variants it did not describe).
+
+Each test crafts its input itself, as a hostile capturer could (the real writer seals
+whatever capture directory it is given), and asserts the exact verdict and failing step:
+
+- the web archive holds another record that replay could open for the page (a second
+  response with another body, the host spelled in another case, a revisit or resource
+  record beside the response, a record closer to the page's time, a body other than the
+  one capture.json says the browser had);
+- WARC records read differently by different readers (two records in one gzip member, a
+  record not compressed on its own, a Content-Length that lies, a digest that lies);
+- text that reads as something it is not (bidi overrides, zero-width characters) in the
+  verifier's text output and on the certificate;
+- a tlog-proof large enough to eat memory before its hash count is checked.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import resource
+import time
+import zlib
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from vcheck_helpers import FAVICON, HTML, ICON, PAGE, Rec, failed_at, iso, new_log, now, policy_text, sealed
+from verify_helpers import members, reseal, rewrite
+
+from evidence.bundle import INDEX_PATH, PROOF_PATH, WARC_PATH, BundleView
+from evidence.checkpoint import MAX_PROOF_BYTES, TlogProof
+from evidence.errors import FormatError
+from evidence.log import Log
+from evidence.trust import TrustPolicy
+from evidence.verify import Verdict, verify
+from evidence.wacz import cdxj_lines
+
+FORGED = b"<!doctype html><html><head><title>Item 42</title></head><body>999 EUR</body></html>"
+
+
+def _bundle(tmp: Path, **kw: object) -> tuple[Path, Log, TrustPolicy]:
+    log = new_log(tmp)
+    return sealed(tmp, log, **kw), log, TrustPolicy.parse(policy_text(log))
+
+
+def _main(body: bytes, when: object) -> dict[str, object]:
+    return {"main_document": {"url": PAGE, "body_sha256": hashlib.sha256(body).hexdigest(), "warc_date": iso(when)}}  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the page replay opens
+
+
+def test_two_responses_for_the_page_with_different_bodies_fail(tmp_path: Path) -> None:
+    t = now() - timedelta(seconds=10)
+    recs = [Rec(PAGE, t + timedelta(seconds=1)), Rec(PAGE, t + timedelta(seconds=1), FORGED)]
+    bundle, _, policy = _bundle(tmp_path, started=t, records=recs)
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "two different records a replayer could open")
+
+
+def test_the_same_address_with_the_host_in_capitals_is_a_rival(tmp_path: Path) -> None:
+    t = now() - timedelta(seconds=10)
+    other = "https://SHOP.example/item/42"  # the same SURT key: replay finds it for the page
+    recs = [Rec(PAGE, t + timedelta(seconds=1)), Rec(other, t + timedelta(seconds=1), FORGED)]
+    bundle, _, policy = _bundle(tmp_path, started=t, records=recs)
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "two different records", other)
+
+
+@pytest.mark.parametrize("kind", ["revisit", "resource"])
+def test_a_revisit_or_resource_record_beside_the_page_fails(tmp_path: Path, kind: str) -> None:
+    t = now() - timedelta(seconds=10)
+    body = b"" if kind == "revisit" else FORGED  # a revisit holds no body of its own
+    recs = [Rec(PAGE, t + timedelta(seconds=1)), Rec(PAGE, t + timedelta(seconds=1), body, kind=kind)]
+    bundle, _, policy = _bundle(tmp_path, started=t, records=recs)
+    report = verify(bundle, trust=policy)
+    failed_at(report, 8, WARC_PATH)
+    assert "two different records" in report.steps[7].detail or f"opens record 4 ({kind}" in report.steps[7].detail
+
+
+def test_a_forged_response_closer_to_the_page_time_fails(tmp_path: Path) -> None:
+    """capture.json says the browser had the 10 EUR body; replay would open the 999 EUR one."""
+    t = now() - timedelta(seconds=40)
+    recs = [Rec(PAGE, t + timedelta(seconds=1)), Rec(PAGE, t + timedelta(seconds=20), FORGED)]
+    facts = _main(HTML, t + timedelta(seconds=19))
+    bundle, _, policy = _bundle(tmp_path, started=t, duration=timedelta(seconds=30), records=recs, facts=facts)
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "Replay of the page opens", "the browser had a body")
+
+
+def test_a_page_body_other_than_the_recorded_one_fails(tmp_path: Path) -> None:
+    t = now() - timedelta(seconds=10)
+    bundle, _, policy = _bundle(tmp_path, started=t, facts=_main(FORGED, t + timedelta(seconds=1)))
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "the browser had a body")
+
+
+def test_honest_page_records_still_verify(tmp_path: Path) -> None:
+    """The body capture.json records, and an http:// to https:// redirect under the same key in
+    the same second (replayers skip such self-redirects): VERIFIED."""
+    t = now() - timedelta(seconds=10)
+    recs = [
+        Rec("http://shop.example/item/42", t + timedelta(seconds=1), b"", status="301 Moved Permanently"),
+        Rec(PAGE, t + timedelta(seconds=1)),
+        Rec(FAVICON, t + timedelta(seconds=2), ICON, "image/x-icon"),
+    ]
+    bundle, _, policy = _bundle(tmp_path, started=t, records=recs, facts=_main(HTML, t + timedelta(seconds=1)))
+    report = verify(bundle, trust=policy)
+    assert report.verdict is Verdict.VERIFIED, report.render_text()
+
+
+# --------------------------------------------------------------------------- one reading of the WARC
+
+
+def _gzip_members(data: bytes) -> list[bytes]:
+    out = []
+    while data:
+        d = zlib.decompressobj(31)
+        out.append(d.decompress(data))
+        data = d.unused_data
+    return out
+
+
+def _g(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+def _with_warc(tmp: Path, build: Callable[[list[bytes]], bytes]) -> tuple[Path, TrustPolicy]:
+    """The hand-made bundle with its WARC rebuilt from its records (warcinfo, page response,
+    page request, favicon response, favicon request) and re-sealed with a matching index."""
+    t = now() - timedelta(seconds=10)
+    bundle, log, policy = _bundle(tmp, started=t)
+    warc = build(_gzip_members(members(bundle)[WARC_PATH]))
+    w = tmp / "w.warc.gz"
+    w.write_bytes(warc)
+    try:
+        index = ("\n".join(cdxj_lines(w, "data.warc.gz")) + "\n").encode()
+    except Exception:  # warcio cannot index it either: keep the old index
+        index = members(bundle)[INDEX_PATH]
+    return reseal(bundle, tmp / "f.wacz", log, sealed={WARC_PATH: warc, INDEX_PATH: index}), policy
+
+
+def test_two_records_in_one_gzip_member_fail(tmp_path: Path) -> None:
+    """A replayer reading the favicon's offset would get the page's record first (or not)."""
+    bundle, policy = _with_warc(tmp_path, lambda p: _g(p[0]) + _g(p[3] + p[1]) + _g(p[2]) + _g(p[4]))
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "cannot be read as a WARC file")
+
+
+@pytest.mark.parametrize("layout", ["appended", "plain"])
+def test_a_record_not_compressed_on_its_own_fails(tmp_path: Path, layout: str) -> None:
+    if layout == "appended":  # a plain second copy of the favicon after the gzip members
+        build: Callable[[list[bytes]], bytes] = lambda p: b"".join(_g(x) for x in p) + p[3]  # noqa: E731
+        number = 6
+    else:
+        build, number = (lambda p: b"".join(p)), 1
+    bundle, policy = _with_warc(tmp_path, build)
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, f"Record {number} of", "not compressed on its own")
+
+
+def test_a_record_shorter_than_its_content_length_fails(tmp_path: Path) -> None:
+    def lie(p: list[bytes]) -> bytes:
+        head, body = p[1].split(b"\r\n\r\n", 1)
+        head = head.replace(b"\r\nContent-Length: ", b"\r\nContent-Length: 1", 1)  # the WARC header's
+        return _g(p[0]) + _g(head + b"\r\n\r\n" + body) + b"".join(_g(x) for x in p[2:])
+
+    bundle, policy = _with_warc(tmp_path, lie)
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "Record 2 of", "Content-Length declares", "missing")
+
+
+def test_a_record_whose_payload_digest_lies_fails(tmp_path: Path) -> None:
+    """The body changed (same length) but the digest header kept: warcio check refuses it, so must we."""
+
+    def swap(p: list[bytes]) -> bytes:
+        page = p[1].replace(b"10 EUR", b"99 EUR")
+        assert page != p[1]
+        return _g(p[0]) + _g(page) + b"".join(_g(x) for x in p[2:])
+
+    bundle, policy = _with_warc(tmp_path, swap)
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "digest")
+
+
+# --------------------------------------------------------------------------- text that reads as something else
+
+
+@pytest.mark.parametrize(
+    ("url", "char", "shown"),
+    [
+        ("https://shop.example/item/\u202e24meti", "U+202E", "https://shop.example/item/[U+202E]24meti"),
+        ("https://shop.exam\u200bple/item/42", "U+200B", "https://shop.exam[U+200B]ple/item/42"),
+        ("https://shop.example/\u2066item\u2069/42", "U+2066", "https://shop.example/[U+2066]item[U+2069]/42"),
+    ],
+)
+def test_invisible_and_bidi_characters_are_flagged_and_shown_escaped(
+    tmp_path: Path, url: str, char: str, shown: str
+) -> None:
+    """A right-to-left override makes ".../item/\u202e24meti" read as ".../item/item42"."""
+    from evidence.report import CertificateContext, read_certified, render_certificate
+
+    t = now() - timedelta(seconds=10)
+    facts = {"requested_url": url, "final_url": url, "page_title": "Item\u202e 42"}
+    bundle, _, policy = _bundle(tmp_path, started=t, facts=facts, records=[Rec(url, t + timedelta(seconds=1))])
+    report = verify(bundle, trust=policy)
+    assert report.verdict is Verdict.VERIFIED, report.render_text()
+    warned = [w for w in report.warnings if w.startswith("The requested address holds characters")]
+    assert len(warned) == 1 and char in warned[0], report.warnings
+    assert any(w.startswith("The page title holds") and "U+202E" in w for w in report.warnings)
+    text = report.render_text()
+    hidden = {"\u202e", "\u200b", "\u2066", "\u2069"}
+    assert not hidden & set(text), "the text output holds a raw invisible or bidi character"
+    assert f"Page requested:           {shown}" in text
+    with BundleView.open(bundle) as view:
+        data = read_certified(view, manifest_sha256=dict(report.facts)["Manifest SHA-256"])
+    page = render_certificate(report, data, CertificateContext("b.wacz", "0" * 64, 1, "", "now", "t")).decode()
+    assert not hidden & set(page), "the certificate holds a raw invisible or bidi character"
+    assert f"[{char}]" in page
+
+
+# --------------------------------------------------------------------------- bounded proof
+
+
+def test_a_huge_proof_is_refused_before_it_is_split() -> None:
+    line = b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+    data = b"c2sp.org/tlog-proof@v1\nindex 1\n" + line * (40_000_000 // len(line)) + b"\nx\n"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with pytest.raises(FormatError, match=f"at most {MAX_PROOF_BYTES}"):
+        TlogProof.parse(data)
+    assert time.monotonic() - started < 2.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB: nothing was split
+    with pytest.raises(FormatError, match="64 hashes; at most 63"):
+        TlogProof.parse(b"c2sp.org/tlog-proof@v1\nindex 1\n" + line * 64 + b"\nx\n")
+
+
+def test_a_proof_with_thousands_of_hash_lines_fails_step_4(tmp_path: Path) -> None:
+    bundle, _, policy = _bundle(tmp_path)
+    proof = members(bundle)[PROOF_PATH]
+    head, _, note = proof.partition(b"\n\n")
+    bloated = head + b"\n" + b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n" * 30_000 + b"\n" + note
+    forged = rewrite(bundle, tmp_path / "f.wacz", change={PROOF_PATH: bloated})
+    failed_at(verify(forged, trust=policy), 4, PROOF_PATH, "at most")
