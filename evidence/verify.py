@@ -484,6 +484,8 @@ MAX_WARC_INFLATED = 2 << 30
 MAX_WARC_LINE = 1 << 20
 MAX_WARC_LINES = 4_000_000
 MAX_INDEX_LINES = 100_000
+#: The most lines of pages/pages.jsonl looked at (a bundle's has two: the header and the page).
+MAX_PAGES_LINES = 100
 MAX_INDEX_BYTES = 32 << 20
 _INDEX_FILENAME = WARC_PATH.rsplit("/", 1)[-1]
 _PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
@@ -592,6 +594,8 @@ class _PageRecord:
     raw_fetch: bool
     status: int | None
     sha256: str
+    #: For a redirect (3xx): whether it leads to the same key (a self-redirect replayers skip).
+    self_redirect: bool = False
 
 
 @dataclass(frozen=True)
@@ -1808,6 +1812,8 @@ class _Verification:
         Bounded: at most MAX_WARC_INFLATED bytes are decompressed, MAX_INDEX_LINES kept, and
         no line longer than MAX_WARC_LINE (nor more than MAX_WARC_LINES) read.
         """
+        from urllib.parse import urljoin
+
         from warcio.archiveiterator import ArchiveIterator
 
         from evidence.surt import surt
@@ -1816,12 +1822,13 @@ class _Verification:
         found: dict[str, list[int | None]] = {}
         lines: list[tuple[str, str, int, str]] = []
         page_records: list[_PageRecord] = []
-        page_keys = set()
-        for t in targets:
-            try:
-                page_keys.add(surt(t))
-            except Exception:  # a sealed address no SURT can be made of: nothing can be replayed under it
-                continue
+        # The key replay opens the page under: that of the address pages.jsonl lists (the final
+        # one; the requested address, if different, replays as the redirect it was).
+        page_keys: set[str] = set()
+        try:
+            page_keys = {surt(targets[0])}
+        except Exception:  # a sealed address no SURT can be made of: nothing can be replayed under it
+            page_keys = set()
         count = 0
         low, high = window.start - CLOCK_TOLERANCE_S, window.finish + CLOCK_TOLERANCE_S
         try:
@@ -1894,9 +1901,16 @@ class _Verification:
                         lines.append(order)
                         if digest is not None:
                             code2: int | None = None
+                            loops = False
                             if rec.rec_type == "response" and rec.http_headers is not None:
                                 raw2 = rec.http_headers.get_statuscode()
                                 code2 = int(raw2) if raw2 and str(raw2).isdigit() else None
+                                where = rec.http_headers.get_header("Location")
+                                if code2 is not None and 300 <= code2 < 400 and where:
+                                    try:
+                                        loops = surt(urljoin(str(uri), str(where))) in page_keys
+                                    except Exception:
+                                        loops = False
                             page_records.append(
                                 _PageRecord(
                                     count,
@@ -1906,6 +1920,7 @@ class _Verification:
                                     rec.rec_headers.get_header("WARC-Evidence-Source") == "raw-fetch",
                                     code2,
                                     digest,
+                                    loops,
                                 )
                             )
         except _Fail:
@@ -1992,6 +2007,15 @@ class _Verification:
         from evidence.bundle import page_entry
 
         raw = self.read(PAGES_PATH)
+        lines_in_file = raw.count(b"\n")
+        if lines_in_file > MAX_PAGES_LINES:
+            # Counted before anything is split or parsed: millions of short lines would take
+            # minutes and gigabytes to read as JSON.
+            raise _Fail(
+                f"{PAGES_PATH} has {lines_in_file} lines; a bundle preserves one page (a header line and one page "
+                "line), so a viewer could open another.",
+                PAGES_PATH,
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -2035,27 +2059,32 @@ class _Verification:
         """The record a replayer opens for the page is the page's response, and the only one it could open.
 
         Replay (pywb, ReplayWeb.page) looks the page's address up by its SURT key and takes the
-        capture closest to the time in ``pages.jsonl``, the first in index order among equally
+        capture closest to the time in ``pages.jsonl`` (or to ``mainPageDate``, the capture's
+        start, for a viewer opening the main page), the first in index order among equally
         close ones. Every record under that key at that distance must be a response with the
         manifest's status and the same payload (else which one a reader sees depends on the
-        replayer), except the raw fetch's own copy, which the index puts after the browser's;
-        and when ``capture.json`` gives the SHA-256 of the page's body as the browser had it
+        replayer), except the raw fetch's copy beside the browser's (compared by the capture
+        itself); redirects to the address itself from another spelling are skipped; and when
+        ``capture.json`` gives the SHA-256 of the page's body as the browser had it
         (``main_document.body_sha256``), the browser's record replay opens must hold exactly
         that body. (docs/bundle-format.md, "The page replay opens".)
         """
         from evidence.bundle import page_entry
 
         want = page_entry(cap)
-        # A redirect from another spelling of the address under the same key (http:// to
+        # A redirect from another spelling of the address to the address itself (http:// to
         # https://) is skipped by replayers as a self-redirect; it is not a rival of the page.
-        recs = [
-            r
-            for r in scan.page_records
-            if not (r.uri != want.get("url") and r.status is not None and 300 <= r.status < 400)
-        ]
+        recs = [r for r in scan.page_records if not (r.self_redirect and r.uri != want.get("url"))]
         if not recs:
             return  # scan_warc already requires a response for the page
-        ts = "".join(c for c in str(want.get("ts")) if c.isdigit())[:14].ljust(14, "0")
+        main = cap.get("main_document")
+        body = main.get("body_sha256") if isinstance(main, dict) else None
+        # The time in pages.jsonl (what ReplayWeb.page opens), and mainPageDate in
+        # datapackage.json (what a viewer opening the main page may use).
+        times = dict.fromkeys(
+            "".join(c for c in str(t) if c.isdigit())[:14].ljust(14, "0")
+            for t in (want.get("ts"), self.s.manifest.get("capture_started"))
+        )
 
         def seconds(stamp: str) -> float:
             try:
@@ -2063,48 +2092,50 @@ class _Verification:
             except ValueError:
                 return float("inf")
 
-        at = seconds(ts)
-        best = min(abs(seconds(r.order[1]) - at) for r in recs)
-        close = [r for r in recs if abs(seconds(r.order[1]) - at) == best]
-        shown = close[0]
-
         def what(r: _PageRecord) -> str:
             src = " (raw fetch)" if r.raw_fetch else ""
             return f"record {r.number} ({r.kind}{src} of {r.uri[:200]}, status {r.status}, payload SHA-256 {r.sha256})"
 
-        if shown.kind != "response" or (isinstance(status, int) and shown.status != status):
-            raise _Fail(
-                f"Replay of the page opens {what(shown)}, not a response with the HTTP status {status} the manifest "
-                f"records: a reader replaying the archive would see something other than the preserved page.",
-                WARC_PATH,
-                INDEX_PATH,
-            )
-        rivals = [r for r in close[1:] if not (r.raw_fetch and not shown.raw_fetch)]
-        for r in rivals:
-            if r.kind != shown.kind or r.status != shown.status or r.sha256 != shown.sha256:
+        for ts in times:
+            at = seconds(ts)
+            best = min(abs(seconds(r.order[1]) - at) for r in recs)
+            close = [r for r in recs if abs(seconds(r.order[1]) - at) == best]
+            shown = close[0]
+            if shown.kind != "response" or (isinstance(status, int) and shown.status != status):
                 raise _Fail(
-                    f"The web archive holds two different records a replayer could open for the page at the same "
-                    f"time: {what(shown)} and {what(r)}. Which one a reader sees depends on the replay program, "
-                    "so the archive does not show one page.",
+                    f"Replay of the page opens {what(shown)}, not a response with the HTTP status {status} the "
+                    "manifest records: a reader replaying the archive would see something other than the preserved "
+                    "page.",
                     WARC_PATH,
                     INDEX_PATH,
                 )
-        main = cap.get("main_document")
-        body = main.get("body_sha256") if isinstance(main, dict) else None
-        if (
-            isinstance(body, str)
-            and isinstance(main, dict)
-            and not shown.raw_fetch
-            and main.get("url") in (None, want.get("url"), shown.uri)
-            and not hmac.compare_digest(body.encode(), shown.sha256.encode())
-        ):
-            raise _Fail(
-                f"Replay of the page opens {what(shown)}, but {_CAPTURE_PATH} records that the browser had a "
-                f"body with SHA-256 {_short(body)}: the archive would show another page than the one the "
-                "capture describes.",
-                WARC_PATH,
-                _CAPTURE_PATH,
-            )
+            for r in close[1:]:
+                if r.raw_fetch != shown.raw_fetch:
+                    # The raw fetch's copy beside the browser's: they may differ honestly (wire
+                    # bytes, cloaking); the capture compares them and warns (capture.json).
+                    continue
+                if r.kind != shown.kind or r.status != shown.status or r.sha256 != shown.sha256:
+                    raise _Fail(
+                        f"The web archive holds two different records a replayer could open for the page at the "
+                        f"same time: {what(shown)} and {what(r)}. Which one a reader sees depends on the replay "
+                        "program, so the archive does not show one page.",
+                        WARC_PATH,
+                        INDEX_PATH,
+                    )
+            if (
+                isinstance(body, str)
+                and isinstance(main, dict)
+                and not shown.raw_fetch
+                and main.get("url") in (None, want.get("url"), shown.uri)
+                and not hmac.compare_digest(body.encode(), shown.sha256.encode())
+            ):
+                raise _Fail(
+                    f"Replay of the page opens {what(shown)}, but {_CAPTURE_PATH} records that the browser had a "
+                    f"body with SHA-256 {_short(body)}: the archive would show another page than the one the "
+                    "capture describes.",
+                    WARC_PATH,
+                    _CAPTURE_PATH,
+                )
 
     def check_package(self) -> None:
         """``datapackage.json`` (not sealed) may hold only the fields the writer puts there, each

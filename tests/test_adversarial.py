@@ -18,18 +18,31 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import resource
 import time
 import zlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from vcheck_helpers import FAVICON, HTML, ICON, PAGE, Rec, failed_at, iso, new_log, now, policy_text, sealed
+from vcheck_helpers import (
+    HTML,
+    PAGE,
+    Rec,
+    capture_dir,
+    failed_at,
+    iso,
+    new_log,
+    now,
+    policy_text,
+    sealed,
+)
 from verify_helpers import members, reseal, rewrite
 
-from evidence.bundle import INDEX_PATH, PROOF_PATH, WARC_PATH, BundleView
+from evidence.bundle import INDEX_PATH, PAGES_PATH, PROOF_PATH, WARC_PATH, BundleView, seal
 from evidence.checkpoint import MAX_PROOF_BYTES, TlogProof
 from evidence.errors import FormatError
 from evidence.log import Log
@@ -93,18 +106,77 @@ def test_a_page_body_other_than_the_recorded_one_fails(tmp_path: Path) -> None:
     failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "the browser had a body")
 
 
+def _sealed_warc(
+    tmp: Path, started: datetime, records: list[tuple[str, datetime, bytes, str, list[tuple[str, str]], str]], **kw: Any
+) -> tuple[Path, TrustPolicy]:
+    """A hand-made capture whose WARC holds exactly ``records`` (url, date, body, status line,
+    extra HTTP headers, WARC-Evidence-Source), sealed with the real writer."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    log = new_log(tmp)
+    d = capture_dir(tmp, started=started, **kw)
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=True, warc_version="1.1")
+    info = w.create_warcinfo_record("archive.warc.gz", {"software": "a test"})
+    info.rec_headers.replace_header("WARC-Date", iso(started))
+    w.write_record(info)
+    for url, when, body, status, extra, source in records:
+        headers = [("Content-Type", "text/html"), ("Content-Length", str(len(body))), *extra]
+        rec = w.create_warc_record(
+            url,
+            "response",
+            payload=io.BytesIO(body),
+            length=len(body),
+            http_headers=StatusAndHeaders(status, headers, protocol="HTTP/1.1"),
+            warc_headers_dict={"WARC-Date": iso(when), "WARC-Evidence-Source": source},
+        )
+        w.write_record(rec)
+    (d / "archive.warc.gz").write_bytes(buf.getvalue())
+    return seal(d, log, tmp / "out", name="b.wacz").path, TrustPolicy.parse(policy_text(log))
+
+
 def test_honest_page_records_still_verify(tmp_path: Path) -> None:
-    """The body capture.json records, and an http:// to https:// redirect under the same key in
-    the same second (replayers skip such self-redirects): VERIFIED."""
+    """The body capture.json records; an http:// to https:// redirect under the same key in the
+    same second (replayers skip such self-redirects); the raw fetch's differing copy: VERIFIED."""
     t = now() - timedelta(seconds=10)
+    at = t + timedelta(seconds=1)
     recs = [
-        Rec("http://shop.example/item/42", t + timedelta(seconds=1), b"", status="301 Moved Permanently"),
-        Rec(PAGE, t + timedelta(seconds=1)),
-        Rec(FAVICON, t + timedelta(seconds=2), ICON, "image/x-icon"),
+        (PAGE, at, FORGED, "200 OK", [], "raw-fetch"),  # cloaking is the capture's warning, not a rival
+        ("http://shop.example/item/42", at, b"", "301 Moved Permanently", [("Location", PAGE)], "browser"),
+        (PAGE, at, HTML, "200 OK", [], "browser"),
     ]
-    bundle, _, policy = _bundle(tmp_path, started=t, records=recs, facts=_main(HTML, t + timedelta(seconds=1)))
+    bundle, policy = _sealed_warc(tmp_path, t, recs, facts=_main(HTML, at))
     report = verify(bundle, trust=policy)
     assert report.verdict is Verdict.VERIFIED, report.render_text()
+
+
+def test_a_redirect_elsewhere_under_the_page_key_is_a_rival(tmp_path: Path) -> None:
+    t = now() - timedelta(seconds=10)
+    at = t + timedelta(seconds=1)
+    away = [("Location", "https://evil.example/item/42")]
+    recs = [
+        ("http://shop.example/item/42", at, b"", "301 Moved Permanently", away, "browser"),
+        (PAGE, at, HTML, "200 OK", [], "browser"),
+    ]
+    bundle, policy = _sealed_warc(tmp_path, t, recs, facts=_main(HTML, at))
+    report = verify(bundle, trust=policy)
+    failed_at(report, 8, WARC_PATH)
+    assert "status 301" in report.steps[7].detail, report.render_text()
+
+
+def test_a_forged_page_at_the_main_page_date_fails(tmp_path: Path) -> None:
+    """pages.jsonl points at the genuine record; a viewer using mainPageDate (the capture's
+    start) would open a forged browser record dated then."""
+    t = now() - timedelta(seconds=40)
+    recs = [
+        (PAGE, t, FORGED, "200 OK", [], "browser"),
+        (PAGE, t + timedelta(seconds=20), HTML, "200 OK", [], "browser"),
+    ]
+    bundle, policy = _sealed_warc(
+        tmp_path, t, recs, duration=timedelta(seconds=30), facts=_main(HTML, t + timedelta(seconds=20))
+    )
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "the browser had a body")
 
 
 # --------------------------------------------------------------------------- one reading of the WARC
@@ -213,7 +285,20 @@ def test_invisible_and_bidi_characters_are_flagged_and_shown_escaped(
     assert f"[{char}]" in page
 
 
-# --------------------------------------------------------------------------- bounded proof
+# --------------------------------------------------------------------------- bounded reads
+
+
+def test_a_pages_list_of_millions_of_lines_is_refused_before_parsing(tmp_path: Path) -> None:
+    """20 million ``{}`` lines took 160 s and 3.1 GB of memory to parse before the count was checked."""
+    bundle, log, policy = _bundle(tmp_path)
+    header = b'{"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}\n'
+    flood = reseal(bundle, tmp_path / "f.wacz", log, sealed={PAGES_PATH: header + b"{}\n" * 5_000_000})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    report = verify(flood, trust=policy)
+    assert time.monotonic() - started < 30.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB
+    failed_at(report, 8, PAGES_PATH, "5000001 lines", "a bundle preserves one page")
 
 
 def test_a_huge_proof_is_refused_before_it_is_split() -> None:
