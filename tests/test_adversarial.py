@@ -301,6 +301,22 @@ def test_a_pages_list_of_millions_of_lines_is_refused_before_parsing(tmp_path: P
     failed_at(report, 8, PAGES_PATH, "5000001 lines", "a bundle preserves one page")
 
 
+def test_a_sealed_json_flood_is_refused_before_parsing(tmp_path: Path) -> None:
+    """20 million ``{}`` in environment.json: 1.7 GB and 17 s before; refused from a byte count now."""
+    from evidence.jsonstrict import MAX_TOKENS, JSONTooLargeError, loads
+
+    flood = b"[" + b"{}," * (MAX_TOKENS // 2) + b"{}]"
+    honest, log, policy = _bundle(tmp_path)  # the writer itself refuses to seal such a file
+    bundle = reseal(honest, tmp_path / "f.wacz", log, sealed={"evidence/environment.json": flood}, render=False)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report = verify(bundle, trust=policy)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB
+    failed_at(report, 8, "evidence/environment.json", "not valid JSON", f"more than the {MAX_TOKENS}")
+    with pytest.raises(JSONTooLargeError):
+        loads("[" + "0," * MAX_TOKENS + "0]")
+    assert loads("[" + "0," * (MAX_TOKENS - 1) + "0]")[-1] == 0  # the limit itself is accepted
+
+
 def test_a_huge_proof_is_refused_before_it_is_split() -> None:
     line = b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
     data = b"c2sp.org/tlog-proof@v1\nindex 1\n" + line * (40_000_000 // len(line)) + b"\nx\n"
