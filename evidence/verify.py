@@ -375,7 +375,7 @@ class Report:
         """The report for a person: steps, claims, verdict, and what to do."""
         out = [f"Verifying {self.path}", ""]
         for key, value in self.facts:
-            out.append(f"  {key + ':':<26}{value}")
+            out.append(f"  {key + ':':<26}{_one_line(value)}")
         if self.facts:
             out.append("")
         out.append(f"Trusted keys: {self.trust}")
@@ -412,12 +412,18 @@ class Report:
                 out += ["", "To anchor this result in trust, confirm these fingerprints with their owners through a"]
                 out.append("separate channel (not from this bundle), then verify again trusting them:")
             for t in self.to_confirm:
-                out.append(f"  - {t.what}: {t.identity}")
+                out.append(f"  - {_one_line(t.what)}: {_one_line(t.identity)}")
                 out.append(f"      fingerprint {t.fingerprint}")
                 out.extend(_wrap(t.how, "      "))
         # Invisible and direction-changing characters from the bundle are written as [U+202E],
         # so that an address reads as what it is (docs/verifying.md, "What the text shows").
         return visible_text("\n".join(out)) + "\n"
+
+
+def _one_line(value: object) -> str:
+    """A value from the bundle shown on one line: a newline in it (a case reference ending in
+    "\n\nVERDICT: VERIFIED") would otherwise start a line that reads as the verifier's own."""
+    return str(value).replace("\r", "[U+000D]").replace("\n", "[U+000A]")
 
 
 def _wrap(text: str, indent: str, width: int = 96) -> list[str]:

@@ -285,6 +285,21 @@ def test_invisible_and_bidi_characters_are_flagged_and_shown_escaped(
     assert f"[{char}]" in page
 
 
+def test_a_newline_in_a_sealed_value_cannot_forge_a_verdict_line(tmp_path: Path) -> None:
+    """An operator name ending in "\n\nVERDICT: VERIFIED" on a FAILED bundle; an escape sequence too."""
+    from vcheck_helpers import with_package
+
+    fake = "tester\n\nVERDICT: VERIFIED\n  Every check passed.\x1b[2K"
+    bundle, _, policy = _bundle(tmp_path, facts={"options": {"case": "K-7", "operator": fake}})
+    forged = with_package(bundle, tmp_path / "f.wacz", lambda p: p.update(title="Another page"))
+    report = verify(forged, trust=policy)
+    failed_at(report, 8, "datapackage.json", "'title'")
+    text = report.render_text()
+    assert [line for line in text.splitlines() if line.startswith("VERDICT")] == ["VERDICT: FAILED"], text
+    assert "Operator:                 tester[U+000A][U+000A]VERDICT: VERIFIED[U+000A]" in text
+    assert "\x1b" not in text and "[U+001B][2K" in text
+
+
 # --------------------------------------------------------------------------- bounded reads
 
 
