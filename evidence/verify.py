@@ -108,6 +108,7 @@ from evidence.refresh import RefreshCheck, is_refresh_file
 from evidence.timefmt import bounded_text, hidden_characters, utc_text, visible_text
 from evidence.timestamp import (
     CERTIFICATE_ERRORS,
+    MAX_RESPONSE_BYTES,
     SHA256_OID,
     CertPin,
     PinnedTSA,
@@ -759,11 +760,11 @@ class _Verification:
         assert self.view is not None
         return self.view
 
-    def read(self, name: str, step_hint: str = "") -> bytes:
+    def read(self, name: str, step_hint: str = "", *, limit: int | None = None) -> bytes:
         if not self.v.has(name):
             raise _Fail(f"The bundle has no {name}{step_hint}.", name)
         try:
-            return self.v.read(name)
+            return self.v.read(name) if limit is None else self.v.read(name, limit=limit)
         except BundleFormatError as e:
             raise _Fail(f"{name} cannot be read from the bundle: {e.message}", name) from e
         except _READ_ERRORS as e:
@@ -1417,7 +1418,7 @@ class _Verification:
             ) from e
 
     def _check_token(self, name: str, note: bytes, pem_name: str | None, note_path: str) -> _TokenOutcome:
-        der = self.read(name)
+        der = self.read(name, limit=MAX_RESPONSE_BYTES)  # what a TSA may send (evidence.timestamp)
         short = name.split("/")[-1]
         try:
             tok = TimestampToken.parse(der)
@@ -1788,7 +1789,7 @@ class _Verification:
         stamped = [(n, True) for n in own] + [(n, False) for r in self.s.refreshes for n, _ in r.tokens]
         for name, on_own in stamped:
             try:
-                gen = TimestampToken.parse(self.read(name)).gen_time.timestamp()
+                gen = TimestampToken.parse(self.read(name, limit=MAX_RESPONSE_BYTES)).gen_time.timestamp()
             except (EvidenceError, ValueError, OverflowError) as e:  # checked in step 7 already
                 raise _Fail(f"{name} cannot be read as a time-stamp: {e}", name) from e
             if gen < finish - tol:

@@ -332,6 +332,15 @@ def test_a_sealed_json_flood_is_refused_before_parsing(tmp_path: Path) -> None:
     assert loads("[" + "0," * (MAX_TOKENS - 1) + "0]")[-1] == 0  # the limit itself is accepted
 
 
+def test_a_token_larger_than_any_tsa_may_send_is_refused_unread(tmp_path: Path) -> None:
+    from evidence.timestamp import MAX_RESPONSE_BYTES
+
+    bundle, _, policy = _bundle(tmp_path)
+    big = b"\x30\x84" + (MAX_RESPONSE_BYTES).to_bytes(4, "big") + bytes(MAX_RESPONSE_BYTES)
+    forged = rewrite(bundle, tmp_path / "f.wacz", change={"evidence/checkpoint.1.tsr": big})
+    failed_at(verify(forged, trust=policy), 7, "evidence/checkpoint.1.tsr", f"larger than {MAX_RESPONSE_BYTES} bytes")
+
+
 def test_a_huge_proof_is_refused_before_it_is_split() -> None:
     line = b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
     data = b"c2sp.org/tlog-proof@v1\nindex 1\n" + line * (40_000_000 // len(line)) + b"\nx\n"
