@@ -72,9 +72,19 @@ def test_two_responses_for_the_page_with_different_bodies_fail(tmp_path: Path) -
     failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "two different records a replayer could open")
 
 
-def test_the_same_address_with_the_host_in_capitals_is_a_rival(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "other",
+    [
+        "https://SHOP.example/item/42",  # host case
+        "https://shop.example./item/42",  # trailing dot
+        "https://shop.example/item/%34%32",  # percent-encoding
+        "http://shop.example/item/42",  # scheme
+        "https://www.shop.example/item/42",  # www.
+    ],
+)
+def test_another_spelling_of_the_page_address_is_a_rival(tmp_path: Path, other: str) -> None:
+    """Each has the page's SURT key: replay finds it when asked for the page."""
     t = now() - timedelta(seconds=10)
-    other = "https://SHOP.example/item/42"  # the same SURT key: replay finds it for the page
     recs = [Rec(PAGE, t + timedelta(seconds=1)), Rec(other, t + timedelta(seconds=1), FORGED)]
     bundle, _, policy = _bundle(tmp_path, started=t, records=recs)
     failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "two different records", other)
