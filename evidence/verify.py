@@ -2088,10 +2088,24 @@ class _Verification:
         body = main.get("body_sha256") if isinstance(main, dict) else None
         # The time in pages.jsonl (what ReplayWeb.page opens), and mainPageDate in
         # datapackage.json (what a viewer opening the main page may use).
-        times = dict.fromkeys(
-            "".join(c for c in str(t) if c.isdigit())[:14].ljust(14, "0")
-            for t in (want.get("ts"), self.s.manifest.get("capture_started"))
-        )
+        stamps = (want.get("ts"), self.s.manifest.get("capture_started"))
+        parsed = [_parse_utc(t) for t in stamps]
+        if parsed[0] is None:
+            # A replayer reads "...+14:00" (or any other form) its own way: the time must be
+            # one that every reader turns into the same second.
+            raise _Fail(
+                f"{PAGES_PATH} gives the page the time {_short(stamps[0])}, which is not a UTC time of the form "
+                "2026-01-31T12:00:00Z (from capture.json main_document.warc_date or started_at): replay programs "
+                "would read it differently and open different records.",
+                PAGES_PATH,
+                _CAPTURE_PATH,
+            )
+
+        def digits(t: float) -> str:
+            d = datetime.fromtimestamp(int(t // 1), UTC)
+            return f"{d.year:04d}{d.month:02d}{d.day:02d}{d.hour:02d}{d.minute:02d}{d.second:02d}"
+
+        times = dict.fromkeys(digits(p) for p in parsed if p is not None)
 
         def seconds(stamp: str) -> float:
             try:

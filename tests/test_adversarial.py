@@ -146,6 +146,18 @@ def _sealed_warc(
     return seal(d, log, tmp / "out", name="b.wacz").path, TrustPolicy.parse(policy_text(log))
 
 
+@pytest.mark.parametrize("ts", ["{day}T{time}+14:00", "{day}T{time}", "{day} {time}Z", "{day}T{time}.1234567891Z"])
+def test_a_page_time_replayers_read_differently_fails(tmp_path: Path, ts: str) -> None:
+    """pages.jsonl's ts comes from capture.json; "+14:00" is read as 14 hours earlier by a
+    replayer and as the digits by a naive one: they would open different records."""
+    t = now() - timedelta(seconds=10)
+    at = t + timedelta(seconds=1)
+    when = ts.format(day=at.strftime("%Y-%m-%d"), time=at.strftime("%H:%M:%S"))
+    facts = {"main_document": {"url": PAGE, "body_sha256": hashlib.sha256(HTML).hexdigest(), "warc_date": when}}
+    bundle, _, policy = _bundle(tmp_path, started=t, facts=facts)
+    failed_at(verify(bundle, trust=policy), 8, PAGES_PATH, "not a UTC time of the form")
+
+
 def test_honest_page_records_still_verify(tmp_path: Path) -> None:
     """The body capture.json records; an http:// to https:// redirect under the same key in the
     same second (replayers skip such self-redirects); the raw fetch's differing copy: VERIFIED."""
