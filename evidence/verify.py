@@ -35,7 +35,9 @@ fails stops the check (later steps are reported as not run):
    certificates in token k; no token appears twice.
 8. **Consistency.** The manifest agrees with ``capture.json``; the times are in an order that
    can be true (within five minutes; suspicious gaps are warnings); the web archive holds the
-   page's response with that status and nothing dated outside the capture; ``indexes/index.cdx``
+   page's response with that status and nothing dated outside the capture, each record in its
+   own gzip member with its declared length and digests; the record replay opens for the page
+   is that response and no other could be opened in its place; ``indexes/index.cdx``
    is byte for byte the index of the WARC; ``pages.jsonl`` and ``datapackage.json`` show
    exactly what the seal determines; ``report.html`` and ``VERIFY.txt`` are byte for byte
    what the bundle's data regenerates (in the current wording, or in an earlier
