@@ -505,6 +505,13 @@ _PACKAGE_FIELDS = frozenset(
 _CAPTURE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?Z")
 
 
+def _plain_uri(uri: str) -> bool:
+    """Whether a WARC-Target-URI is one a browser or HTTP client writes: no white space, no
+    angle brackets (WARC/1.0's ``<uri>`` form, which some readers strip), no invisible,
+    control or direction-changing character (a browser percent-encodes them all)."""
+    return not any(c.isspace() or c in "<>" for c in uri) and not hidden_characters(uri, 1)
+
+
 def _parse_utc(text: object) -> float | None:
     """Seconds since 1970 for ``YYYY-MM-DDThh:mm:ss[.fraction]Z``; None if it is not that."""
     if not isinstance(text, str):
@@ -1878,6 +1885,15 @@ class _Verification:
                             raw = rec.http_headers.get_statuscode()
                             code = int(raw) if raw and str(raw).isdigit() else None
                         found.setdefault(uri, []).append(code)
+                    if isinstance(uri, str) and not _plain_uri(uri):
+                        raise _Fail(
+                            f"Record {count} of {WARC_PATH} names its address as "
+                            f"{_short(visible_text(uri[:300]))}, which is not a plain URI (it has angle brackets, "
+                            "white space, or invisible, control or direction-changing characters, which a browser "
+                            "never leaves unencoded): replay programs would read it as different addresses, and a "
+                            "reader would see another.",
+                            WARC_PATH,
+                        )
                     digest = None
                     if rec.rec_type in ("response", "resource", "revisit") and isinstance(uri, str) and uri:
                         try:

@@ -158,6 +158,22 @@ def test_a_page_time_replayers_read_differently_fails(tmp_path: Path, ts: str) -
     failed_at(verify(bundle, trust=policy), 8, PAGES_PATH, "not a UTC time of the form")
 
 
+@pytest.mark.parametrize(
+    ("uri", "words"),
+    [
+        # WARC/1.0 wrote "<uri>"; warcio (and so replay) strips the brackets: a rival of the page.
+        ("<https://shop.example/item/42>", ("two different records",)),
+        # A zero-width space some readers drop: refused as an address.
+        ("https://shop.example/item/42\u200b", ("Record 4 of", "not a plain URI")),
+    ],
+)
+def test_a_record_address_that_is_not_a_plain_uri_fails(tmp_path: Path, uri: str, words: tuple[str, ...]) -> None:
+    t = now() - timedelta(seconds=10)
+    recs = [Rec(PAGE, t + timedelta(seconds=1)), Rec(uri, t + timedelta(seconds=1), FORGED)]
+    bundle, _, policy = _bundle(tmp_path, started=t, records=recs)
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, *words)
+
+
 def test_honest_page_records_still_verify(tmp_path: Path) -> None:
     """The body capture.json records; an http:// to https:// redirect under the same key in the
     same second (replayers skip such self-redirects); the raw fetch's differing copy: VERIFIED."""
@@ -285,12 +301,16 @@ def test_a_record_whose_payload_digest_lies_fails(tmp_path: Path) -> None:
 def test_invisible_and_bidi_characters_are_flagged_and_shown_escaped(
     tmp_path: Path, url: str, char: str, shown: str
 ) -> None:
-    """A right-to-left override makes ".../item/\u202e24meti" read as ".../item/item42"."""
+    """A right-to-left override makes ".../item/\u202e24meti" read as ".../item/item42".
+
+    As the requested address (which redirected to the page) it is a warning and shown
+    escaped; as the address of a record in the archive, where a browser would have
+    percent-encoded it, it is FAILED."""
     from evidence.report import CertificateContext, read_certified, render_certificate
 
     t = now() - timedelta(seconds=10)
-    facts = {"requested_url": url, "final_url": url, "page_title": "Item\u202e 42"}
-    bundle, _, policy = _bundle(tmp_path, started=t, facts=facts, records=[Rec(url, t + timedelta(seconds=1))])
+    facts = {"requested_url": url, "final_url": PAGE, "page_title": "Item\u202e 42"}
+    bundle, _, policy = _bundle(tmp_path, started=t, facts=facts)
     report = verify(bundle, trust=policy)
     assert report.verdict is Verdict.VERIFIED, report.render_text()
     warned = [w for w in report.warnings if w.startswith("The requested address holds characters")]
@@ -305,6 +325,12 @@ def test_invisible_and_bidi_characters_are_flagged_and_shown_escaped(
     page = render_certificate(report, data, CertificateContext("b.wacz", "0" * 64, 1, "", "now", "t")).decode()
     assert not hidden & set(page), "the certificate holds a raw invisible or bidi character"
     assert f"[{char}]" in page
+
+    other = tmp_path / "as-record"
+    other.mkdir()
+    facts = {"requested_url": url, "final_url": url}
+    bundle, _, policy = _bundle(other, started=t, facts=facts, records=[Rec(url, t + timedelta(seconds=1))])
+    failed_at(verify(bundle, trust=policy), 8, WARC_PATH, "Record 2 of", "not a plain URI", f"[{char}]")
 
 
 def test_a_newline_in_a_sealed_value_cannot_forge_a_verdict_line(tmp_path: Path) -> None:
