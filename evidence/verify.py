@@ -1678,46 +1678,6 @@ class _Verification:
             if isinstance(w, str) and w.strip():
                 self.s.warnings.append(f"the capture recorded: {w.strip()[:2000]}")
 
-    def hidden_text_warnings(self, cap: dict[str, Any]) -> None:
-        """A warning for every sealed value a reader is shown (addresses, title, case, operator,
-        redirects) that holds invisible or direction-changing characters: a right-to-left
-        override or a zero-width space makes an address read as another one. The text output
-        and the certificate show such characters as ``[U+202E]``."""
-        m = self.s.manifest
-        opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
-        assert isinstance(opts, dict)
-        shown: list[tuple[str, Any]] = [
-            ("the requested address", m.get("url")),
-            ("the address finally shown", m.get("final_url")),
-            ("the page title", cap.get("page_title")),
-            ("the case reference", m.get("case")),
-            ("the operator", m.get("operator")),
-            ("the case reference in capture.json", opts.get("case")),
-            ("the operator in capture.json", opts.get("operator")),
-        ]
-        tls = cap.get("tls")
-        if isinstance(tls, dict):
-            shown += [("the server certificate's subject", tls.get("subject")), ("its issuer", tls.get("issuer"))]
-        chain = cap.get("redirect_chain")
-        if isinstance(chain, list):
-            for hop in chain[:100]:
-                if isinstance(hop, dict):
-                    shown += [("an address in the redirect chain", hop.get(k)) for k in ("url", "location")]
-                else:
-                    shown.append(("an address in the redirect chain", hop))
-        seen: set[str] = set()
-        for what, value in shown:
-            if not isinstance(value, str) or value in seen:
-                continue
-            seen.add(value)
-            hidden = hidden_characters(value)
-            if hidden:
-                self.s.warnings.append(
-                    f"{what[0].upper()}{what[1:]} holds characters that are invisible or change the direction of "
-                    f"text ({', '.join(hidden)}), so it can read as something it is not. Written with them "
-                    f"shown: {visible_text(bounded_text(value, 500))}"
-                )
-
     @contextmanager
     def stream(self, name: str) -> Iterator[Any]:
         try:
@@ -2225,6 +2185,46 @@ class _Verification:
         dig = self.json(DATAPACKAGE_DIGEST)
         if not isinstance(dig, dict) or set(dig) != {"path", "hash"}:
             raise _Fail(f"{DATAPACKAGE_DIGEST} must hold exactly the fields 'path' and 'hash'.", DATAPACKAGE_DIGEST)
+
+    def hidden_text_warnings(self, cap: dict[str, Any]) -> None:
+        """A warning for every sealed value a reader is shown (addresses, title, case, operator,
+        redirects) that holds invisible or direction-changing characters: a right-to-left
+        override or a zero-width space makes an address read as another one. The text output
+        and the certificate show such characters as ``[U+202E]``."""
+        m = self.s.manifest
+        opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
+        assert isinstance(opts, dict)
+        shown: list[tuple[str, Any]] = [
+            ("the requested address", m.get("url")),
+            ("the address finally shown", m.get("final_url")),
+            ("the page title", cap.get("page_title")),
+            ("the case reference", m.get("case")),
+            ("the operator", m.get("operator")),
+            ("the case reference in capture.json", opts.get("case")),
+            ("the operator in capture.json", opts.get("operator")),
+        ]
+        tls = cap.get("tls")
+        if isinstance(tls, dict):
+            shown += [("the server certificate's subject", tls.get("subject")), ("its issuer", tls.get("issuer"))]
+        chain = cap.get("redirect_chain")
+        if isinstance(chain, list):
+            for hop in chain[:100]:
+                if isinstance(hop, dict):
+                    shown += [("an address in the redirect chain", hop.get(k)) for k in ("url", "location")]
+                else:
+                    shown.append(("an address in the redirect chain", hop))
+        seen: set[str] = set()
+        for what, value in shown:
+            if not isinstance(value, str) or value in seen:
+                continue
+            seen.add(value)
+            hidden = hidden_characters(value)
+            if hidden:
+                self.s.warnings.append(
+                    f"{what[0].upper()}{what[1:]} holds characters that are invisible or change the direction of "
+                    f"text ({', '.join(hidden)}), so it can read as something it is not. Written with them "
+                    f"shown: {visible_text(bounded_text(value, 500))}"
+                )
 
     # ------------------------------------------------------------------ report
 
