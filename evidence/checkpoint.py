@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from evidence import merkle
 from evidence.errors import FormatError, InclusionError, SignatureError
-from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Note, VerifiedNote, Verifier, open_note
+from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, MAX_NOTE_BYTES, Note, VerifiedNote, Verifier, open_note
 from evidence.words import entries
 
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
@@ -145,6 +145,11 @@ class SignedCheckpoint:
         return out
 
 
+#: The largest ``extra`` a tlog-proof may carry (decoded), and the largest proof file.
+MAX_PROOF_EXTRA = 1 << 16
+MAX_PROOF_BYTES = MAX_NOTE_BYTES + 2 * MAX_PROOF_EXTRA + 64 * 48 + 64
+
+
 @dataclass(frozen=True)
 class TlogProof:
     """A C2SP tlog-proof@v1: the inclusion proof of one entry and a signed checkpoint."""
@@ -156,6 +161,10 @@ class TlogProof:
 
     @classmethod
     def parse(cls, data: bytes) -> TlogProof:
+        # Bounded before anything is split or decoded: a proof holds at most 63 hashes, an
+        # ``extra`` of at most MAX_PROOF_EXTRA bytes and a note of at most MAX_NOTE_BYTES.
+        if len(data) > MAX_PROOF_BYTES:
+            raise FormatError(f"the proof is {len(data)} bytes long; at most {MAX_PROOF_BYTES} are accepted")
         try:
             s = data.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -173,10 +182,14 @@ class TlogProof:
                 extra = base64.b64decode(lines[i][6:].encode("ascii"), validate=True)
             except (binascii.Error, UnicodeEncodeError, ValueError) as e:
                 raise FormatError("the proof's extra line is not valid base64") from e
+            if len(extra) > MAX_PROOF_EXTRA:
+                raise FormatError(f"the proof's extra line holds {len(extra)} bytes; at most {MAX_PROOF_EXTRA}")
             i += 1
         if i >= len(lines) or not lines[i].startswith("index "):
             raise FormatError("the proof has no 'index' line")
         index = _decimal(lines[i][6:], "leaf index")
+        if len(lines) - i - 1 > 63:
+            raise FormatError(f"the proof has {len(lines) - i - 1} hashes; at most 63 are possible")
         hashes = tuple(_hash(h, f"proof hash #{n}") for n, h in enumerate(lines[i + 1 :]))
         if len(hashes) > 63:
             raise FormatError(f"the proof has {len(hashes)} hashes; at most 63 are possible")

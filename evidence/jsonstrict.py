@@ -11,7 +11,10 @@ exactly one way, so every JSON file on the verify path is refused unless it is I
   are the same key);
 - no ``NaN``, ``Infinity`` or ``-Infinity``, and no number too large to be finite
   (``1e400``);
-- no string (key or value) holds an unpaired surrogate (``"\\ud800"``), which is not text.
+- no string (key or value) holds an unpaired surrogate (``"\\ud800"``), which is not text;
+- at most :data:`MAX_TOKENS` commas, colons and opening brackets in all (counted in the
+  bytes, before parsing): three bytes of JSON (``{},``) become a 64-byte Python object, so a
+  64 MiB file of them would take gigabytes of memory and tens of seconds to read.
 
 :func:`loads` raises :class:`StrictJSONError` (a ``ValueError``) naming the first problem; text
 that is not JSON at all raises ``json.JSONDecodeError`` (also a ``ValueError``) as usual.
@@ -23,11 +26,31 @@ import json
 import math
 from typing import Any
 
-__all__ = ["StrictJSONError", "loads"]
+__all__ = ["MAX_TOKENS", "JSONTooLargeError", "StrictJSONError", "loads"]
+
+#: The most commas, colons and opening brackets a JSON text may hold (an honest capture record
+#: of ten thousand requests has a few hundred thousand).
+MAX_TOKENS = 4_000_000
 
 
 class StrictJSONError(ValueError):
     """The bytes are not strict JSON (see the module docstring)."""
+
+
+class JSONTooLargeError(ValueError):
+    """The JSON text holds more values than this reader reads (:data:`MAX_TOKENS`)."""
+
+
+def _check_size(data: bytes | str) -> None:
+    if isinstance(data, bytes):
+        tokens = data.count(b",") + data.count(b":") + data.count(b"{") + data.count(b"[")
+    else:
+        tokens = data.count(",") + data.count(":") + data.count("{") + data.count("[")
+    if tokens > MAX_TOKENS:
+        raise JSONTooLargeError(
+            f"it holds {tokens} commas, colons and brackets, more than the {MAX_TOKENS} this verifier reads (a "
+            "record this size is not one a capture writes)"
+        )
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -68,7 +91,9 @@ def _check_text(value: Any) -> None:
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse strict JSON; raise :class:`StrictJSONError` (or ``ValueError`` / ``RecursionError``)."""
+    """Parse strict JSON; raise :class:`StrictJSONError`, :class:`JSONTooLargeError` (or
+    ``ValueError`` / ``RecursionError``)."""
+    _check_size(data)
     if isinstance(data, bytes):
         if data.startswith(b"\xef\xbb\xbf"):
             raise StrictJSONError("the file starts with a byte-order mark; JSON here is plain UTF-8")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from evidence.checkpoint import SignedCheckpoint
 from evidence.errors import BundleFormatError
-from evidence.timefmt import bounded_text, utc_text
+from evidence.timefmt import bounded_text, utc_text, visible_text
 
 if TYPE_CHECKING:
     from evidence.bundle import BundleView
@@ -965,4 +965,6 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
         f"evidence report {_b(context.bundle_name)} -o certificate.pdf --trust trust.policy</pre>\n"
         "</body></html>\n"
     )
-    return "".join(parts).encode("utf-8")
+    # Invisible and direction-changing characters from the bundle are shown as [U+202E]: a URL
+    # or name on the certificate reads as what it is.
+    return visible_text("".join(parts)).encode("utf-8")

@@ -37,7 +37,9 @@ fails stops the check (later steps are reported as not run):
    lists as written (one the capture did not make is named with its reason and shown as
    a warning); the times are in an order that
    can be true (within five minutes; suspicious gaps are warnings); the web archive holds the
-   page's response with that status and nothing dated outside the capture; ``indexes/index.cdx``
+   page's response with that status and nothing dated outside the capture, each record in its
+   own gzip member with its declared length and digests; the record replay opens for the page
+   is that response and no other could be opened in its place; ``indexes/index.cdx``
    is byte for byte the index of the WARC; ``pages.jsonl`` and ``datapackage.json`` show
    exactly what the seal determines; ``report.html`` and ``VERIFY.txt`` are byte for byte
    what the bundle's data regenerates (in the current wording, or in an earlier
@@ -107,9 +109,10 @@ from evidence.errors import (
 )
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from evidence.refresh import RefreshCheck, is_refresh_file
-from evidence.timefmt import bounded_text, utc_text
+from evidence.timefmt import bounded_text, hidden_characters, utc_text, visible_text
 from evidence.timestamp import (
     CERTIFICATE_ERRORS,
+    MAX_RESPONSE_BYTES,
     SHA256_OID,
     CertPin,
     PinnedTSA,
@@ -377,7 +380,7 @@ class Report:
         """The report for a person: steps, claims, verdict, and what to do."""
         out = [f"Verifying {self.path}", ""]
         for key, value in self.facts:
-            out.append(f"  {key + ':':<26}{value}")
+            out.append(f"  {key + ':':<26}{_one_line(value)}")
         if self.facts:
             out.append("")
         out.append(f"Trusted keys: {self.trust}")
@@ -414,10 +417,18 @@ class Report:
                 out += ["", "To anchor this result in trust, confirm these fingerprints with their owners through a"]
                 out.append("separate channel (not from this bundle), then verify again trusting them:")
             for t in self.to_confirm:
-                out.append(f"  - {t.what}: {t.identity}")
+                out.append(f"  - {_one_line(t.what)}: {_one_line(t.identity)}")
                 out.append(f"      fingerprint {t.fingerprint}")
                 out.extend(_wrap(t.how, "      "))
-        return "\n".join(out) + "\n"
+        # Invisible and direction-changing characters from the bundle are written as [U+202E],
+        # so that an address reads as what it is (docs/verifying.md, "What the text shows").
+        return visible_text("\n".join(out)) + "\n"
+
+
+def _one_line(value: object) -> str:
+    """A value from the bundle shown on one line: a newline in it (a case reference ending in
+    "\n\nVERDICT: VERIFIED") would otherwise start a line that reads as the verifier's own."""
+    return str(value).replace("\r", "[U+000D]").replace("\n", "[U+000A]")
 
 
 def _wrap(text: str, indent: str, width: int = 96) -> list[str]:
@@ -484,6 +495,8 @@ MAX_WARC_INFLATED = 2 << 30
 MAX_WARC_LINE = 1 << 20
 MAX_WARC_LINES = 4_000_000
 MAX_INDEX_LINES = 100_000
+#: The most lines of pages/pages.jsonl looked at (a bundle's has two: the header and the page).
+MAX_PAGES_LINES = 100
 MAX_INDEX_BYTES = 32 << 20
 _INDEX_FILENAME = WARC_PATH.rsplit("/", 1)[-1]
 _PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
@@ -492,6 +505,13 @@ _PACKAGE_FIELDS = frozenset(
     {"profile", "wacz_version", "title", "created", "software", "resources", "mainPageUrl", "mainPageDate"}
 )
 _CAPTURE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?Z")
+
+
+def _plain_uri(uri: str) -> bool:
+    """Whether a WARC-Target-URI is one a browser or HTTP client writes: no white space, no
+    angle brackets (WARC/1.0's ``<uri>`` form, which some readers strip), no invisible,
+    control or direction-changing character (a browser percent-encodes them all)."""
+    return not any(c.isspace() or c in "<>" for c in uri) and not hidden_characters(uri, 1)
 
 
 def _parse_utc(text: object) -> float | None:
@@ -582,10 +602,26 @@ class _Window:
 
 
 @dataclass(frozen=True)
+class _PageRecord:
+    """An indexed record under the page's SURT key: one that replay could open for the page."""
+
+    number: int
+    order: tuple[str, str, int, str]
+    kind: str
+    uri: str
+    raw_fetch: bool
+    status: int | None
+    sha256: str
+    #: For a redirect (3xx): whether it leads to the same key (a self-redirect replayers skip).
+    self_redirect: bool = False
+
+
+@dataclass(frozen=True)
 class _WarcScan:
     statuses: dict[str, list[int | None]]
     index: tuple[str, ...]
     records: int
+    page_records: tuple[_PageRecord, ...] = ()
 
 
 class _InflateBudget:
@@ -735,11 +771,11 @@ class _Verification:
         assert self.view is not None
         return self.view
 
-    def read(self, name: str, step_hint: str = "") -> bytes:
+    def read(self, name: str, step_hint: str = "", *, limit: int | None = None) -> bytes:
         if not self.v.has(name):
             raise _Fail(f"The bundle has no {name}{step_hint}.", name)
         try:
-            return self.v.read(name)
+            return self.v.read(name) if limit is None else self.v.read(name, limit=limit)
         except BundleFormatError as e:
             raise _Fail(f"{name} cannot be read from the bundle: {e.message}", name) from e
         except _READ_ERRORS as e:
@@ -1393,7 +1429,7 @@ class _Verification:
             ) from e
 
     def _check_token(self, name: str, note: bytes, pem_name: str | None, note_path: str) -> _TokenOutcome:
-        der = self.read(name)
+        der = self.read(name, limit=MAX_RESPONSE_BYTES)  # what a TSA may send (evidence.timestamp)
         short = name.split("/")[-1]
         try:
             tok = TimestampToken.parse(der)
@@ -1550,6 +1586,7 @@ class _Verification:
         if not isinstance(cap, dict):
             raise _Fail(f"{_CAPTURE_PATH} is not a capture record (a JSON object).", _CAPTURE_PATH)
         self.capture_warnings(cap)
+        self.hidden_text_warnings(cap)
         opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
         assert isinstance(opts, dict)
         self.note_not_made(cap)
@@ -1590,6 +1627,7 @@ class _Verification:
             )
         self.check_index(scan)
         self.check_pages(targets, cap)
+        self.check_replay(scan, cap, status)
         self.check_package()
         from evidence.report import EDITIONS, old_edition_warning, render_report, render_verify_txt
 
@@ -1755,7 +1793,7 @@ class _Verification:
         stamped = [(n, True) for n in own] + [(n, False) for r in self.s.refreshes for n, _ in r.tokens]
         for name, on_own in stamped:
             try:
-                gen = TimestampToken.parse(self.read(name)).gen_time.timestamp()
+                gen = TimestampToken.parse(self.read(name, limit=MAX_RESPONSE_BYTES)).gen_time.timestamp()
             except (EvidenceError, ValueError, OverflowError) as e:  # checked in step 7 already
                 raise _Fail(f"{name} cannot be read as a time-stamp: {e}", name) from e
             if gen < finish - tol:
@@ -1785,21 +1823,40 @@ class _Verification:
         Bounded: at most MAX_WARC_INFLATED bytes are decompressed, MAX_INDEX_LINES kept, and
         no line longer than MAX_WARC_LINE (nor more than MAX_WARC_LINES) read.
         """
+        from urllib.parse import urljoin
+
         from warcio.archiveiterator import ArchiveIterator
 
+        from evidence.surt import surt
         from evidence.wacz import cdxj_line, index_order
 
         found: dict[str, list[int | None]] = {}
         lines: list[tuple[str, str, int, str]] = []
+        page_records: list[_PageRecord] = []
+        # The key replay opens the page under: that of the address pages.jsonl lists (the final
+        # one; the requested address, if different, replays as the redirect it was).
+        page_keys: set[str] = set()
+        try:
+            page_keys = {surt(targets[0])}
+        except Exception:  # a sealed address no SURT can be made of: nothing can be replayed under it
+            page_keys = set()
         count = 0
         low, high = window.start - CLOCK_TOLERANCE_S, window.finish + CLOCK_TOLERANCE_S
         try:
             with self.stream(WARC_PATH) as f:
                 budget = _InflateBudget(f)
-                it = ArchiveIterator(budget)
+                # Digests checked (a record cut short, or with a block or payload other than its
+                # WARC-*-Digest says, is refused), as `warcio check` does.
+                it = ArchiveIterator(budget, check_digests="raise")
                 budget.bound_lines(it)
                 for rec in it:
                     count += 1
+                    if not it.reader.decompressor:
+                        raise _Fail(
+                            f"Record {count} of {WARC_PATH} is not compressed on its own (a bundle's archive is one "
+                            "gzip member per record): replay programs may read the archive differently.",
+                            WARC_PATH,
+                        )
                     raw_date = rec.rec_headers.get_header("WARC-Date")
                     when = _warc_time(raw_date)
                     if when is None:
@@ -1823,7 +1880,36 @@ class _Verification:
                             raw = rec.http_headers.get_statuscode()
                             code = int(raw) if raw and str(raw).isdigit() else None
                         found.setdefault(uri, []).append(code)
+                    if isinstance(uri, str) and not _plain_uri(uri):
+                        raise _Fail(
+                            f"Record {count} of {WARC_PATH} names its address as "
+                            f"{_short(visible_text(uri[:300]))}, which is not a plain URI (it has angle brackets, "
+                            "white space, or invisible, control or direction-changing characters, which a browser "
+                            "never leaves unencoded): replay programs would read it as different addresses, and a "
+                            "reader would see another.",
+                            WARC_PATH,
+                        )
+                    digest = None
+                    if rec.rec_type in ("response", "resource", "revisit") and isinstance(uri, str) and uri:
+                        try:
+                            under_page = surt(uri) in page_keys
+                        except Exception:
+                            under_page = False
+                        if under_page:
+                            h = hashlib.sha256()
+                            while chunk := rec.raw_stream.read(1 << 16):
+                                h.update(chunk)
+                            digest = h.hexdigest()
                     line = cdxj_line(rec, it.get_record_offset(), it.get_record_length(), _INDEX_FILENAME)
+                    short = getattr(rec.raw_stream, "limit", 0)
+                    if short or it.err_count:
+                        raise _Fail(
+                            f"Record {count} of {WARC_PATH} ({rec.rec_type} {str(uri)[:200]}) does not hold the "
+                            "number of bytes its Content-Length declares"
+                            + (f" ({short} bytes are missing)" if short else "")
+                            + ": replay programs may read the archive differently.",
+                            WARC_PATH,
+                        )
                     if line is not None:
                         if len(lines) >= MAX_INDEX_LINES:
                             raise _Fail(
@@ -1831,7 +1917,32 @@ class _Verification:
                                 "verifier accepts (a capture of one page holds far fewer).",
                                 WARC_PATH,
                             )
-                        lines.append(index_order(line, rec))
+                        order = index_order(line, rec)
+                        lines.append(order)
+                        if digest is not None:
+                            code2: int | None = None
+                            loops = False
+                            if rec.rec_type == "response" and rec.http_headers is not None:
+                                raw2 = rec.http_headers.get_statuscode()
+                                code2 = int(raw2) if raw2 and str(raw2).isdigit() else None
+                                where = rec.http_headers.get_header("Location")
+                                if code2 is not None and 300 <= code2 < 400 and where:
+                                    try:
+                                        loops = surt(urljoin(str(uri), str(where))) in page_keys
+                                    except Exception:
+                                        loops = False
+                            page_records.append(
+                                _PageRecord(
+                                    count,
+                                    order,
+                                    rec.rec_type,
+                                    str(uri),
+                                    rec.rec_headers.get_header("WARC-Evidence-Source") == "raw-fetch",
+                                    code2,
+                                    digest,
+                                    loops,
+                                )
+                            )
         except _Fail:
             raise
         except Exception as e:  # warcio raises many kinds of errors on damaged archives
@@ -1839,7 +1950,8 @@ class _Verification:
                 f"The web archive {WARC_PATH} cannot be read as a WARC file ({type(e).__name__}: {e}).", WARC_PATH
             ) from e
         lines.sort()
-        return _WarcScan(found, tuple(k[-1] for k in lines), count)
+        page_records.sort(key=lambda r: r.order)
+        return _WarcScan(found, tuple(k[-1] for k in lines), count, tuple(page_records))
 
     def check_index(self, scan: _WarcScan) -> None:
         """``indexes/index.cdx`` must be, byte for byte, the index of the WARC's records."""
@@ -1915,6 +2027,15 @@ class _Verification:
         from evidence.bundle import page_entry
 
         raw = self.read(PAGES_PATH)
+        lines_in_file = raw.count(b"\n")
+        if lines_in_file > MAX_PAGES_LINES:
+            # Counted before anything is split or parsed: millions of short lines would take
+            # minutes and gigabytes to read as JSON.
+            raise _Fail(
+                f"{PAGES_PATH} has {lines_in_file} lines; a bundle preserves one page (a header line and one page "
+                "line), so a viewer could open another.",
+                PAGES_PATH,
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -1951,6 +2072,102 @@ class _Verification:
                     f"{PAGES_PATH} gives the page's {key!r} as {_short(page.get(key))}, but the sealed capture record "
                     f"gives {_short(want[key])}; a viewer would show what the capture did not record.",
                     PAGES_PATH,
+                    _CAPTURE_PATH,
+                )
+
+    def check_replay(self, scan: _WarcScan, cap: dict[str, Any], status: Any) -> None:
+        """The record a replayer opens for the page is the page's response, and the only one it could open.
+
+        Replay (pywb, ReplayWeb.page) looks the page's address up by its SURT key and takes the
+        capture closest to the time in ``pages.jsonl`` (or to ``mainPageDate``, the capture's
+        start, for a viewer opening the main page), the first in index order among equally
+        close ones. Every record under that key at that distance must be a response with the
+        manifest's status and the same payload (else which one a reader sees depends on the
+        replayer), except the raw fetch's copy beside the browser's (compared by the capture
+        itself); redirects to the address itself from another spelling are skipped; and when
+        ``capture.json`` gives the SHA-256 of the page's body as the browser had it
+        (``main_document.body_sha256``), the browser's record replay opens must hold exactly
+        that body. (docs/bundle-format.md, "The page replay opens".)
+        """
+        from evidence.bundle import page_entry
+
+        want = page_entry(cap)
+        # A redirect from another spelling of the address to the address itself (http:// to
+        # https://) is skipped by replayers as a self-redirect; it is not a rival of the page.
+        recs = [r for r in scan.page_records if not (r.self_redirect and r.uri != want.get("url"))]
+        if not recs:
+            return  # scan_warc already requires a response for the page
+        main = cap.get("main_document")
+        body = main.get("body_sha256") if isinstance(main, dict) else None
+        # The time in pages.jsonl (what ReplayWeb.page opens), and mainPageDate in
+        # datapackage.json (what a viewer opening the main page may use).
+        stamps = (want.get("ts"), self.s.manifest.get("capture_started"))
+        parsed = [_parse_utc(t) for t in stamps]
+        if parsed[0] is None:
+            # A replayer reads "...+14:00" (or any other form) its own way: the time must be
+            # one that every reader turns into the same second.
+            raise _Fail(
+                f"{PAGES_PATH} gives the page the time {_short(stamps[0])}, which is not a UTC time of the form "
+                "2026-01-31T12:00:00Z (from capture.json main_document.warc_date or started_at): replay programs "
+                "would read it differently and open different records.",
+                PAGES_PATH,
+                _CAPTURE_PATH,
+            )
+
+        def digits(t: float) -> str:
+            d = datetime.fromtimestamp(int(t // 1), UTC)
+            return f"{d.year:04d}{d.month:02d}{d.day:02d}{d.hour:02d}{d.minute:02d}{d.second:02d}"
+
+        times = dict.fromkeys(digits(p) for p in parsed if p is not None)
+
+        def seconds(stamp: str) -> float:
+            try:
+                return datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp()
+            except ValueError:
+                return float("inf")
+
+        def what(r: _PageRecord) -> str:
+            src = " (raw fetch)" if r.raw_fetch else ""
+            return f"record {r.number} ({r.kind}{src} of {r.uri[:200]}, status {r.status}, payload SHA-256 {r.sha256})"
+
+        for ts in times:
+            at = seconds(ts)
+            best = min(abs(seconds(r.order[1]) - at) for r in recs)
+            close = [r for r in recs if abs(seconds(r.order[1]) - at) == best]
+            shown = close[0]
+            if shown.kind != "response" or (isinstance(status, int) and shown.status != status):
+                raise _Fail(
+                    f"Replay of the page opens {what(shown)}, not a response with the HTTP status {status} the "
+                    "manifest records: a reader replaying the archive would see something other than the preserved "
+                    "page.",
+                    WARC_PATH,
+                    INDEX_PATH,
+                )
+            for r in close[1:]:
+                if r.raw_fetch != shown.raw_fetch:
+                    # The raw fetch's copy beside the browser's: they may differ honestly (wire
+                    # bytes, cloaking); the capture compares them and warns (capture.json).
+                    continue
+                if r.kind != shown.kind or r.status != shown.status or r.sha256 != shown.sha256:
+                    raise _Fail(
+                        f"The web archive holds two different records a replayer could open for the page at the "
+                        f"same time: {what(shown)} and {what(r)}. Which one a reader sees depends on the replay "
+                        "program, so the archive does not show one page.",
+                        WARC_PATH,
+                        INDEX_PATH,
+                    )
+            if (
+                isinstance(body, str)
+                and isinstance(main, dict)
+                and not shown.raw_fetch
+                and main.get("url") in (None, want.get("url"), shown.uri)
+                and not hmac.compare_digest(body.encode(), shown.sha256.encode())
+            ):
+                raise _Fail(
+                    f"Replay of the page opens {what(shown)}, but {_CAPTURE_PATH} records that the browser had a "
+                    f"body with SHA-256 {_short(body)}: the archive would show another page than the one the "
+                    "capture describes.",
+                    WARC_PATH,
                     _CAPTURE_PATH,
                 )
 
@@ -2003,6 +2220,46 @@ class _Verification:
         dig = self.json(DATAPACKAGE_DIGEST)
         if not isinstance(dig, dict) or set(dig) != {"path", "hash"}:
             raise _Fail(f"{DATAPACKAGE_DIGEST} must hold exactly the fields 'path' and 'hash'.", DATAPACKAGE_DIGEST)
+
+    def hidden_text_warnings(self, cap: dict[str, Any]) -> None:
+        """A warning for every sealed value a reader is shown (addresses, title, case, operator,
+        redirects) that holds invisible or direction-changing characters: a right-to-left
+        override or a zero-width space makes an address read as another one. The text output
+        and the certificate show such characters as ``[U+202E]``."""
+        m = self.s.manifest
+        opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
+        assert isinstance(opts, dict)
+        shown: list[tuple[str, Any]] = [
+            ("the requested address", m.get("url")),
+            ("the address finally shown", m.get("final_url")),
+            ("the page title", cap.get("page_title")),
+            ("the case reference", m.get("case")),
+            ("the operator", m.get("operator")),
+            ("the case reference in capture.json", opts.get("case")),
+            ("the operator in capture.json", opts.get("operator")),
+        ]
+        tls = cap.get("tls")
+        if isinstance(tls, dict):
+            shown += [("the server certificate's subject", tls.get("subject")), ("its issuer", tls.get("issuer"))]
+        chain = cap.get("redirect_chain")
+        if isinstance(chain, list):
+            for hop in chain[:100]:
+                if isinstance(hop, dict):
+                    shown += [("an address in the redirect chain", hop.get(k)) for k in ("url", "location")]
+                else:
+                    shown.append(("an address in the redirect chain", hop))
+        seen: set[str] = set()
+        for what, value in shown:
+            if not isinstance(value, str) or value in seen:
+                continue
+            seen.add(value)
+            hidden = hidden_characters(value)
+            if hidden:
+                self.s.warnings.append(
+                    f"{what[0].upper()}{what[1:]} holds characters that are invisible or change the direction of "
+                    f"text ({', '.join(hidden)}), so it can read as something it is not. Written with them "
+                    f"shown: {visible_text(bounded_text(value, 500))}"
+                )
 
     # ------------------------------------------------------------------ report
 
