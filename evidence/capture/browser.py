@@ -659,7 +659,7 @@ def _browse(
             nonlocal recordings, shots_navigations
             shots_navigations = len(tab.navigations)
             recordings += 1
-            marks = settle.Marks(page)
+            marks = settle.Marks(page, skip=lambda: budget.busy is not None)
             shots = _record(page, cdp, opts, timings, budget, marks)
             moment.recorded(marks)
             return shots
@@ -740,7 +740,8 @@ def _browse(
             )
         if shots is None or (shots_navigations != len(tab.navigations) and budget.busy is None):
             shots = record()
-        text = _page_text(page)
+        # A page busy with a stopped artifact answers nothing: its text is not asked for then.
+        text = _page_text(page) if budget.busy is None else ""
         timings["scroll_ms"] = scroll_ms
         timings["settle_ms"] = settle_ms
         warnings.extend(moment.warnings())

@@ -195,13 +195,16 @@ def settle_dom(
 class Marks:
     """The DOM mutation count before the first artifact and after each one."""
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, skip: Callable[[], bool] | None = None) -> None:
         self.page = page
+        #: True when the page must not be asked (an artifact was stopped at its time limit:
+        #: the page then answers nothing until its context is closed).
+        self.skip = skip or (lambda: False)
         self.start = mutations(page)
         self.after: list[tuple[str, int | None]] = []
 
     def __call__(self, artifact: str) -> None:
-        self.after.append((artifact, mutations(self.page)))
+        self.after.append((artifact, None if self.skip() else mutations(self.page)))
 
     def changed(self) -> list[str]:
         """Artifacts taken after (or while) the DOM changed since the first one began."""

@@ -45,11 +45,11 @@ def test_content_a_timer_adds_is_in_every_artifact(
     moment = result.facts["page"]["moment"]
     assert moment["dom_observed"] is True and moment["dom_quiet"] is True
     assert moment["consistent"] is True and moment["may_differ"] == []
-    assert moment["artifact_order"] == [
-        "screenshot-full.png",
+    assert moment["artifact_order"] == [  # the time budget's order: the costly ones last
         "screenshot-viewport.png",
         "dom.html",
         "page.mhtml",
+        "screenshot-full.png",
         "page.pdf",
     ]
     assert result.warnings == ()
