@@ -112,3 +112,17 @@ def test_readme_set_up_matches_ci() -> None:
     assert "env -i" in run and "PATH=/usr/sbin:/usr/bin:/sbin:/bin" in run and 'HOME="$fresh_home"' in run
     assert "mktemp -d" in ci
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
+
+
+def test_every_package_is_installed_by_a_real_install() -> None:
+    """`pip install .` (not editable) installs only the packages pyproject.toml lists: a new
+    package left out works in the editable venv and breaks every real install."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(("evidence", *p.parent.relative_to(ROOT / "evidence").parts))
+        for p in (ROOT / "evidence").rglob("__init__.py")
+    }
+    found |= {"evidence_cli"} if (ROOT / "cli" / "__init__.py").is_file() else set()
+    assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"

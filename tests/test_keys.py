@@ -408,8 +408,8 @@ def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
             r = subprocess.run(cmd, env=env, stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
         finally:
             os.close(write)
-        # 141 as after SIGPIPE; argparse's --help swallows the failed write itself and exits 0.
-        assert r.returncode == (0 if "-h" in cmd[-1] else 141), (cmd, r.stderr)
+        # 141 as after SIGPIPE; help may also end 0 (argparse can swallow the failed write itself).
+        assert r.returncode in ((0, 141) if "-h" in cmd[-1] else (141,)), (cmd, r.returncode, r.stderr)
         assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr, (cmd, r.stderr)
     # `| head -1` through a shell.
     r = subprocess.run(
