@@ -714,7 +714,9 @@ def _browse(
                 if len(tab.navigations) == navigations:
                     if budget.busy is not None or budget.bound_s(RECORDING_ORDER[0]) < 1:
                         # An artifact was stopped, or no time is left to record again.
-                        if shots is not None and (recorder.activity != activity or moment.changed()):
+                        # (A page busy with a stopped artifact is not asked whether its DOM changed.)
+                        changed = budget.busy is None and moment.changed()
+                        if shots is not None and (recorder.activity != activity or changed):
                             warnings.append(
                                 "The page changed (network or DOM) while it was being recorded and no "
                                 "time was left in the capture's budget to record it again: the "
