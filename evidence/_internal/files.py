@@ -142,7 +142,8 @@ def open_regular(
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise error(f"the {what} {name} is {describe_type(st.st_mode)}, not a regular file; refusing to read it")
-        os.set_blocking(fd, True)
+        if hasattr(os, "set_blocking"):  # POSIX (Windows: only from Python 3.12, and nothing to undo there)
+            os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
