@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from evidence import __version__, jsonstrict
+from evidence import __version__
+from evidence._internal import jsonstrict
+from evidence._internal.words import entries
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
 from evidence.container import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_RATIO, MAX_TOTAL_BYTES, Container
 from evidence.errors import BundleFormatError, CaptureError, EvidenceError, LogError
-from evidence.words import entries
 
 if TYPE_CHECKING:
     from evidence.log.remote import SealableLog

@@ -28,9 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from evidence import merkle
+from evidence._internal.words import entries
 from evidence.errors import FormatError, InclusionError, SignatureError
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, MAX_NOTE_BYTES, Note, VerifiedNote, Verifier, open_note
-from evidence.words import entries
 
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 _PROOF_HEADER_LINE = (PROOF_HEADER + "\n").encode("ascii")

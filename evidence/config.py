@@ -42,13 +42,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from evidence._internal.toml import parse_table
 from evidence.errors import FormatError, UsageError
 
 ENV_HOME = "EVIDENCE_HOME"
@@ -246,16 +246,7 @@ def _log_server_from_table(table: Mapping[str, Any], index: int, home: Path, whe
 
 def parse_config(text: str, home: Path, *, where: str = CONFIG_FILE) -> Config:
     """Parse the text of a ``config.toml``; relative paths resolve against ``home``."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise FormatError(f"{where} is not valid TOML: {e}") from e
-    unknown = sorted(set(data) - _TOP_KEYS)
-    if unknown:
-        raise FormatError(
-            f"{where} has unknown setting(s) {', '.join(unknown)}",
-            hint=f"Known settings: {', '.join(sorted(_TOP_KEYS))}.",
-        )
+    data = parse_table(text, where, _TOP_KEYS)
     tables = data.get("tsa", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise FormatError(f"{where}: 'tsa' must be an array of tables, written [[tsa]]")

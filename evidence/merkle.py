@@ -25,8 +25,8 @@ import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 
+from evidence._internal.words import entries
 from evidence.errors import ConsistencyError, FormatError, InclusionError
-from evidence.words import entries
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()

@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evidence import jsonstrict, merkle
+from evidence import merkle
+from evidence._internal import jsonstrict
+from evidence._internal.words import entries
 from evidence.bundle import DATAPACKAGE, DATAPACKAGE_DIGEST, PROOF_PATH, VKEY_PATH, BundleView
 from evidence.checkpoint import Checkpoint, SignedCheckpoint
 from evidence.errors import (
@@ -44,7 +46,6 @@ from evidence.errors import (
     UsageError,
 )
 from evidence.note import ALG_ED25519, Verifier
-from evidence.words import entries
 
 __all__ = [
     "REFRESH_FILE_RE",

@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from evidence._internal.timefmt import bounded_text, utc_text, visible_text
 from evidence.checkpoint import SignedCheckpoint
 from evidence.errors import BundleFormatError
-from evidence.timefmt import bounded_text, utc_text, visible_text
 
 if TYPE_CHECKING:
     from evidence.bundle import BundleView

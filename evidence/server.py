@@ -61,7 +61,6 @@ import re
 import socket
 import threading
 import time
-import tomllib
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from typing import Any
 
 from evidence import merkle
 from evidence._internal.files import read_file_or_none
+from evidence._internal.toml import parse_table
 from evidence.checkpoint import SignedCheckpoint, TlogProof
 from evidence.config import TSAConfig, _tsa_from_table
 from evidence.errors import EvidenceError, FormatError, LogCorruptError, UsageError
@@ -264,16 +264,7 @@ def _witness_from_table(table: Mapping[str, Any], index: int, where: str) -> Wit
 
 def parse_server_config(text: str, base_dir: Path, *, where: str = SERVER_CONFIG_FILE) -> ServerConfig:
     """Parse ``server.toml`` text; relative paths resolve against ``base_dir``."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise FormatError(f"{where} is not valid TOML: {e}") from e
-    unknown = sorted(set(data) - _SERVER_KEYS)
-    if unknown:
-        raise FormatError(
-            f"{where} has unknown setting(s) {', '.join(unknown)}",
-            hint=f"Known settings: {', '.join(sorted(_SERVER_KEYS))}.",
-        )
+    data = parse_table(text, where, _SERVER_KEYS)
     listen = data.get("listen")
     if listen is not None and not isinstance(listen, str):
         raise FormatError(f'{where}: listen must be a string like "127.0.0.1:8080"')

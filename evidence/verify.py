@@ -45,7 +45,7 @@ fails stops the check (later steps are reported as not run):
    what the bundle's data regenerates (in the current wording, or in an earlier
    edition with a warning: :data:`evidence.report.EDITIONS`).
 
-Every JSON file is read strictly (:mod:`evidence.jsonstrict`: no key twice, no NaN, UTF-8).
+Every JSON file is read strictly (:mod:`evidence._internal.jsonstrict`: no key twice, no NaN, UTF-8).
 
 An exception no step expected (a defect of the verifier) ends as FAILED at that step,
 named as an internal error; a verification never ends in a traceback.
@@ -79,7 +79,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from evidence import jsonstrict, merkle
+from evidence import merkle
+from evidence._internal import jsonstrict
+from evidence._internal.timefmt import bounded_text, hidden_characters, utc_text, visible_text
+from evidence._internal.words import entries
 from evidence.bundle import (
     DATAPACKAGE,
     DATAPACKAGE_DIGEST,
@@ -109,7 +112,6 @@ from evidence.errors import (
 )
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 from evidence.refresh import RefreshCheck, is_refresh_file
-from evidence.timefmt import bounded_text, hidden_characters, utc_text, visible_text
 from evidence.timestamp import (
     CERTIFICATE_ERRORS,
     MAX_RESPONSE_BYTES,
@@ -121,7 +123,6 @@ from evidence.timestamp import (
     verify_token,
 )
 from evidence.trust import TrustPolicy
-from evidence.words import entries
 
 __all__ = [
     "EXIT_NOT_ANCHORED",
@@ -1725,7 +1726,7 @@ class _Verification:
     # ------------------------------------------------------------------ 8. strict JSON
 
     def check_sealed_json(self) -> None:
-        """Every sealed ``.json`` file is strict JSON (one reading only; see evidence.jsonstrict)."""
+        """Every sealed ``.json`` file is strict JSON (one reading only; see evidence._internal.jsonstrict)."""
         for f in self.s.manifest.get("files", []):
             path = f.get("path") if isinstance(f, dict) else None
             if isinstance(path, str) and path.endswith(".json") and path != _CAPTURE_PATH:

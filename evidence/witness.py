@@ -45,13 +45,14 @@ import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from evidence import merkle
+from evidence._internal.durable import fsync_dir, write_atomic
+from evidence._internal.filelock import exclusive_lock
 from evidence.checkpoint import Checkpoint, SignedCheckpoint
 from evidence.errors import (
     ConsistencyError,
@@ -61,7 +62,6 @@ from evidence.errors import (
     SignatureError,
     UsageError,
 )
-from evidence.filelock import exclusive_lock
 from evidence.note import (
     ALG_COSIGNATURE_V1,
     ALG_ED25519,
@@ -448,31 +448,6 @@ class Reply:
 # ---------------------------------------------------------------------------- files
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` durably: temporary file, fsync, rename, fsync directory."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
 MAX_LOGS_FILE_BYTES = 16 << 20
 MAX_STATE_BYTES = 1 << 20
 
@@ -519,10 +494,10 @@ def init_witness(directory: str | os.PathLike[str], name: str) -> Verifier:
             f.write(signer.skey() + "\n")
             f.flush()
             os.fsync(f.fileno())
-        _write_atomic(d / VKEY_FILE, (signer.verifier().vkey() + "\n").encode())
+        write_atomic(d / VKEY_FILE, (signer.verifier().vkey() + "\n").encode())
         if not (d / LOGS_FILE).exists():
-            _write_atomic(d / LOGS_FILE, json.dumps({"format": LOGS_FORMAT, "logs": {}}, indent=1).encode() + b"\n")
-        _fsync_dir(d)
+            write_atomic(d / LOGS_FILE, json.dumps({"format": LOGS_FORMAT, "logs": {}}, indent=1).encode() + b"\n")
+        fsync_dir(d)
     except OSError as e:
         raise WitnessConfigError(f"cannot create the witness in {d}: {e.strerror or e}") from e
     return signer.verifier()
@@ -554,7 +529,7 @@ def trust_log(directory: str | os.PathLike[str], vkey: str, origin: str | None =
             keys.append(key.vkey())
         data = json.dumps({"format": LOGS_FORMAT, "logs": logs}, indent=1, ensure_ascii=False).encode() + b"\n"
         try:
-            _write_atomic(path, data)
+            write_atomic(path, data)
         except OSError as e:
             raise WitnessConfigError(f"cannot write {path}: {e.strerror or e}") from e
     return origin, key
@@ -722,7 +697,7 @@ class Witness:
                 cosigned = add_signatures(signed.note, [sig]).to_bytes()
                 state = LogState(cp.origin, cp.size, cp.root_hash, cosigned, now)
                 try:
-                    _write_atomic(path, state.to_json())
+                    write_atomic(path, state.to_json())
                 except OSError as e:
                     raise WitnessConfigError(f"cannot persist the witness state {path}: {e.strerror or e}") from e
         logger.info("add-checkpoint %s cosigned", where)
@@ -735,7 +710,7 @@ class Witness:
         try:
             d.mkdir(exist_ok=True, mode=0o700)
             if not (d / name).exists():
-                _write_atomic(d / name, body)
+                write_atomic(d / name, body)
         except OSError as e:
             logger.error("could not keep the refused request as evidence in %s: %s", d, e)
 

@@ -366,7 +366,7 @@ def test_a_pages_list_of_millions_of_lines_is_refused_before_parsing(tmp_path: P
 
 def test_a_sealed_json_flood_is_refused_before_parsing(tmp_path: Path) -> None:
     """20 million ``{}`` in environment.json: 1.7 GB and 17 s before; refused from a byte count now."""
-    from evidence.jsonstrict import MAX_TOKENS, JSONTooLargeError, loads
+    from evidence._internal.jsonstrict import MAX_TOKENS, JSONTooLargeError, loads
 
     flood = b"[" + b"{}," * (MAX_TOKENS // 2) + b"{}]"
     honest, log, policy = _bundle(tmp_path)  # the writer itself refuses to seal such a file

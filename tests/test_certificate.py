@@ -37,11 +37,11 @@ from report_helpers import QUALIFIED, backdated_token, html_text, pdf_text, with
 from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401 - fixtures
 from verify_helpers import make_bundle, members, reseal, rewrite
 
+from evidence._internal.timefmt import utc_text
 from evidence.bundle import NOTE_PATH, REPORT_PATH, VERIFY_PATH, BundleView
 from evidence.log import Log
 from evidence.note import ALG_COSIGNATURE_V1, Note, Signer
 from evidence.report import EDITIONS, render_report, render_verify_txt
-from evidence.timefmt import utc_text
 from evidence.timestamp import TimestampToken
 from evidence.trust import TrustPolicy
 from evidence.verify import Grade, Report, Verdict, verify

@@ -1,4 +1,4 @@
-"""Strict JSON everywhere on the verify path (evidence.jsonstrict): duplicate keys, NaN and
+"""Strict JSON everywhere on the verify path (evidence._internal.jsonstrict): duplicate keys, NaN and
 Infinity, numbers too large to be finite, byte-order marks, other encodings and unpaired
 surrogates are refused in every JSON file the verifier reads, at the step that reads it."""
 
@@ -12,7 +12,7 @@ import pytest
 from vcheck_helpers import capture_dir, failed_at, new_log, policy_text, reseal_manifest, sealed, with_package
 from verify_helpers import members, reseal
 
-from evidence import jsonstrict
+from evidence._internal import jsonstrict
 from evidence.bundle import DATAPACKAGE, DATAPACKAGE_DIGEST, MANIFEST_PATH, PAGES_PATH, BundleView, seal
 from evidence.errors import BundleFormatError
 from evidence.log import Log

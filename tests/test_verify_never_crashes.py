@@ -3,7 +3,7 @@
 - The reported case: an unknown 72-byte signature line whose timestamp bytes are all 0xFF
   crashed ``verify`` with an OverflowError while regenerating the report. The class: every
   place that formats a timestamp or number from untrusted input is bounded
-  (:mod:`evidence.timefmt`); a forger's own clock may sign the time 2**63-1.
+  (:mod:`evidence._internal.timefmt`); a forger's own clock may sign the time 2**63-1.
 - The last-resort guard: an unexpected exception in a step (or while building the report)
   becomes FAILED at that step, named as an internal error to report.
 - Hypothesis fuzzing of signature lines, checkpoint note text and proof text asserts a
@@ -24,13 +24,13 @@ from report_helpers import with_signature_lines
 from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401 - fixtures
 from verify_helpers import make_bundle, members, reseal, rewrite
 
+from evidence._internal.timefmt import MAX_CALENDAR_SECONDS, bounded_text, utc_text
 from evidence.bundle import NOTE_PATH, PROOF_PATH, REPORT_PATH, VERIFY_PATH, BundleView
 from evidence.checkpoint import TlogProof
 from evidence.errors import EvidenceError
 from evidence.log import Log
 from evidence.note import MAX_TIMESTAMP, Note, NoteSignature
 from evidence.report import CertificateContext, render_certificate, render_report, render_verify_txt
-from evidence.timefmt import MAX_CALENDAR_SECONDS, bounded_text, utc_text
 from evidence.trust import TrustPolicy
 from evidence.verify import Report, Verdict, verify
 

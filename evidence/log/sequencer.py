@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evidence import merkle
+from evidence._internal.filelock import exclusive_lock
+from evidence._internal.words import entries
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
 from evidence.errors import (
     ConsistencyError,
@@ -49,7 +51,6 @@ from evidence.errors import (
     LogError,
     SignatureError,
 )
-from evidence.filelock import exclusive_lock
 from evidence.log import tiles
 from evidence.log.storage import DirectoryStorage, read_tile
 from evidence.note import (
@@ -62,7 +63,6 @@ from evidence.note import (
     add_signatures,
     check_key_name,
 )
-from evidence.words import entries
 
 if TYPE_CHECKING:
     # numpy, which the index needs, is imported when the log first writes (not by readers).
