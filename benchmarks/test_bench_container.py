@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from evidence.bundle import BundleView
-from evidence.wacz import Member, write_zip
+from evidence.bundle.wacz import Member, write_zip
 
 ENTRIES = int(os.environ.get("BENCH_FLOOD_ENTRIES", "1500000"))
 EVIDENCE = Path(sys.executable).with_name("evidence")

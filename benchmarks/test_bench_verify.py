@@ -29,9 +29,9 @@ from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401 - fixtures
 from verify_helpers import make_bundle
 
 from evidence.bundle import BundleView
+from evidence.bundle.wacz import Member, sha256_file, write_zip
 from evidence.trust import TrustPolicy
 from evidence.verify import Verdict, verify
-from evidence.wacz import Member, sha256_file, write_zip
 
 SIZE = int(float(os.environ.get("BENCH_VERIFY_GB", "1")) * 1_000_000_000)
 
@@ -75,7 +75,7 @@ def test_verify_refreshed_bundle(
     tmp_path: Path,
 ) -> None:
     """The same bundle after `evidence refresh` (a newer checkpoint, a consistency proof, one more token)."""
-    from evidence.refresh import refresh_bundle
+    from evidence.bundle.refresh import refresh_bundle
 
     bundle, log, policy = typical
     refreshed = tmp_path / "refreshed.wacz"

@@ -133,7 +133,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if out.suffix.lower() == ".html":
         payload = html
     else:
-        from evidence.pdf import html_to_pdf
+        from evidence.report.pdf import html_to_pdf
 
         payload = html_to_pdf(html, executable=args.browser).pdf
     write_atomically(out, payload, force=args.force)

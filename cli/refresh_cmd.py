@@ -19,9 +19,9 @@ from .options import LOG_KEY_HELP, add_log_key, add_trust, read_vkeys
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
+    from evidence.bundle.refresh import refresh_bundle
     from evidence.config import evidence_home, load_config, select_tsas
     from evidence.note import Verifier
-    from evidence.refresh import refresh_bundle
     from evidence.trust import TrustPolicy
 
     keys: list[Verifier] = read_vkeys(args.log_key)

@@ -43,12 +43,12 @@ from vcheck_helpers import (
 from verify_helpers import members, reseal, rewrite
 
 from evidence.bundle import INDEX_PATH, PAGES_PATH, PROOF_PATH, WARC_PATH, BundleView, seal
+from evidence.bundle.wacz import cdxj_lines
 from evidence.checkpoint import MAX_PROOF_BYTES, TlogProof
 from evidence.errors import FormatError
 from evidence.log import Log
 from evidence.trust import TrustPolicy
 from evidence.verify import Verdict, verify
-from evidence.wacz import cdxj_lines
 
 FORGED = b"<!doctype html><html><head><title>Item 42</title></head><body>999 EUR</body></html>"
 

@@ -522,7 +522,7 @@ new Image().src='{base}/js-img'</script>
 
 
 def test_pdf_rendering_runs_no_script_and_refuses_every_request(recorder: _Recorder, tmp_path: Path) -> None:
-    from evidence.pdf import html_to_pdf
+    from evidence.report.pdf import html_to_pdf
 
     rendering = html_to_pdf(_hostile_html(recorder.base), executable=_chromium())
     time.sleep(1.0)  # give a stray request time to arrive
@@ -564,8 +564,8 @@ def test_report_never_renders_the_bundle_html_nor_runs_its_script(
 
 
 def test_our_certificate_makes_no_request_at_all(made: Made, tmp_path: Path) -> None:
-    from evidence.pdf import html_to_pdf
     from evidence.report import CertificateContext, read_certified, render_certificate
+    from evidence.report.pdf import html_to_pdf
 
     report = verify(made.bundle, trust=made.policy)
     with BundleView.open(made.bundle) as view:
@@ -579,7 +579,7 @@ def test_our_certificate_makes_no_request_at_all(made: Made, tmp_path: Path) -> 
 def test_sandbox_flag_only_as_root() -> None:
     import os
 
-    from evidence.pdf import sandbox_enabled
+    from evidence.report.pdf import sandbox_enabled
 
     assert sandbox_enabled() is (os.geteuid() != 0)
 

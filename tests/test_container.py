@@ -34,14 +34,13 @@ from tools import ROOT
 from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401 - fixtures
 from verify_helpers import make_bundle, members, write_members
 
-from evidence import container
-from evidence.bundle import BundleView
-from evidence.container import Container, ZipWriter
+from evidence.bundle import BundleView, container
+from evidence.bundle.container import Container, ZipWriter
+from evidence.bundle.wacz import Member, write_zip
 from evidence.errors import BundleFormatError
 from evidence.log import Log
 from evidence.trust import TrustPolicy
 from evidence.verify import Report, Verdict, verify
-from evidence.wacz import Member, write_zip
 
 UNZIP = shutil.which("unzip") or "/usr/bin/unzip"
 WACZ_PYTHON = ROOT / ".venv-wacz/bin/python"
@@ -581,7 +580,7 @@ def _accepted_bundle(case: str, real: Real, tmp_path: Path, monkeypatch: pytest.
     if case.startswith("written by the previous"):
         return _previous_write_zip(tmp_path / "previous.wacz", members(real.bundle))
     if case == "after evidence refresh":
-        from evidence.refresh import refresh_bundle
+        from evidence.bundle.refresh import refresh_bundle
 
         dest = tmp_path / "refreshed.wacz"
         shutil.copy(real.bundle, dest)
@@ -893,7 +892,7 @@ def test_the_writer_refuses_clashing_names() -> None:
 
 def test_name_patterns_match_whole_names_only() -> None:
     from evidence.bundle import TOKEN_RE, TSA_CERT_RE
-    from evidence.refresh import REFRESH_FILE_RE, is_refresh_file
+    from evidence.bundle.refresh import REFRESH_FILE_RE, is_refresh_file
 
     for pattern, good in (
         (TOKEN_RE, "evidence/checkpoint.1.tsr"),

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from evidence import merkle
+from evidence.bundle.refresh import format_consistency, parse_consistency
 from evidence.checkpoint import SignedCheckpoint, TlogProof
 from evidence.errors import EvidenceError
 from evidence.log import Log
 from evidence.note import ALG_COSIGNATURE_V1, Note, Signer, Verifier, add_signatures
-from evidence.refresh import format_consistency, parse_consistency
 
 ORIGIN = "malleability.test/log"
 ENTRY = b"the sealed entry"

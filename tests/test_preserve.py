@@ -22,11 +22,11 @@ from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401
 
 import evidence
 from evidence.bundle import MANIFEST_PATH, NOTE_PATH, PROOF_PATH, BundleView, log_entry
+from evidence.bundle.wacz import Member, write_zip
 from evidence.capture import find_chromium
 from evidence.capture.errors import BrowserNotFoundError
 from evidence.checkpoint import TlogProof
 from evidence.log import Log
-from evidence.wacz import Member, write_zip
 
 PRESERVE, EVIDENCE = project_command("preserve"), project_command("evidence")
 

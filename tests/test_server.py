@@ -490,7 +490,7 @@ def test_refresh_adds_a_newer_checkpoint_and_keeps_the_original(
     witnessed: SimpleNamespace, refreshed: SimpleNamespace
 ) -> None:
     from evidence.bundle import BundleView
-    from evidence.refresh import check_refresh
+    from evidence.bundle.refresh import check_refresh
 
     before, after = refreshed.before, refreshed.after
     for name, data in before.items():
@@ -598,9 +598,9 @@ def test_check_refresh_fails_closed(
 ) -> None:
     from evidence import errors
     from evidence.bundle import BundleView
+    from evidence.bundle.refresh import check_refresh
+    from evidence.bundle.wacz import Member
     from evidence.note import Signer
-    from evidence.refresh import check_refresh
-    from evidence.wacz import Member
 
     files = dict(refreshed.after)
     note, cons = "evidence/refresh-1.note", "evidence/refresh-1.consistency"

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tools import pywb_bin
 
-from evidence.surt import surt
+from evidence.bundle.surt import surt
 
 # Each expectation was checked against surt 0.3.1 (surt.surt(url) with its defaults).
 KNOWN = [

@@ -602,7 +602,7 @@ class Refreshed:
 
 @pytest.fixture(scope="module")
 def refreshed_bundle(made: Made, tmp_path_factory: pytest.TempPathFactory) -> Refreshed:
-    from evidence.refresh import refresh_bundle
+    from evidence.bundle.refresh import refresh_bundle
 
     root = tmp_path_factory.mktemp("refreshed")
     w1 = Signer.generate("witness-one.example", ALG_COSIGNATURE_V1)
@@ -929,7 +929,7 @@ def _huge(path: Path) -> Path:
 
 
 def _deflate_damaged(path: Path) -> Path:
-    from evidence.wacz import datapackage_digest
+    from evidence.bundle.wacz import datapackage_digest
 
     pkg = b'{"resources": [{"path": "a.txt", "hash": "sha256:' + b"0" * 64 + b'", "bytes": 100000}]}'
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -17,11 +17,11 @@ from vcheck_helpers import FAVICON, HTML, PAGE, Rec, failed_at, new_log, now, po
 from verify_helpers import members, reseal
 
 from evidence.bundle import INDEX_PATH, WARC_PATH
+from evidence.bundle.surt import surt
+from evidence.bundle.wacz import cdxj_lines
 from evidence.log import Log
-from evidence.surt import surt
 from evidence.trust import TrustPolicy
 from evidence.verify import Verdict, verify
-from evidence.wacz import cdxj_lines
 
 verify_module = importlib.import_module("evidence.verify")
 

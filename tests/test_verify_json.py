@@ -14,11 +14,11 @@ from verify_helpers import members, reseal
 
 from evidence._internal import jsonstrict
 from evidence.bundle import DATAPACKAGE, DATAPACKAGE_DIGEST, MANIFEST_PATH, PAGES_PATH, BundleView, seal
+from evidence.bundle.wacz import datapackage_digest
 from evidence.errors import BundleFormatError
 from evidence.log import Log
 from evidence.trust import TrustPolicy
 from evidence.verify import Verdict, verify
-from evidence.wacz import datapackage_digest
 
 Made = tuple[Path, Log, TrustPolicy]
 

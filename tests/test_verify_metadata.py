@@ -13,10 +13,10 @@ from vcheck_helpers import PAGE, failed_at, new_log, policy_text, sealed, with_p
 from verify_helpers import members, reseal
 
 from evidence.bundle import DATAPACKAGE, DATAPACKAGE_DIGEST, PAGES_PATH, package_fields
+from evidence.bundle.wacz import datapackage_digest
 from evidence.log import Log
 from evidence.trust import TrustPolicy
 from evidence.verify import Verdict, verify
-from evidence.wacz import datapackage_digest
 
 Made = tuple[Path, Log, TrustPolicy]
 

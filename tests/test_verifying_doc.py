@@ -99,7 +99,7 @@ def test_the_documented_checks_pass_with_an_extra_line_in_the_proof(tmp_path: Pa
 
 
 def test_the_documented_checks_pass_on_a_refreshed_bundle(tmp_path: Path, local_tsa: RunningTSA) -> None:
-    from evidence.refresh import refresh_bundle
+    from evidence.bundle.refresh import refresh_bundle
 
     log = new_log(tmp_path)
     bundle = sealed(tmp_path, log, tsas=[local_tsa.config()])
@@ -152,9 +152,9 @@ def _with_extension_and_stray_line(src: Path, dest: Path, log: Log, other: Signe
     from verify_helpers import _repackage
 
     from evidence.bundle import DATAPACKAGE, NOTE_PATH, REPORT_PATH, VERIFY_PATH, BundleView
+    from evidence.bundle.wacz import Member
     from evidence.checkpoint import Checkpoint
     from evidence.report import render_report, render_verify_txt
-    from evidence.wacz import Member
 
     files = members(src)
     proof = TlogProof.parse(files[PROOF_PATH])

@@ -32,11 +32,11 @@ from evidence.bundle import (
     BundleView,
     seal,
 )
+from evidence.bundle.wacz import Member, datapackage_digest, write_zip
 from evidence.checkpoint import TlogProof
 from evidence.config import TSAConfig
 from evidence.log import Log
 from evidence.note import Note, Signer
-from evidence.wacz import Member, datapackage_digest, write_zip
 
 PAGE = "https://shop.example/item/42"
 FAVICON = "https://shop.example/favicon.ico"
@@ -205,9 +205,9 @@ def resign(
 
 
 def _write(dest: Path, files: dict[str, bytes]) -> Path:
-    from evidence.bundle import _member_order
+    from evidence.bundle.format import member_order
 
-    order = sorted((n for n in files if n not in (DATAPACKAGE, DATAPACKAGE_DIGEST)), key=_member_order)
+    order = sorted((n for n in files if n not in (DATAPACKAGE, DATAPACKAGE_DIGEST)), key=member_order)
     write_zip(dest, [Member(n, files[n]) for n in [*order, DATAPACKAGE, DATAPACKAGE_DIGEST]])
     return dest
 

@@ -29,11 +29,11 @@ from evidence.bundle import (
     BundleView,
     log_entry,
 )
+from evidence.bundle.wacz import Member, datapackage_digest, write_zip
 from evidence.checkpoint import TlogProof
 from evidence.config import TSAConfig
 from evidence.log import Log
 from evidence.note import Note, Signer, add_signatures
-from evidence.wacz import Member, datapackage_digest, write_zip
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -160,7 +160,7 @@ def reseal(
     if new_capture is not None and "pages/pages.jsonl" not in (sealed or {}):
         # pages.jsonl is derived from capture.json (the verifier requires it): a forger redoes it too.
         from evidence.bundle import PAGES_PATH, page_entry
-        from evidence.wacz import pages_jsonl
+        from evidence.bundle.wacz import pages_jsonl
 
         files[PAGES_PATH] = pages_jsonl([page_entry(json.loads(new_capture))])
     sealed_paths = [f["path"] for f in manifest["files"]]

@@ -20,10 +20,10 @@ from capture_helpers import load_site_module, read_warc
 from tools import Pywb, pywb_bin
 
 from evidence.bundle import INDEX_PATH, PAGES_PATH, BundleView
+from evidence.bundle.surt import surt
+from evidence.bundle.wacz import cdxj_lines
 from evidence.capture import Capturer
-from evidence.surt import surt
 from evidence.verify import verify
-from evidence.wacz import cdxj_lines
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,7 @@
 """HTML to PDF with Chromium, for documents that must not run anything or fetch anything.
 
 ``evidence report`` renders only the certificate the project generated itself
-(:func:`evidence.report.render_certificate`), never a bundle's own HTML. Even so it is
+(:func:`evidence.report.certificate.render_certificate`), never a bundle's own HTML. Even so it is
 rendered as if it were hostile:
 
 - JavaScript is disabled for the page (``java_script_enabled=False``), service workers are

@@ -1,4 +1,4 @@
-"""Proof bundles: seal a capture into the log and write a WACZ with an ``evidence/`` folder.
+"""Writing proof bundles: seal a capture into the log and write a WACZ with an ``evidence/`` folder.
 
 A bundle is a WACZ 1.1.1 file (replayable by ReplayWeb.page and pywb) with one extra
 folder, ``evidence/``. Its layout, the manifest and the log entry are specified in
@@ -12,6 +12,9 @@ folder, ``evidence/``. Its layout, the manifest and the log entry are specified 
   proof and the signed checkpoint), ``checkpoint.note`` (the same checkpoint, for
   ``openssl ts -verify``), ``checkpoint.<k>.tsr`` (RFC 3161 responses over it),
   ``log.vkey``, ``tsa-<k>.pem``, ``report.html`` and ``VERIFY.txt``.
+
+Not on the verify path: may import the format, the reader, wacz, report.derived (the
+files it puts inside a bundle), the time-stamp client and the log; never capture or report.pdf.
 """
 
 from __future__ import annotations
@@ -22,24 +25,37 @@ import os
 import re
 import secrets
 import shutil
-import stat
 import tempfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from evidence import __version__
 from evidence._internal import jsonstrict
 from evidence._internal.words import entries
-from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
-from evidence.container import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_RATIO, MAX_TOTAL_BYTES, Container
-from evidence.errors import BundleFormatError, CaptureError, EvidenceError, LogError
-
-if TYPE_CHECKING:
-    from evidence.log.remote import SealableLog
-from evidence.wacz import (
+from evidence.bundle.format import (
+    CAPTURE_ARTIFACTS,
+    DATAPACKAGE,
+    DATAPACKAGE_DIGEST,
+    INDEX_PATH,
+    MANIFEST_FORMAT,
+    MANIFEST_PATH,
+    NOTE_PATH,
+    PAGES_PATH,
+    PROOF_PATH,
+    REPORT_PATH,
+    TOOL_NAME,
+    VERIFY_PATH,
+    VKEY_PATH,
+    WARC_PATH,
+    log_entry,
+    member_order,
+    package_fields,
+    page_entry,
+)
+from evidence.bundle.reader import BundleView
+from evidence.bundle.wacz import (
     Member,
     cdxj_lines,
     datapackage,
@@ -49,43 +65,11 @@ from evidence.wacz import (
     sha256_file,
     write_zip,
 )
+from evidence.checkpoint import Checkpoint, SignedCheckpoint
+from evidence.errors import BundleFormatError, CaptureError, EvidenceError, LogError
 
-MANIFEST_FORMAT = "evidence-manifest/1"
-ENTRY_HEADER = b"evidence-entry/v1\n"
-TOOL_NAME = "preserve-evidence"
-
-WARC_PATH = "archive/data.warc.gz"
-INDEX_PATH = "indexes/index.cdx"
-PAGES_PATH = "pages/pages.jsonl"
-MANIFEST_PATH = "evidence/manifest.json"
-PROOF_PATH = "evidence/entry.tlog-proof"
-NOTE_PATH = "evidence/checkpoint.note"
-VKEY_PATH = "evidence/log.vkey"
-REPORT_PATH = "evidence/report.html"
-VERIFY_PATH = "evidence/VERIFY.txt"
-DATAPACKAGE = "datapackage.json"
-DATAPACKAGE_DIGEST = "datapackage-digest.json"
-
-#: Capture artifacts sealed into the manifest, by their name in the capture directory.
-CAPTURE_ARTIFACTS = (
-    "capture.json",
-    "environment.json",
-    "screenshot-full.png",
-    "screenshot-viewport.png",
-    "dom.html",
-    "page.pdf",
-    "page.mhtml",
-    "tls-chain.pem",
-)
-#: Token and certificate names. Use them with ``fullmatch``; the ``\\A...\\Z`` anchors make even
-#: ``match`` exact (``$`` would also match before a final newline: ``evidence/tsa-1.pem\\n``).
-TOKEN_RE = re.compile(r"\Aevidence/checkpoint\.([1-9][0-9]{0,2})\.tsr\Z")
-TSA_CERT_RE = re.compile(r"\Aevidence/tsa-([1-9][0-9]{0,2})\.pem\Z")
-
-
-def log_entry(manifest_bytes: bytes) -> bytes:
-    """The log entry for a manifest: a versioned record holding its SHA-256."""
-    return ENTRY_HEADER + b"manifest-sha256 " + hashlib.sha256(manifest_bytes).hexdigest().encode() + b"\n"
+if TYPE_CHECKING:
+    from evidence.log.remote import SealableLog
 
 
 def _json_bytes(obj: Any) -> bytes:
@@ -171,43 +155,6 @@ def _sealed_members(capture_dir: Path, staging: Path, facts: dict[str, Any]) -> 
     return members
 
 
-def page_entry(facts: dict[str, Any]) -> dict[str, Any]:
-    """The line of ``pages/pages.jsonl`` for the preserved page, from ``capture.json``'s facts.
-
-    The verifier derives it the same way and requires exactly these fields and values.
-    """
-    return {
-        "id": hashlib.sha256(str(facts.get("requested_url")).encode()).hexdigest()[:32],
-        "url": facts.get("final_url") or facts.get("requested_url"),
-        "ts": _replay_ts(facts),
-        "title": facts.get("page_title") or "",
-    }
-
-
-def package_fields(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The ``datapackage.json`` metadata (arguments of :func:`evidence.wacz.datapackage`)
-    that a bundle's manifest determines: what WACZ viewers show as its title, main page,
-    date and software. The verifier derives them the same way and requires them."""
-    tool = manifest.get("tool") if isinstance(manifest.get("tool"), dict) else {}
-    assert isinstance(tool, dict)
-    return {
-        "title": f"Evidence: {manifest.get('url')}",
-        "main_url": manifest.get("final_url") or manifest.get("url"),
-        "main_date": manifest.get("capture_started"),
-        "created": manifest.get("created"),
-        "software": f"{tool.get('name')} {tool.get('version')}",
-    }
-
-
-def _replay_ts(facts: dict[str, Any]) -> Any:
-    """The page's time for replay: the WARC-Date of the browser's response for the page, so
-    that a replayer picking the capture closest to it shows what the browser saw (the raw
-    fetch's record of the same address is older); the capture's start for older records."""
-    main = facts.get("main_document")
-    date = main.get("warc_date") if isinstance(main, dict) else None
-    return date if isinstance(date, str) and date else facts.get("started_at")
-
-
 def capture_warnings(facts: dict[str, Any]) -> list[str]:
     """The capture's own warnings (``capture.json`` → ``warnings``), marked as such, for
     what ``seal`` reports to the user."""
@@ -242,7 +189,7 @@ def seal(
     the entry; the capture directory is left in place for a retry.
     """
     from evidence._internal.files import read_file
-    from evidence.report import render_report, render_verify_txt
+    from evidence.report.derived import render_report, render_verify_txt
     from evidence.timestamp import Timestamper, TimestampToken, stamp_checkpoint
 
     raw_facts = read_file(capture_dir / "capture.json", limit=64 << 20, what="capture record", error=CaptureError)
@@ -303,7 +250,7 @@ def seal(
             proof_members.append(Member(REPORT_PATH, render_report(contents)))
             proof_members.append(Member(VERIFY_PATH, render_verify_txt(contents)))
             members = sealed + proof_members
-            members = sorted(members, key=lambda m: _member_order(m.path))
+            members = sorted(members, key=lambda m: member_order(m.path))
             pkg = datapackage(members, **package_fields(json.loads(manifest_bytes)))
             final = [*members, Member(DATAPACKAGE, pkg), Member(DATAPACKAGE_DIGEST, datapackage_digest(pkg))]
             dest = out_dir / (name or bundle_name(facts, index))
@@ -401,170 +348,13 @@ def _pem(cert: Any) -> bytes:
     return bytes(cert.public_bytes(Encoding.PEM))
 
 
-_ORDER = [WARC_PATH, INDEX_PATH, PAGES_PATH]
-
-
-def _member_order(path: str) -> tuple[int, str]:
-    if path in _ORDER:
-        return (_ORDER.index(path), path)
-    return (len(_ORDER), path)
-
-
-# --------------------------------------------------------------------------- reading
-
-#: Limits for reading untrusted bundles; the container's own (member count, sizes, ratio) are
-#: in :mod:`evidence.container`.
-MAX_SMALL_FILE = 64 << 20  # JSON, notes, proofs, keys, report: read into memory
-
-#: What reading a damaged member can raise besides BundleFormatError.
-_READ_ERRORS = (zlib.error, OSError, EOFError, ValueError)
-
-
-@dataclass(frozen=True)
-class BundleView:
-    """The members of a bundle, checked for safety, readable without extracting them.
-
-    Either opened from a ZIP file (:meth:`open`, which checks the container strictly, see
-    :mod:`evidence.container`) or built in memory from members (:meth:`from_members`, used
-    while writing). Small files are read into memory on demand; large ones are streamed.
-    """
-
-    names: tuple[str, ...]
-    _container: Container | None = field(default=None, repr=False)
-    _members: dict[str, Member] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_members(cls, members: Sequence[Member]) -> BundleView:
-        return cls(names=tuple(m.path for m in members), _members={m.path: m for m in members})
-
-    @classmethod
-    def open(cls, path: Path | str) -> BundleView:
-        p = Path(path)
-        try:
-            # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-            # O_BINARY (Windows only): no newline translation. Windows has no O_NONBLOCK.
-            flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
-            fd = os.open(p, flags | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:
-            raise BundleFormatError(f"the bundle {p} does not exist") from None
-        except IsADirectoryError:
-            raise BundleFormatError(f"{p} is not a file") from None
-        except OSError as e:
-            raise BundleFormatError(f"cannot read the bundle {p}: {e.strerror}") from e
-        try:
-            st = os.fstat(fd)
-        except OSError as e:
-            os.close(fd)
-            raise BundleFormatError(f"cannot read the bundle {p}: {e.strerror}") from e
-        if not stat.S_ISREG(st.st_mode):
-            os.close(fd)
-            raise BundleFormatError(f"{p} is not a file")
-        f = os.fdopen(fd, "rb")
-        try:
-            container = Container.parse(f, st.st_size)
-        except BundleFormatError as e:
-            f.close()
-            raise BundleFormatError(f"{p}: {e.message}", hint=e.hint) from e
-        except OSError as e:
-            f.close()
-            raise BundleFormatError(f"cannot read the bundle {p}: {e.strerror or e}") from e
-        return cls(names=container.names, _container=container)
-
-    def close(self) -> None:
-        if self._container is not None:
-            self._container.close()
-
-    def __enter__(self) -> BundleView:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def has(self, name: str) -> bool:
-        return name in self.names
-
-    def size(self, name: str) -> int:
-        if self._container is not None:
-            return self._container.entry(name).size
-        return self._members[name].digest()[1]
-
-    def read(self, name: str, limit: int = MAX_SMALL_FILE) -> bytes:
-        """A member's bytes (at most ``limit``; BundleFormatError if larger or unreadable)."""
-        if name not in self.names:
-            raise BundleFormatError(f"the bundle has no {name}")
-        if self._container is None:
-            data = self._members[name].open_bytes()
-        else:
-            try:
-                with self.stream(name) as f:
-                    data = f.read(min(limit, self.size(name)) + 1)  # the reader checks the size and CRC-32
-            except _READ_ERRORS as e:
-                raise BundleFormatError(f"cannot read {name} from the bundle (damaged?): {e}") from e
-        if len(data) > limit:
-            raise BundleFormatError(f"{name} is larger than {limit} bytes")
-        return data
-
-    def stream(self, name: str) -> IO[bytes]:
-        if self._container is None:
-            m = self._members[name]
-            if isinstance(m.source, bytes):
-                import io
-
-                return io.BytesIO(m.source)
-            return open(m.source, "rb")
-        return self._container.open(name)
-
-    def sha256(self, name: str) -> tuple[str, int]:
-        """Hex SHA-256 and size of a member, streamed."""
-        h = hashlib.sha256()
-        size = 0
-        try:
-            with self.stream(name) as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-                    size += len(chunk)
-        except _READ_ERRORS as e:
-            raise BundleFormatError(f"cannot read {name} from the bundle (damaged?): {e}") from e
-        return h.hexdigest(), size
-
-    def json(self, name: str) -> Any:
-        try:
-            return jsonstrict.loads(self.read(name))
-        except (UnicodeDecodeError, ValueError, RecursionError) as e:
-            raise BundleFormatError(f"{name} is not valid JSON: {e}") from e
-
-    def tokens(self) -> list[tuple[str, bytes]]:
-        """The RFC 3161 responses, as (member name, bytes), in order."""
-        found = sorted(((int(m.group(1)), n) for n in self.names if (m := TOKEN_RE.fullmatch(n))), key=lambda x: x[0])
-        return [(n, self.read(n)) for _, n in found]
-
-    def proof(self) -> TlogProof:
-        return TlogProof.parse(self.read(PROOF_PATH))
-
-    def extract_to(self, dest: Path) -> None:
-        """Extract every member below ``dest`` (a fresh temporary directory)."""
-        for name in self.names:
-            target = dest / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with self.stream(name) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            except BundleFormatError as e:
-                raise BundleFormatError(f"{name} is damaged inside the bundle: {e.message}") from e
-
-
 __all__ = [
-    "MAX_MEMBERS",
-    "MAX_MEMBER_BYTES",
-    "MAX_RATIO",
-    "MAX_SMALL_FILE",
-    "MAX_TOTAL_BYTES",
     "Bundle",
-    "BundleView",
     "build_manifest",
-    "log_entry",
-    "package_fields",
-    "page_entry",
+    "bundle_name",
+    "capture_warnings",
+    "refresh_command",
+    "remove_stale",
     "seal",
     "sha256_file",
 ]

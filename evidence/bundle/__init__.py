@@ -1,0 +1,138 @@
+"""Proof bundles: the format, reading, writing (sealing) and refreshing them.
+
+- :mod:`~evidence.bundle.format`: member names and patterns, constants, member order, the
+  records derived from sealed data (pure);
+- :mod:`~evidence.bundle.reader`: :class:`BundleView`, a bundle's members checked for safety;
+- :mod:`~evidence.bundle.container`: the strict ZIP reader and the one ZIP writer;
+- :mod:`~evidence.bundle.wacz`: WACZ 1.1.1 packaging (index, pages, datapackage, ZIP);
+- :mod:`~evidence.bundle.surt`: SURT keys for the CDXJ index;
+- :mod:`~evidence.bundle.refresh`: refreshed checkpoints added to a bundle, and their check;
+- :mod:`~evidence.bundle.writer`: :func:`seal` (not on the verify path).
+
+Import rule: format, reader, container, wacz, surt and refresh are on the verify path and
+import only the standard library, :mod:`evidence._internal`, the pure math modules, errors
+and (lazily, for refreshing) the log reader and time-stamp client; the writer may also
+import :mod:`evidence.report.derived` and the log. Nothing here imports capture,
+report.certificate or report.pdf. This package stays light: the names below are
+re-exported lazily, so importing it loads no submodule.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evidence.bundle.format import (
+        CAPTURE_ARTIFACTS,
+        DATAPACKAGE,
+        DATAPACKAGE_DIGEST,
+        ENTRY_HEADER,
+        INDEX_PATH,
+        MANIFEST_FORMAT,
+        MANIFEST_PATH,
+        NOTE_PATH,
+        PAGES_PATH,
+        PROOF_PATH,
+        REPORT_PATH,
+        TOKEN_RE,
+        TOOL_NAME,
+        TSA_CERT_RE,
+        VERIFY_PATH,
+        VKEY_PATH,
+        WARC_PATH,
+        log_entry,
+        member_order,
+        package_fields,
+        page_entry,
+    )
+    from evidence.bundle.reader import (
+        MAX_MEMBER_BYTES,
+        MAX_MEMBERS,
+        MAX_RATIO,
+        MAX_SMALL_FILE,
+        MAX_TOTAL_BYTES,
+        BundleView,
+    )
+    from evidence.bundle.wacz import sha256_file
+    from evidence.bundle.writer import Bundle, build_manifest, remove_stale, seal
+
+_EXPORTS = {
+    **dict.fromkeys(
+        (
+            "CAPTURE_ARTIFACTS",
+            "DATAPACKAGE",
+            "DATAPACKAGE_DIGEST",
+            "ENTRY_HEADER",
+            "INDEX_PATH",
+            "MANIFEST_FORMAT",
+            "MANIFEST_PATH",
+            "NOTE_PATH",
+            "PAGES_PATH",
+            "PROOF_PATH",
+            "REPORT_PATH",
+            "TOKEN_RE",
+            "TOOL_NAME",
+            "TSA_CERT_RE",
+            "VERIFY_PATH",
+            "VKEY_PATH",
+            "WARC_PATH",
+            "log_entry",
+            "member_order",
+            "package_fields",
+            "page_entry",
+        ),
+        "evidence.bundle.format",
+    ),
+    **dict.fromkeys(
+        ("MAX_MEMBER_BYTES", "MAX_MEMBERS", "MAX_RATIO", "MAX_SMALL_FILE", "MAX_TOTAL_BYTES", "BundleView"),
+        "evidence.bundle.reader",
+    ),
+    "sha256_file": "evidence.bundle.wacz",
+    **dict.fromkeys(("Bundle", "build_manifest", "remove_stale", "seal"), "evidence.bundle.writer"),
+}
+
+__all__ = [
+    "CAPTURE_ARTIFACTS",
+    "DATAPACKAGE",
+    "DATAPACKAGE_DIGEST",
+    "ENTRY_HEADER",
+    "INDEX_PATH",
+    "MANIFEST_FORMAT",
+    "MANIFEST_PATH",
+    "MAX_MEMBERS",
+    "MAX_MEMBER_BYTES",
+    "MAX_RATIO",
+    "MAX_SMALL_FILE",
+    "MAX_TOTAL_BYTES",
+    "NOTE_PATH",
+    "PAGES_PATH",
+    "PROOF_PATH",
+    "REPORT_PATH",
+    "TOKEN_RE",
+    "TOOL_NAME",
+    "TSA_CERT_RE",
+    "VERIFY_PATH",
+    "VKEY_PATH",
+    "WARC_PATH",
+    "Bundle",
+    "BundleView",
+    "build_manifest",
+    "log_entry",
+    "member_order",
+    "package_fields",
+    "page_entry",
+    "remove_stale",
+    "seal",
+    "sha256_file",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a re-exported name from its submodule on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
