@@ -17,7 +17,8 @@ from evidence.errors import EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from evidence.server import SERVER_CONFIG_FILE, ServerConfig, load_server_config, serve
+    from evidence.server.app import serve
+    from evidence.server.config import SERVER_CONFIG_FILE, ServerConfig, load_server_config
 
     from .options import log_dir_and_keys
 

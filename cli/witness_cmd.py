@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from evidence.errors import EXIT_OK, UsageError
-from evidence.witness import MAX_BODY_BYTES, Witness, create_app, init_witness, normalise_prefix, trust_log
+from evidence.witness.app import create_app
+from evidence.witness.protocol import MAX_BODY_BYTES, normalise_prefix
+from evidence.witness.state import Witness, init_witness, trust_log
 
 
 def cmd_init(args: argparse.Namespace) -> int:

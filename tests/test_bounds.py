@@ -313,7 +313,8 @@ def test_a_drip_tsa_bounds_request_timestamp_and_stamp_checkpoint(local_tsa: Run
 
 
 def test_a_drip_witness_is_bounded(drip: Callable[..., Drip], tmp_path: Path) -> None:
-    from evidence.witness import WitnessUnavailable, submit_checkpoint
+    from evidence.witness.client import submit_checkpoint
+    from evidence.witness.protocol import WitnessUnavailable
 
     server = drip(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"a" * 100, 0.1)
     with Log.create(tmp_path / "log", ORIGIN) as log:

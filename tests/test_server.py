@@ -640,7 +640,7 @@ def test_check_refresh_fails_closed(
 
 def test_server_config_parsing(tmp_path: Path) -> None:
     from evidence.errors import FormatError
-    from evidence.server import ServerConfig, parse_listen, parse_server_config
+    from evidence.server.config import ServerConfig, parse_listen, parse_server_config
 
     assert parse_server_config("", tmp_path) == ServerConfig()
     w = Log.create(tmp_path / "l", "x.example/l")
@@ -676,7 +676,7 @@ def test_server_config_parsing(tmp_path: Path) -> None:
 
 def test_token_file(tmp_path: Path) -> None:
     from evidence.errors import UsageError
-    from evidence.server import TokenSet
+    from evidence.server.tokens import TokenSet
 
     path = tmp_path / "tokens"
     path.write_text("# comment\nalice aaaaaaaaaaaaaaaaaaaaaaaa\nbbbbbbbbbbbbbbbbbbbbbbbb\n")
