@@ -48,7 +48,9 @@ def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200, 30, 3
 
     row = b"\x00" + bytes(rgb) * width
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b"")
+    )
 
 
 def pdf(text: str = TITLE) -> bytes:
@@ -57,7 +59,8 @@ def pdf(text: str = TITLE) -> bytes:
     objs = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -76,11 +79,16 @@ def pdf(text: str = TITLE) -> bytes:
 def mhtml(html: bytes = HTML) -> bytes:
     boundary = "----MultipartBoundary--handmade----"
     return (
-        f"From: <Saved by Blink>\r\nSnapshot-Content-Location: {FINAL}\r\nSubject: {TITLE}\r\n"
-        f'MIME-Version: 1.0\r\nContent-Type: multipart/related;\r\n\ttype="text/html";\r\n\tboundary="{boundary}"\r\n\r\n'
-        f"--{boundary}\r\nContent-Type: text/html\r\nContent-ID: <frame-1@mhtml.blink>\r\n"
-        f"Content-Transfer-Encoding: binary\r\nContent-Location: {FINAL}\r\n\r\n"
-    ).encode() + html + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f"From: <Saved by Blink>\r\nSnapshot-Content-Location: {FINAL}\r\nSubject: {TITLE}\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/related;\r\n"
+            f'\ttype="text/html";\r\n\tboundary="{boundary}"\r\n\r\n'
+            f"--{boundary}\r\nContent-Type: text/html\r\nContent-ID: <frame-1@mhtml.blink>\r\n"
+            f"Content-Transfer-Encoding: binary\r\nContent-Location: {FINAL}\r\n\r\n"
+        ).encode()
+        + html
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
 
 
 def certificate_chain(now: dt.datetime) -> tuple[bytes, list[str]]:
@@ -98,15 +106,28 @@ def certificate_chain(now: dt.datetime) -> tuple[bytes, list[str]]:
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=30)
     root = (
-        x509.CertificateBuilder().subject_name(name("Hand-made Test Root CA")).issuer_name(name("Hand-made Test Root CA"))
-        .public_key(root_key.public_key()).serial_number(1).not_valid_before(start).not_valid_after(end)
+        x509.CertificateBuilder()
+        .subject_name(name("Hand-made Test Root CA"))
+        .issuer_name(name("Hand-made Test Root CA"))
+        .public_key(root_key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(root_key, hashes.SHA256())
     )
     leaf = (
-        x509.CertificateBuilder().subject_name(name(HOST)).issuer_name(root.subject)
-        .public_key(leaf_key.public_key()).serial_number(2).not_valid_before(start).not_valid_after(end)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]), critical=False)
+        x509.CertificateBuilder()
+        .subject_name(name(HOST))
+        .issuer_name(root.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(2)
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]),
+            critical=False,
+        )
         .sign(root_key, hashes.SHA256())
     )
     chain = [leaf, root]
@@ -152,11 +173,15 @@ def warc_bytes(items: Sequence[Exchange], start: dt.datetime) -> tuple[bytes, di
 
     buf = io.BytesIO()
     w = WARCWriter(buf, gzip=True, warc_version="1.1")
-    info = w.create_warcinfo_record("archive.warc.gz", {"software": "evidence (hand-made in a test)", "format": "WARC/1.1"})
+    info = w.create_warcinfo_record(
+        "archive.warc.gz", {"software": "evidence (hand-made in a test)", "format": "WARC/1.1"}
+    )
     info.rec_headers.replace_header("WARC-Date", iso(start))
     w.write_record(info)
     dates: dict[str, str] = {}
-    raw = [Exchange(e.url, e.status, e.reason, e.mime, e.body, e.resource_type, e.location, "raw-fetch") for e in items[:3]]
+    raw = [
+        Exchange(e.url, e.status, e.reason, e.mime, e.body, e.resource_type, e.location, "raw-fetch") for e in items[:3]
+    ]
     for k, e in enumerate([*items, *raw]):
         date = iso(start + dt.timedelta(milliseconds=200 + 50 * k))
         if e.source == "browser":
@@ -211,7 +236,9 @@ ARTIFACTS = (
 )
 
 
-def capture_facts(start: dt.datetime, end: dt.datetime, chain_sha256: list[str], dates: dict[str, str]) -> dict[str, Any]:
+def capture_facts(
+    start: dt.datetime, end: dt.datetime, chain_sha256: list[str], dates: dict[str, str]
+) -> dict[str, Any]:
     """``capture.json`` as the capturer writes it (evidence/capture/result.py), for these exchanges."""
     items = exchanges()
     chain = [_hop(e, "requested" if i == 0 else "http-redirect") for i, e in enumerate(items[:3])]
@@ -253,7 +280,9 @@ def capture_facts(start: dt.datetime, end: dt.datetime, chain_sha256: list[str],
             "verification_error": "self-signed certificate in certificate chain",
         },
         "insecure": True,
-        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+        "user_agent": (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+        ),
         "storage_state": {"used": False},
         "started_at": iso(start),
         "finished_at": iso(end),

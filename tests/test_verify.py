@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import handmade
 import pytest
 from evidence_cli import verify_cmd
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-import handmade
 from tsa.fixtures import RunningTSA, local_tsa, make_tsa, tsa_pki  # noqa: F401 - fixtures
 from verify_helpers import (
     declare_size,
