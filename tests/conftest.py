@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
@@ -23,3 +24,10 @@ _db = DirectoryBasedExampleDatabase(HYPOTHESIS_DB)
 _read_only = bool(os.environ.get("CI")) or os.environ.get("EVIDENCE_HYPOTHESIS_DB") == "read-only"
 settings.register_profile("evidence", database=ReadOnlyDatabase(_db) if _read_only else _db)
 settings.load_profile("evidence")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "verifier: the verifier's own tests; they also run on the base install (tests/verifier_base.py, .ci/run)",
+    )

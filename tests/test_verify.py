@@ -20,6 +20,7 @@ from typing import Any
 
 import handmade
 import pytest
+import verifier_base
 from evidence_cli import verify_cmd
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -126,6 +127,10 @@ def handmade_made(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTS
 def made(request: pytest.FixtureRequest) -> Made:
     """The bundle under test: hand-made unless a test asks for ``browser`` (indirect parameter)."""
     kind = getattr(request, "param", "handmade")
+    if kind == "handmade" and verifier_base.corpus() is not None:
+        # The base install (tests/verifier_base.py): the full venv made this bundle beforehand.
+        entry = verifier_base.load("verify")
+        return Made(**entry, policy=TrustPolicy.load(entry["policy_path"]))
     return request.getfixturevalue("browser_made" if kind == "browser" else "handmade_made")  # type: ignore[no-any-return]
 
 
@@ -159,6 +164,7 @@ def _failed_at(report: Report, step: int, name: str) -> None:
 # --------------------------------------------------------------------------- the happy paths
 
 
+@pytest.mark.verifier
 @BOTH_KINDS
 def test_verified_with_the_right_policy(made: Made) -> None:
     report = verify(made.bundle, trust=made.policy)
@@ -179,6 +185,7 @@ def test_verified_with_the_right_policy(made: Made) -> None:
     assert "VERDICT: VERIFIED\n" in text and "Entry:" in text and "TSA local-tsa certifies" in text
 
 
+@pytest.mark.verifier
 def test_not_anchored_without_keys_names_the_fingerprints(made: Made) -> None:
     report = verify(made.bundle)
     assert report.verdict is Verdict.NOT_ANCHORED, report.render_text()
@@ -202,6 +209,7 @@ def test_not_anchored_without_keys_names_the_fingerprints(made: Made) -> None:
     assert grades["Independent time (RFC 3161)"] is Grade.NOT_ANCHORED
 
 
+@pytest.mark.verifier
 def test_log_keys_anchor_the_log_and_tsa_root_anchors_the_time(made: Made) -> None:
     keys: list[Verifier | str] = [made.log.verifier.vkey(), made.log.timestamp_verifier]
     only_log = verify(made.bundle, log_keys=keys)
@@ -294,6 +302,7 @@ def test_wacz_validate_accepts_the_bundle(made: Made) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
+@pytest.mark.verifier
 @BOTH_KINDS
 def test_bundle_has_every_kind_of_file(made: Made) -> None:
     # The tamper tests below cover exactly these files.
@@ -378,6 +387,7 @@ def _mutate(kind: str, data: bytes) -> bytes | None:
     return {"flip": flip(data), "truncate": truncate(data), "remove": None}[kind]
 
 
+@pytest.mark.verifier
 @pytest.mark.parametrize("kind", ["flip", "truncate", "remove"])
 @pytest.mark.parametrize("name", CONTENT_FILES)
 def test_forged_change_fails_at_the_right_step(made: Made, tmp_path: Path, name: str, kind: str) -> None:
@@ -391,6 +401,7 @@ def test_forged_change_fails_at_the_right_step(made: Made, tmp_path: Path, name:
     _failed_at(report, step, name)
 
 
+@pytest.mark.verifier
 @pytest.mark.parametrize("kind", ["flip", "truncate", "remove"])
 @pytest.mark.parametrize("name", BUNDLE_FILES)
 def test_naive_change_fails_at_the_container_step(made: Made, tmp_path: Path, name: str, kind: str) -> None:
@@ -403,6 +414,7 @@ def test_naive_change_fails_at_the_container_step(made: Made, tmp_path: Path, na
     _failed_at(report, 1, name)
 
 
+@pytest.mark.verifier
 @pytest.mark.parametrize("rehash", [True, False])
 @pytest.mark.parametrize("name", ["evidence/notes.txt", "archive/extra.warc.gz", "README", "evidence/tsa-2.pem"])
 def test_stray_file_fails(made: Made, tmp_path: Path, name: str, rehash: bool) -> None:
@@ -412,6 +424,7 @@ def test_stray_file_fails(made: Made, tmp_path: Path, name: str, rehash: bool) -
     _failed_at(report, step, name)
 
 
+@pytest.mark.verifier
 def test_a_copy_of_a_token_under_a_new_number_fails(made: Made, tmp_path: Path) -> None:
     files = members(made.bundle)
     bad = rewrite(
@@ -460,6 +473,7 @@ def test_newer_valid_proof_of_the_same_entry_fails_on_the_time_stamp(made: Made,
     _failed_at(verify(bad, trust=made.policy), 7, "evidence/checkpoint.1.tsr")
 
 
+@pytest.mark.verifier
 def test_wrong_log_key_is_never_verified(made: Made, tmp_path: Path) -> None:
     impostor = Signer.generate(ORIGIN).verifier()  # same log name, another key
     report = verify(made.bundle, log_keys=[impostor])
@@ -855,6 +869,7 @@ def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
     return code, text
 
 
+@pytest.mark.verifier
 def test_cli(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -887,6 +902,7 @@ def test_cli(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
     assert code == 2 and "error:" in text
 
 
+@pytest.mark.verifier
 @BOTH_KINDS
 def test_evidence_verify_command(made: Made, tmp_path: Path) -> None:
     """The installed command, in its own process: exit codes and no traceback."""
@@ -905,6 +921,7 @@ def test_evidence_verify_command(made: Made, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "UNUSABLE INPUT" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
 
 
+@pytest.mark.verifier
 def test_cli_failed_names_the_step_and_file(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={"evidence/page.pdf": b"%PDF-1.4 forged"})
     code, text = _cli([str(bad), "--trust", str(made.policy_path)], capsys)
@@ -959,6 +976,7 @@ HOSTILE: dict[str, Callable[[Path], Path]] = {
 }
 
 
+@pytest.mark.verifier
 @pytest.mark.filterwarnings("ignore:Duplicate name")
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_hostile_input_is_refused_cleanly(
@@ -982,17 +1000,20 @@ def test_hostile_input_is_refused_cleanly(
     assert not (tmp_path / "evil.txt").exists() and not Path("/tmp/evil.txt").exists()
 
 
+@pytest.mark.verifier
 def test_damaged_deflate_stream_fails_cleanly(tmp_path: Path) -> None:
     report = verify(_deflate_damaged(tmp_path / "d.wacz"))
     assert report.verdict in (Verdict.FAILED, Verdict.UNUSABLE)
     assert "a.txt" in report.render_text()
 
 
+@pytest.mark.verifier
 def test_missing_and_directory_inputs(tmp_path: Path) -> None:
     assert verify(tmp_path / "nope.wacz").exit_code == 2
     assert verify(tmp_path).exit_code == 2
 
 
+@pytest.mark.verifier
 def test_bad_arguments_raise_evidence_errors(tmp_path: Path) -> None:
     with pytest.raises(EvidenceError):
         verify(tmp_path / "x.wacz", log_keys=["not a vkey"])
@@ -1015,6 +1036,7 @@ def _verify_quietly(path: Path, policy: TrustPolicy | None) -> Report:
     return report
 
 
+@pytest.mark.verifier
 @_FUZZ
 @given(data=st.data())
 def test_fuzz_raw_byte_mutations(made: Made, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
@@ -1030,6 +1052,7 @@ def test_fuzz_raw_byte_mutations(made: Made, tmp_path_factory: pytest.TempPathFa
     _verify_quietly(p, made.policy if data.draw(st.booleans()) else None)
 
 
+@pytest.mark.verifier
 @_FUZZ
 @given(data=st.data())
 def test_fuzz_forged_member_mutations_are_never_verified(
@@ -1068,6 +1091,7 @@ def test_fuzz_forged_refresh_mutations_are_never_verified(
 _NAMES = st.sampled_from([*BUNDLE_FILES, "x", "evidence/", "a/b/c.txt", "evidence/checkpoint.9.tsr"])
 
 
+@pytest.mark.verifier
 @pytest.mark.filterwarnings("ignore:Duplicate name")
 @_FUZZ
 @given(
