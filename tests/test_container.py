@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import handmade
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from tools import ROOT
 from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401 - fixtures
-from verify_helpers import make_bundle, members, write_members
+from verify_helpers import members, write_members
 
 from evidence.bundle import BundleView, container
 from evidence.bundle.container import Container, ZipWriter
@@ -206,15 +207,9 @@ class Real:
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTSA) -> Real:
-    from evidence.capture import find_chromium
-    from evidence.capture.errors import BrowserNotFoundError
-
-    try:
-        chromium = str(find_chromium().path)
-    except BrowserNotFoundError as err:
-        pytest.skip(f"no browser to capture the real bundle with: {err.diagnostics()}")
+    """A hand-made capture (tests/handmade.py) sealed with the real writer: no browser needed."""
     root = tmp_path_factory.mktemp("container")
-    bundle, log = make_bundle(root, local_tsa.url, chromium, "container.test/evidence")
+    bundle, log = handmade.make_bundle(root, local_tsa.url, "container.test/evidence")
     policy = TrustPolicy.parse(
         f"log {log.verifier.vkey()}\nwitness log-clock {log.timestamp_verifier.vkey()}\nquorum none\n"
         + local_tsa.policy_lines()
@@ -241,7 +236,6 @@ def _refused(report: Report, verdict: Verdict, *words: str) -> None:
         assert w in failed.detail, (w, failed.detail)
 
 
-@pytest.mark.browser
 def test_the_raw_writer_reproduces_the_bundle_byte_for_byte(real: Real) -> None:
     """The crafted bundles differ from a real one only where a test makes them lie."""
     assert serialize(real.raw()) == real.bundle.read_bytes()
@@ -461,7 +455,6 @@ UNUSABLE_CASES: dict[str, Craft] = {
 }
 
 
-@pytest.mark.browser
 @pytest.mark.parametrize("case", sorted(UNUSABLE_CASES))
 def test_crafted_container_is_unusable_at_step_1(real: Real, tmp_path: Path, case: str) -> None:
     path = _write(tmp_path, UNUSABLE_CASES[case](real.raw()))
@@ -524,7 +517,6 @@ FAILED_CASES: dict[str, tuple[str, Craft, str]] = {
 }
 
 
-@pytest.mark.browser
 @pytest.mark.parametrize("case", sorted(FAILED_CASES))
 def test_damaged_member_fails_at_step_1(real: Real, tmp_path: Path, case: str) -> None:
     name, craft, words = FAILED_CASES[case]
@@ -662,7 +654,6 @@ def _need_tools() -> None:
         pytest.skip(f"py-wacz is not installed ({WACZ_PYTHON}; .ci/run makes it)")
 
 
-@pytest.mark.browser
 @pytest.mark.parametrize("case", list(ACCEPTED))
 def test_three_readers_extract_exactly_what_the_verifier_hashed(
     real: Real, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
@@ -737,7 +728,6 @@ def _mutate(raws: list[Raw], data: st.DataObject) -> bytes:
     return serialize(raws, **kwargs)
 
 
-@pytest.mark.browser
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
@@ -758,7 +748,6 @@ def test_fuzz_structural_mutations_are_refused_or_read_alike(
         assert report.failed_step is not None and report.failed_step.number == 1, report.render_text()
 
 
-@pytest.mark.browser
 def test_zip64_is_refused_where_the_writer_would_not_use_it(
     real: Real, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,8 +16,11 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import handmade
 import pytest
+import verifier_base
 from evidence_cli import verify_cmd
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -94,18 +97,14 @@ def _chromium() -> str:
         pytest.skip(f"no browser to capture with: {err.diagnostics()}")
 
 
-@pytest.fixture(scope="session")
-def made(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTSA) -> Iterator[Made]:
-    chromium = _chromium()
-    root = tmp_path_factory.mktemp("verify")
-    bundle, log = make_bundle(root, local_tsa.url, chromium, ORIGIN)
+def _made(root: Path, bundle: Any, log: Log, local_tsa: RunningTSA) -> Made:
     policy_path = root / "trust.policy"
     policy_path.write_text(
         f"log {log.verifier.vkey()}\n"
         f"witness log-clock {log.timestamp_verifier.vkey()}\n"
         "quorum none\n" + local_tsa.policy_lines()
     )
-    yield Made(
+    return Made(
         bundle.path,
         log,
         local_tsa,
@@ -114,6 +113,41 @@ def made(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTSA) -> Ite
         bundle.log_index,
         bundle.checkpoint.size,
     )
+
+
+@pytest.fixture(scope="session")
+def handmade_made(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTSA) -> Iterator[Made]:
+    """A hand-made capture (tests/handmade.py) sealed with the real writer: no browser needed."""
+    root = tmp_path_factory.mktemp("verify")
+    bundle, log = handmade.make_bundle(root, local_tsa.url, ORIGIN)
+    yield _made(root, bundle, log, local_tsa)
+
+
+@pytest.fixture(scope="session")
+def made(request: pytest.FixtureRequest) -> Made:
+    """The bundle under test: hand-made unless a test asks for ``browser`` (indirect parameter)."""
+    kind = getattr(request, "param", "handmade")
+    if kind == "handmade" and verifier_base.corpus() is not None:
+        # The base install (tests/verifier_base.py): the full venv made this bundle beforehand.
+        entry = verifier_base.load("verify")
+        return Made(**entry, policy=TrustPolicy.load(entry["policy_path"]))
+    return request.getfixturevalue("browser_made" if kind == "browser" else "handmade_made")  # type: ignore[no-any-return]
+
+
+#: Both kinds of bundle, for the tests that must hold for what Chromium really captures too.
+BOTH_KINDS = pytest.mark.parametrize(
+    "made", ["handmade", pytest.param("browser", marks=pytest.mark.browser)], indirect=True
+)
+BROWSER_ONLY = pytest.mark.parametrize("made", [pytest.param("browser", marks=pytest.mark.browser)], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def browser_made(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTSA) -> Iterator[Made]:
+    """A bundle Chromium captured from the local site (HTTPS, through a redirect)."""
+    chromium = _chromium()
+    root = tmp_path_factory.mktemp("verify-browser")
+    bundle, log = make_bundle(root, local_tsa.url, chromium, ORIGIN)
+    yield _made(root, bundle, log, local_tsa)
 
 
 def _failed_at(report: Report, step: int, name: str) -> None:
@@ -130,7 +164,8 @@ def _failed_at(report: Report, step: int, name: str) -> None:
 # --------------------------------------------------------------------------- the happy paths
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
+@BOTH_KINDS
 def test_verified_with_the_right_policy(made: Made) -> None:
     report = verify(made.bundle, trust=made.policy)
     assert report.verdict is Verdict.VERIFIED, report.render_text()
@@ -150,7 +185,7 @@ def test_verified_with_the_right_policy(made: Made) -> None:
     assert "VERDICT: VERIFIED\n" in text and "Entry:" in text and "TSA local-tsa certifies" in text
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 def test_not_anchored_without_keys_names_the_fingerprints(made: Made) -> None:
     report = verify(made.bundle)
     assert report.verdict is Verdict.NOT_ANCHORED, report.render_text()
@@ -174,7 +209,7 @@ def test_not_anchored_without_keys_names_the_fingerprints(made: Made) -> None:
     assert grades["Independent time (RFC 3161)"] is Grade.NOT_ANCHORED
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 def test_log_keys_anchor_the_log_and_tsa_root_anchors_the_time(made: Made) -> None:
     keys: list[Verifier | str] = [made.log.verifier.vkey(), made.log.timestamp_verifier]
     only_log = verify(made.bundle, log_keys=keys)
@@ -194,7 +229,6 @@ def test_log_keys_anchor_the_log_and_tsa_root_anchors_the_time(made: Made) -> No
     assert "root" in partial.steps[6].detail
 
 
-@pytest.mark.browser
 def test_token_from_an_unpinned_tsa_is_reported_but_the_rest_stays_anchored(made: Made, make_tsa_other: Path) -> None:
     # A policy that pins another TSA only: the token is not anchored; the log still is.
     policy = TrustPolicy.parse(
@@ -209,7 +243,6 @@ def test_token_from_an_unpinned_tsa_is_reported_but_the_rest_stays_anchored(made
     assert "not signed by a time-stamping authority you pin" in report.steps[6].detail
 
 
-@pytest.mark.browser
 def test_one_pinned_token_anchors_the_time_and_the_other_is_listed(
     made: Made,
     tmp_path: Path,
@@ -237,7 +270,7 @@ def make_tsa_other(tsa_pki: object, tmp_path: Path) -> Path:
     return p
 
 
-@pytest.mark.browser
+@BOTH_KINDS
 def test_openssl_accepts_every_token(made: Made, tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
@@ -258,7 +291,7 @@ def test_openssl_accepts_every_token(made: Made, tmp_path: Path) -> None:
         assert proc.returncode == 0 and "Verification: OK" in proc.stdout, proc.stdout + proc.stderr
 
 
-@pytest.mark.browser
+@BOTH_KINDS
 def test_wacz_validate_accepts_the_bundle(made: Made) -> None:
     from tools import wacz_validator
 
@@ -269,13 +302,14 @@ def test_wacz_validate_accepts_the_bundle(made: Made) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
+@BOTH_KINDS
 def test_bundle_has_every_kind_of_file(made: Made) -> None:
     # The tamper tests below cover exactly these files.
     assert sorted(members(made.bundle)) == sorted(BUNDLE_FILES)
 
 
-@pytest.mark.browser
+@BOTH_KINDS
 def test_index_matches_the_cdxj_indexer_of_py_wacz(made: Made, tmp_path: Path) -> None:
     """The bundle's CDXJ index has the same lines as py-wacz's own indexer gives for its WARC."""
     from tools import wacz_validator
@@ -306,7 +340,7 @@ def test_index_matches_the_cdxj_indexer_of_py_wacz(made: Made, tmp_path: Path) -
     )
 
 
-@pytest.mark.browser
+@BROWSER_ONLY
 @pytest.mark.slow
 def test_bundle_replays_offline_in_pywb(made: Made, tmp_path: Path) -> None:
     """The WACZ itself replays in pywb (wb-manager unpacks it), with the test site gone."""
@@ -353,7 +387,7 @@ def _mutate(kind: str, data: bytes) -> bytes | None:
     return {"flip": flip(data), "truncate": truncate(data), "remove": None}[kind]
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 @pytest.mark.parametrize("kind", ["flip", "truncate", "remove"])
 @pytest.mark.parametrize("name", CONTENT_FILES)
 def test_forged_change_fails_at_the_right_step(made: Made, tmp_path: Path, name: str, kind: str) -> None:
@@ -367,7 +401,7 @@ def test_forged_change_fails_at_the_right_step(made: Made, tmp_path: Path, name:
     _failed_at(report, step, name)
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 @pytest.mark.parametrize("kind", ["flip", "truncate", "remove"])
 @pytest.mark.parametrize("name", BUNDLE_FILES)
 def test_naive_change_fails_at_the_container_step(made: Made, tmp_path: Path, name: str, kind: str) -> None:
@@ -380,7 +414,7 @@ def test_naive_change_fails_at_the_container_step(made: Made, tmp_path: Path, na
     _failed_at(report, 1, name)
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 @pytest.mark.parametrize("rehash", [True, False])
 @pytest.mark.parametrize("name", ["evidence/notes.txt", "archive/extra.warc.gz", "README", "evidence/tsa-2.pem"])
 def test_stray_file_fails(made: Made, tmp_path: Path, name: str, rehash: bool) -> None:
@@ -390,7 +424,7 @@ def test_stray_file_fails(made: Made, tmp_path: Path, name: str, rehash: bool) -
     _failed_at(report, step, name)
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 def test_a_copy_of_a_token_under_a_new_number_fails(made: Made, tmp_path: Path) -> None:
     files = members(made.bundle)
     bad = rewrite(
@@ -407,7 +441,6 @@ def test_a_copy_of_a_token_under_a_new_number_fails(made: Made, tmp_path: Path) 
     _failed_at(verify(rewrite(made.bundle, tmp_path / "bad2.wacz", change=both), trust=made.policy), 7, "is a copy")
 
 
-@pytest.mark.browser
 def test_manifest_change_that_keeps_valid_json_fails_inclusion(made: Made, tmp_path: Path) -> None:
     files = members(made.bundle)
     manifest = json.loads(files["evidence/manifest.json"])
@@ -419,7 +452,6 @@ def test_manifest_change_that_keeps_valid_json_fails_inclusion(made: Made, tmp_p
     _failed_at(verify(bad, trust=made.policy), 4, "evidence/manifest.json")
 
 
-@pytest.mark.browser
 def test_proof_of_another_entry_fails(made: Made, tmp_path: Path) -> None:
     other = made.log.prove(0, made.size)  # same checkpoint, another entry
     assert other.checkpoint_note == members(made.bundle)["evidence/checkpoint.note"]
@@ -429,7 +461,6 @@ def test_proof_of_another_entry_fails(made: Made, tmp_path: Path) -> None:
     assert "another entry" in report.failed_step.detail  # type: ignore[union-attr]
 
 
-@pytest.mark.browser
 def test_newer_valid_proof_of_the_same_entry_fails_on_the_time_stamp(made: Made, tmp_path: Path) -> None:
     made.log.append([f"later entry {os.getpid()}".encode()])
     newer = made.log.prove(made.entry_index, made.log.size)
@@ -442,7 +473,7 @@ def test_newer_valid_proof_of_the_same_entry_fails_on_the_time_stamp(made: Made,
     _failed_at(verify(bad, trust=made.policy), 7, "evidence/checkpoint.1.tsr")
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 def test_wrong_log_key_is_never_verified(made: Made, tmp_path: Path) -> None:
     impostor = Signer.generate(ORIGIN).verifier()  # same log name, another key
     report = verify(made.bundle, log_keys=[impostor])
@@ -458,7 +489,6 @@ def test_wrong_log_key_is_never_verified(made: Made, tmp_path: Path) -> None:
     _failed_at(verify(made.bundle, trust=policy), 5, VKEY_PATH)
 
 
-@pytest.mark.browser
 def test_log_vkey_replaced_by_another_valid_key_fails(made: Made, tmp_path: Path) -> None:
     fake = Signer.generate(ORIGIN).verifier().vkey() + "\n" + made.log.timestamp_verifier.vkey() + "\n"
     bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={VKEY_PATH: fake.encode()})
@@ -475,7 +505,6 @@ def test_log_vkey_replaced_by_another_valid_key_fails(made: Made, tmp_path: Path
 # --------------------------------------------------------------------------- re-sealed forgeries
 
 
-@pytest.mark.browser
 def test_resealed_bundle_verifies_only_against_its_own_log(made: Made, tmp_path: Path) -> None:
     forger = Log.create(tmp_path / "forger-log", origin=ORIGIN)  # same name, different keys
     files = members(made.bundle)
@@ -489,7 +518,6 @@ def test_resealed_bundle_verifies_only_against_its_own_log(made: Made, tmp_path:
     _failed_at(verify(fake, trust=made.policy), 5, VKEY_PATH)
 
 
-@pytest.mark.browser
 def test_witness_quorum(made: Made, tmp_path: Path) -> None:
     w1 = Signer.generate("witness-one.example", ALG_COSIGNATURE_V1)
     w2 = Signer.generate("witness-two.example", ALG_COSIGNATURE_V1)
@@ -520,7 +548,6 @@ def test_witness_quorum(made: Made, tmp_path: Path) -> None:
     _failed_at(verify(bad, trust=one), 6, PROOF_PATH)
 
 
-@pytest.mark.browser
 @pytest.mark.parametrize(
     ("what", "field", "value", "name"),
     [
@@ -538,7 +565,6 @@ def test_resealed_records_that_disagree_fail_step_8(
     _failed_at(verify(fake, trust=made.policy), 8, name)
 
 
-@pytest.mark.browser
 def test_resealed_archive_without_the_page_fails_step_8(made: Made, tmp_path: Path) -> None:
     import io
 
@@ -554,14 +580,12 @@ def test_resealed_archive_without_the_page_fails_step_8(made: Made, tmp_path: Pa
     _failed_at(verify(garbage, trust=made.policy), 8, "archive/data.warc.gz")
 
 
-@pytest.mark.browser
 def test_resealed_pages_without_the_page_fails_step_8(made: Made, tmp_path: Path) -> None:
     pages = b'{"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}\n{"url": "https://x.example/"}\n'
     fake = reseal(made.bundle, tmp_path / "f.wacz", made.log, sealed={"pages/pages.jsonl": pages})
     _failed_at(verify(fake, trust=made.policy), 8, "pages/pages.jsonl")
 
 
-@pytest.mark.browser
 def test_resealed_malformed_capture_record_fails_without_a_crash(made: Made, tmp_path: Path) -> None:
     cap = json.loads(members(made.bundle)["evidence/capture.json"])
     cap["server"] = "not an object"
@@ -576,7 +600,6 @@ def test_resealed_malformed_capture_record_fails_without_a_crash(made: Made, tmp
     _failed_at(verify(fake, trust=made.policy), 8, "evidence/report.html")
 
 
-@pytest.mark.browser
 def test_resealed_manifest_missing_a_required_file_fails_step_2(made: Made, tmp_path: Path) -> None:
     fake = reseal(made.bundle, tmp_path / "f.wacz", made.log, sealed={"pages/pages.jsonl": None}, render=False)
     _failed_at(verify(fake, trust=made.policy), 2, "pages/pages.jsonl")
@@ -631,7 +654,6 @@ def _claim(report: Report, name: str) -> tuple[Grade, str]:
     return claim.grade, claim.detail
 
 
-@pytest.mark.browser
 def test_refresh_supplies_the_missing_witness_and_time_stamp(refreshed_bundle: Refreshed) -> None:
     r = refreshed_bundle
     # Before the refresh: the policy's quorum (w1 and w2) is not met, and there is no independent time.
@@ -655,7 +677,6 @@ def test_refresh_supplies_the_missing_witness_and_time_stamp(refreshed_bundle: R
     assert _claim(after, "Signed time (the log's clock)") == _claim(before, "Signed time (the log's clock)")
 
 
-@pytest.mark.browser
 def test_refresh_time_stamp_verifies_with_openssl(made: Made, refreshed_bundle: Refreshed, tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
@@ -681,7 +702,6 @@ def test_refresh_time_stamp_verifies_with_openssl(made: Made, refreshed_bundle: 
     assert proc.returncode == 0 and "Verification: OK" in proc.stdout, proc.stdout + proc.stderr
 
 
-@pytest.mark.browser
 def test_refresh_tokens_from_an_unpinned_tsa_are_not_anchored(made: Made, refreshed_bundle: Refreshed) -> None:
     r = refreshed_bundle
     text = "\n".join(line for line in r.policy_text.splitlines() if not line.startswith(("tsa ", "tsa-root ")))
@@ -691,7 +711,6 @@ def test_refresh_tokens_from_an_unpinned_tsa_are_not_anchored(made: Made, refres
     assert grade is Grade.NOT_ANCHORED and "refresh-1.1.tsr" in detail and "existed no later" not in detail
 
 
-@pytest.mark.browser
 @pytest.mark.parametrize("change", ["flip-token", "copy-token", "foreign-token", "truncate-note", "bad-cosignature"])
 def test_tampered_refresh_fails_at_the_right_step(
     made: Made, refreshed_bundle: Refreshed, tmp_path: Path, change: str
@@ -722,7 +741,6 @@ def test_tampered_refresh_fails_at_the_right_step(
     _failed_at(verify(bad, trust=r.policy), step, name)
 
 
-@pytest.mark.browser
 def test_removing_a_refresh_only_weakens_the_claims(refreshed_bundle: Refreshed, tmp_path: Path) -> None:
     """Refresh files are additions after sealing: taking them out cannot be detected, but it
     can only take claims away, never add one."""
@@ -738,7 +756,6 @@ def test_removing_a_refresh_only_weakens_the_claims(refreshed_bundle: Refreshed,
     assert _claim(report, "Independent time (RFC 3161)")[0] is Grade.NONE
 
 
-@pytest.mark.browser
 def test_a_bundle_sealed_while_the_tsa_was_down_gets_its_time_stamp_later(
     made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -793,7 +810,6 @@ def test_a_bundle_sealed_while_the_tsa_was_down_gets_its_time_stamp_later(
     assert verify(bundle, trust=policy).verdict is Verdict.VERIFIED
 
 
-@pytest.mark.browser
 def test_refreshing_many_bundles_asks_each_tsa_once_and_goes_on_after_a_bad_one(
     made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -819,7 +835,6 @@ def test_refreshing_many_bundles_asks_each_tsa_once_and_goes_on_after_a_bad_one(
     assert tokens[0] == tokens[1]
 
 
-@pytest.mark.browser
 def test_bundles_in_an_earlier_wording_still_verify(made: Made, tmp_path: Path) -> None:
     """report.html and VERIFY.txt as edition 1 wrote them (no pointer to later time-stamps)."""
     from evidence.bundle import REPORT_PATH, VERIFY_PATH, BundleView
@@ -854,7 +869,7 @@ def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
     return code, text
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 def test_cli(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -887,7 +902,8 @@ def test_cli(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
     assert code == 2 and "error:" in text
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
+@BOTH_KINDS
 def test_evidence_verify_command(made: Made, tmp_path: Path) -> None:
     """The installed command, in its own process: exit codes and no traceback."""
     import sys
@@ -905,7 +921,7 @@ def test_evidence_verify_command(made: Made, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "UNUSABLE INPUT" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 def test_cli_failed_names_the_step_and_file(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={"evidence/page.pdf": b"%PDF-1.4 forged"})
     code, text = _cli([str(bad), "--trust", str(made.policy_path)], capsys)
@@ -960,6 +976,7 @@ HOSTILE: dict[str, Callable[[Path], Path]] = {
 }
 
 
+@pytest.mark.verifier
 @pytest.mark.filterwarnings("ignore:Duplicate name")
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_hostile_input_is_refused_cleanly(
@@ -983,17 +1000,20 @@ def test_hostile_input_is_refused_cleanly(
     assert not (tmp_path / "evil.txt").exists() and not Path("/tmp/evil.txt").exists()
 
 
+@pytest.mark.verifier
 def test_damaged_deflate_stream_fails_cleanly(tmp_path: Path) -> None:
     report = verify(_deflate_damaged(tmp_path / "d.wacz"))
     assert report.verdict in (Verdict.FAILED, Verdict.UNUSABLE)
     assert "a.txt" in report.render_text()
 
 
+@pytest.mark.verifier
 def test_missing_and_directory_inputs(tmp_path: Path) -> None:
     assert verify(tmp_path / "nope.wacz").exit_code == 2
     assert verify(tmp_path).exit_code == 2
 
 
+@pytest.mark.verifier
 def test_bad_arguments_raise_evidence_errors(tmp_path: Path) -> None:
     with pytest.raises(EvidenceError):
         verify(tmp_path / "x.wacz", log_keys=["not a vkey"])
@@ -1016,7 +1036,7 @@ def _verify_quietly(path: Path, policy: TrustPolicy | None) -> Report:
     return report
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 @_FUZZ
 @given(data=st.data())
 def test_fuzz_raw_byte_mutations(made: Made, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
@@ -1032,7 +1052,7 @@ def test_fuzz_raw_byte_mutations(made: Made, tmp_path_factory: pytest.TempPathFa
     _verify_quietly(p, made.policy if data.draw(st.booleans()) else None)
 
 
-@pytest.mark.browser
+@pytest.mark.verifier
 @_FUZZ
 @given(data=st.data())
 def test_fuzz_forged_member_mutations_are_never_verified(
@@ -1057,7 +1077,6 @@ def _forged_mutation_fails(
     assert report.verdict is Verdict.FAILED, (name, edits, report.render_text())
 
 
-@pytest.mark.browser
 @_FUZZ
 @given(data=st.data())
 def test_fuzz_forged_refresh_mutations_are_never_verified(
@@ -1072,6 +1091,7 @@ def test_fuzz_forged_refresh_mutations_are_never_verified(
 _NAMES = st.sampled_from([*BUNDLE_FILES, "x", "evidence/", "a/b/c.txt", "evidence/checkpoint.9.tsr"])
 
 
+@pytest.mark.verifier
 @pytest.mark.filterwarnings("ignore:Duplicate name")
 @_FUZZ
 @given(
@@ -1089,14 +1109,12 @@ def test_fuzz_random_zips(
     assert report.verdict in (Verdict.UNUSABLE, Verdict.FAILED)
 
 
-@pytest.mark.browser
 def test_a_capture_file_missing_without_a_recorded_reason_fails_step_8(made: Made, tmp_path: Path) -> None:
     # Sealed without page.pdf while capture.json still lists it as written: a silent gap.
     fake = reseal(made.bundle, tmp_path / "f.wacz", made.log, sealed={"evidence/page.pdf": None})
     _failed_at(verify(fake, trust=made.policy), 8, "evidence/page.pdf")
 
 
-@pytest.mark.browser
 def test_a_capture_file_not_made_with_its_reason_verifies_with_a_warning(made: Made, tmp_path: Path) -> None:
     cap = json.loads(members(made.bundle)["evidence/capture.json"])
     cap["artifacts"] = [n for n in cap["artifacts"] if n != "page.pdf"]

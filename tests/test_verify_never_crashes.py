@@ -17,12 +17,13 @@ import json
 import struct
 from pathlib import Path
 
+import handmade
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from report_helpers import with_signature_lines
 from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401 - fixtures
-from verify_helpers import make_bundle, members, reseal, rewrite
+from verify_helpers import members, reseal, rewrite
 
 from evidence._internal.timefmt import MAX_CALENDAR_SECONDS, bounded_text, utc_text
 from evidence.bundle import NOTE_PATH, PROOF_PATH, REPORT_PATH, VERIFY_PATH, BundleView
@@ -38,16 +39,6 @@ ORIGIN = "crash.test/evidence"
 INTERNAL = "Internal error of the verifier"
 
 
-def _chromium() -> str:
-    from evidence.capture import find_chromium
-    from evidence.capture.errors import BrowserNotFoundError
-
-    try:
-        return str(find_chromium().path)
-    except BrowserNotFoundError as err:
-        pytest.skip(f"no browser: {err.diagnostics()}")
-
-
 class Made:
     def __init__(self, bare: Path, log: Log, policy: TrustPolicy, root: Path) -> None:
         self.bare, self.log, self.policy, self.root = bare, log, policy, root
@@ -56,7 +47,7 @@ class Made:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTSA) -> Made:
     root = tmp_path_factory.mktemp("crash")
-    bundle, log = make_bundle(root, local_tsa.url, _chromium(), ORIGIN)
+    bundle, log = handmade.make_bundle(root, local_tsa.url, ORIGIN)  # no browser needed
     bare = rewrite(
         bundle.path, root / "bare.wacz", change={"evidence/checkpoint.1.tsr": None, "evidence/tsa-1.pem": None}
     )
@@ -196,7 +187,6 @@ def _signature_line(known: list[tuple[str, int]]) -> st.SearchStrategy[NoteSigna
     return st.builds(NoteSignature, name, key_id, sig)
 
 
-@pytest.mark.browser
 @_FUZZ
 @given(data=st.data())
 def test_fuzz_signature_lines(made: Made, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
@@ -247,7 +237,6 @@ def _edit_chars(text: str, data: st.DataObject) -> str:
 _EDITS = (_replace_line, _insert_line, _edit_chars)
 
 
-@pytest.mark.browser
 @_FUZZ
 @given(data=st.data())
 def test_fuzz_checkpoint_note_text(made: Made, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
@@ -274,7 +263,6 @@ def test_fuzz_checkpoint_note_text(made: Made, tmp_path_factory: pytest.TempPath
     assert report.failed_step is not None and report.failed_step.number in (4, 5), report.render_text()
 
 
-@pytest.mark.browser
 @_FUZZ
 @given(data=st.data())
 def test_fuzz_proof_text(made: Made, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
