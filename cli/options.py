@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evidence.errors import EXIT_USAGE, EvidenceError, FormatError, UsageError
+from evidence.errors import EXIT_BROKEN_PIPE, EXIT_USAGE, EvidenceError, FormatError, UsageError
 
 if TYPE_CHECKING:
     from evidence.log import Log
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
 #: The most a key file may hold (a verification-keys.txt is a few hundred bytes).
 MAX_KEY_FILE = 1 << 20
-#: Exit status after the reader of our output went away (``evidence log status | head``):
-#: what a shell reports for a process ended by SIGPIPE.
-EXIT_BROKEN_PIPE = 128 + 13
 
 LOG_DIR_HELP = "the log directory (default: the embedded log, $EVIDENCE_HOME/log)"
 LOG_KEY_HELP = (
