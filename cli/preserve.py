@@ -32,6 +32,7 @@ from evidence.errors import (
     UsageError,
 )
 
+from .options import add_browser
 from .url_list import ListedURL, read_list
 
 EPILOG = """exit codes:
@@ -104,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--storage-state", metavar="FILE", help="cookies/storage state for pages behind a login")
     g.add_argument("--insecure", action="store_true", help="accept invalid TLS certificates (recorded as such)")
     g.add_argument("--max-height", type=int, metavar="PX", help="cap for the full-page screenshot height")
-    g.add_argument("--browser", metavar="PATH", help="Chromium/Chrome executable (default: found automatically)")
+    add_browser(g)
     return p
 
 

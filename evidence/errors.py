@@ -61,12 +61,24 @@ EXIT_CODES: Mapping[int, ExitCode] = MappingProxyType(
         row.code: row
         for row in (
             ExitCode(EXIT_OK, "EXIT_OK", "success / verified"),
-            ExitCode(EXIT_VERIFICATION_FAILED, "EXIT_VERIFICATION_FAILED", "verification failed (the evidence does not check out)"),
+            ExitCode(
+                EXIT_VERIFICATION_FAILED,
+                "EXIT_VERIFICATION_FAILED",
+                "verification failed (the evidence does not check out)",
+            ),
             ExitCode(EXIT_USAGE, "EXIT_USAGE", "usage or input error (the input could not be used at all)"),
-            ExitCode(EXIT_NOT_ANCHORED, "EXIT_NOT_ANCHORED", "verify: verified, but not anchored in trust (the log key was not pinned)"),
+            ExitCode(
+                EXIT_NOT_ANCHORED,
+                "EXIT_NOT_ANCHORED",
+                "verify: verified, but not anchored in trust (the log key was not pinned)",
+            ),
             ExitCode(EXIT_PARTIAL, "EXIT_PARTIAL", "preserve: some URLs of a batch failed; the others were preserved"),
             ExitCode(EXIT_NOTHING_PRESERVED, "EXIT_NOTHING_PRESERVED", "preserve: no URL could be preserved"),
-            ExitCode(EXIT_NO_TIMESTAMP, "EXIT_NO_TIMESTAMP", "preserve: preserved, but no time-stamping authority asked gave a time-stamp"),
+            ExitCode(
+                EXIT_NO_TIMESTAMP,
+                "EXIT_NO_TIMESTAMP",
+                "preserve: preserved, but no time-stamping authority asked gave a time-stamp",
+            ),
             ExitCode(EXIT_INTERRUPTED, "EXIT_INTERRUPTED", "interrupted (Ctrl-C); nothing half-written is left behind"),
             ExitCode(EXIT_BROKEN_PIPE, "EXIT_BROKEN_PIPE", "the reader of the output went away (as SIGPIPE)"),
         )

@@ -188,7 +188,13 @@ def test_no_cli_module_defines_an_exit_code() -> None:
     for file in sorted((ROOT / "cli").glob("*.py")):
         tree = ast.parse(file.read_text(encoding="utf-8"))
         for node in tree.body:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
             for t in targets:
                 assert not (isinstance(t, ast.Name) and t.id.startswith("EXIT_")), f"{file.name} defines {t.id}"
 
