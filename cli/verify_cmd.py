@@ -23,8 +23,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from evidence.errors import EXIT_OK, EXIT_USAGE, EXIT_VERIFICATION_FAILED, EvidenceError
-from evidence.verify import EXIT_NOT_ANCHORED, Grade, Report, Verdict, verify
+from evidence.errors import EXIT_NOT_ANCHORED, EXIT_OK, EXIT_USAGE, EXIT_VERIFICATION_FAILED, EvidenceError
+from evidence.verify import Grade, Report, Verdict, verify
 
 from .options import add_trust_arguments, trust_from_args  # shared with `evidence report`; kept importable here
 
