@@ -7,6 +7,7 @@
 - ``--tsa URL|NAME`` (repeatable): a time-stamping authority.
 - ``--tsa-cert PEM`` (repeatable): certificates trusted for time-stamps (``verify``, ``report``).
 - ``--browser PATH``: the Chromium executable (``preserve``, ``report``).
+- ``-q/--quiet``: no progress lines (``preserve``, ``log audit``).
 
 Old spellings stay accepted (hidden from ``--help``) so that scripts keep working.
 """
@@ -73,6 +74,11 @@ def add_trust(target: Any, *, help: str = TRUST_HELP) -> None:
     """``--trust FILE`` (``args.trust``, a Path or None), with the old ``--policy`` as a hidden alias."""
     target.add_argument("--trust", type=Path, metavar="FILE", help=help)
     target.add_argument("--policy", type=Path, dest="trust", help=argparse.SUPPRESS)
+
+
+def add_quiet(target: Any) -> None:
+    """``-q/--quiet`` (``args.quiet``): no progress lines on stderr."""
+    target.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
 
 def add_browser(target: Any) -> None:
@@ -263,6 +269,7 @@ __all__ = [
     "add_browser",
     "add_log_dir",
     "add_log_key",
+    "add_quiet",
     "add_trust",
     "add_trust_arguments",
     "home_keys_dir",

@@ -32,7 +32,7 @@ from evidence.errors import (
     UsageError,
 )
 
-from .options import add_browser
+from .options import add_browser, add_quiet
 from .url_list import ListedURL, read_list
 
 EPILOG = """exit codes:
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", help="who preserved it, recorded in the bundle")
     p.add_argument("--notes", help="free-text notes, recorded in the bundle")
     p.add_argument("--json", action="store_true", help="print one JSON document with the results")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_quiet(p)
     g = p.add_argument_group("capture options")
     g.add_argument("--viewport", metavar="WxH", help="browser window size (default 1280x800)")
     g.add_argument("--user-agent", metavar="UA", help="browser User-Agent string (default: the browser's own)")
