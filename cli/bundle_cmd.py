@@ -101,7 +101,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from evidence.report import CertificateContext, read_certified, render_certificate
     from evidence.verify import Verdict, verify
 
-    from .verify_cmd import trust_from_args
+    from .options import trust_from_args
 
     out = Path(args.output)
     _check_output(out, args.force)
@@ -150,7 +150,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    from .verify_cmd import add_trust_arguments
+    from .options import add_browser, add_trust_arguments
 
     p = sub.add_parser(
         "report",
@@ -163,5 +163,5 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="FILE.pdf or FILE.html")
     add_trust_arguments(p)
     p.add_argument("--force", action="store_true", help="replace the output file if it exists")
-    p.add_argument("--browser", metavar="PATH", help="Chromium/Chrome executable (default: found automatically)")
+    add_browser(p)
     p.set_defaults(func=cmd_report)

@@ -17,6 +17,7 @@ from .options import (
     LOG_DIR_HELP,
     add_log_dir,
     add_log_key,
+    add_quiet,
     log_dir_and_keys,
     open_log,
     read_text_input,
@@ -203,7 +204,7 @@ def register(sub: Any) -> None:
         "at least one",
     )
     p.add_argument("--origin", help="require this origin")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_quiet(p)
     p.set_defaults(func=cmd_audit)
 
     note = sub.add_parser("note", help="signed notes")

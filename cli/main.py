@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from evidence.errors import EXIT_USAGE, EvidenceError
+from evidence.errors import EXIT_INTERRUPTED, EXIT_USAGE, EvidenceError, exit_codes_epilog
 
 #: Every command of ``evidence``, in the order ``evidence --help`` lists them: its name ->
 #: (the module in this package that registers it, its one line of help). A module may
@@ -61,7 +61,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     :data:`COMMANDS` and nothing else. Without ``argv``: every command, fully registered."""
     chosen = None if argv is None else _chosen(argv)
     wanted = None if argv is None else COMMANDS.get(chosen or "", ("", ""))[0]
-    parser = _Parser(prog="evidence", description="Preserve web pages as court-grade evidence.")
+    parser = _Parser(
+        prog="evidence",
+        description="Preserve web pages as court-grade evidence.",
+        epilog=exit_codes_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     registered: set[str] = set()
@@ -94,7 +99,7 @@ def dispatch(args: argparse.Namespace) -> int:
             return err.exit_code
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
-            return 130
+            return EXIT_INTERRUPTED
         return code
 
     return run_cli(body)

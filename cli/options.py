@@ -5,6 +5,9 @@
   file of vkeys such as ``verification-keys.txt``. ``--key`` is kept as a hidden alias.
 - ``--trust FILE``: a trust policy. ``--policy`` is kept as a hidden alias.
 - ``--tsa URL|NAME`` (repeatable): a time-stamping authority.
+- ``--tsa-cert PEM`` (repeatable): certificates trusted for time-stamps (``verify``, ``report``).
+- ``--browser PATH``: the Chromium executable (``preserve``, ``report``).
+- ``-q/--quiet``: no progress lines (``preserve``, ``log audit``).
 
 Old spellings stay accepted (hidden from ``--help``) so that scripts keep working.
 """
@@ -19,17 +22,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evidence.errors import EXIT_USAGE, EvidenceError, FormatError, UsageError
+from evidence.errors import EXIT_BROKEN_PIPE, EXIT_USAGE, EvidenceError, FormatError, UsageError
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from evidence.log import Log
     from evidence.note import Verifier
+    from evidence.trust import TrustPolicy
 
 #: The most a key file may hold (a verification-keys.txt is a few hundred bytes).
 MAX_KEY_FILE = 1 << 20
-#: Exit status after the reader of our output went away (``evidence log status | head``):
-#: what a shell reports for a process ended by SIGPIPE.
-EXIT_BROKEN_PIPE = 128 + 13
 
 LOG_DIR_HELP = "the log directory (default: the embedded log, $EVIDENCE_HOME/log)"
 LOG_KEY_HELP = (
@@ -37,6 +40,10 @@ LOG_KEY_HELP = (
     "line such as the log's verification-keys.txt (log key and clock key); repeatable"
 )
 TRUST_HELP = "trust policy file (default: $EVIDENCE_HOME/trust.policy if it exists)"
+TSA_CERT_HELP = (
+    "certificates you trust for time-stamps: a TSA root, or a TSA certificate and its root (PEM or DER; repeatable)"
+)
+BROWSER_HELP = "Chromium/Chrome executable (default: found automatically)"
 #: The optional packages a command may need -> the install extra of preserve-evidence that
 #: brings each (pyproject.toml). The base install is the verifier and the log reader.
 EXTRA_OF = {
@@ -67,6 +74,50 @@ def add_trust(target: Any, *, help: str = TRUST_HELP) -> None:
     """``--trust FILE`` (``args.trust``, a Path or None), with the old ``--policy`` as a hidden alias."""
     target.add_argument("--trust", type=Path, metavar="FILE", help=help)
     target.add_argument("--policy", type=Path, dest="trust", help=argparse.SUPPRESS)
+
+
+def add_quiet(target: Any) -> None:
+    """``-q/--quiet`` (``args.quiet``): no progress lines on stderr."""
+    target.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+
+def add_browser(target: Any) -> None:
+    """``--browser PATH`` (``args.browser``): the Chromium a capture or a PDF uses."""
+    target.add_argument("--browser", metavar="PATH", help=BROWSER_HELP)
+
+
+def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--trust`` / ``--log-key`` / ``--tsa-cert``, shared by ``evidence verify`` and ``evidence report``
+    (``--trust`` and ``--log-key`` exclude each other)."""
+    trust = parser.add_mutually_exclusive_group()
+    add_trust(trust)
+    add_log_key(trust)
+    parser.add_argument("--tsa-cert", action="append", default=[], type=Path, metavar="PEM", help=TSA_CERT_HELP)
+
+
+def trust_from_args(
+    args: argparse.Namespace,
+) -> tuple[TrustPolicy | None, list[Verifier], list[x509.Certificate], str]:
+    """The trust the options of :func:`add_trust_arguments` give: (policy, log keys, TSA
+    certificates, where the policy came from in words, or "")."""
+    from evidence.config import Config, evidence_home
+    from evidence.timestamp import load_certificates
+    from evidence.trust import TrustPolicy
+
+    policy: TrustPolicy | None = None
+    source = ""
+    if args.trust is not None:
+        policy = TrustPolicy.load(args.trust)
+        source = f"trust policy {args.trust}"
+    elif not args.log_key:
+        default = Config(home=evidence_home()).trust_policy_path
+        if default.is_file():
+            policy = TrustPolicy.load(default)
+            source = f"trust policy {default} (the default)"
+    certs: list[x509.Certificate] = []
+    for path in args.tsa_cert:
+        certs.extend(load_certificates(path))
+    return policy, read_vkeys(args.log_key), certs, source
 
 
 def home_log_dir() -> Path:
@@ -215,9 +266,12 @@ __all__ = [
     "EXIT_BROKEN_PIPE",
     "EXIT_USAGE",
     "EXTRA_OF",
+    "add_browser",
     "add_log_dir",
     "add_log_key",
+    "add_quiet",
     "add_trust",
+    "add_trust_arguments",
     "home_keys_dir",
     "home_log_dir",
     "log_dir_and_keys",
@@ -226,4 +280,5 @@ __all__ = [
     "read_vkeys",
     "require_log_key",
     "run_cli",
+    "trust_from_args",
 ]

@@ -32,6 +32,7 @@ from evidence.errors import (
     UsageError,
 )
 
+from .options import add_browser, add_quiet
 from .url_list import ListedURL, read_list
 
 EPILOG = """exit codes:
@@ -80,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", help="who preserved it, recorded in the bundle")
     p.add_argument("--notes", help="free-text notes, recorded in the bundle")
     p.add_argument("--json", action="store_true", help="print one JSON document with the results")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_quiet(p)
     g = p.add_argument_group("capture options")
     g.add_argument("--viewport", metavar="WxH", help="browser window size (default 1280x800)")
     g.add_argument("--user-agent", metavar="UA", help="browser User-Agent string (default: the browser's own)")
@@ -104,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--storage-state", metavar="FILE", help="cookies/storage state for pages behind a login")
     g.add_argument("--insecure", action="store_true", help="accept invalid TLS certificates (recorded as such)")
     g.add_argument("--max-height", type=int, metavar="PX", help="cap for the full-page screenshot height")
-    g.add_argument("--browser", metavar="PATH", help="Chromium/Chrome executable (default: found automatically)")
+    add_browser(g)
     return p
 
 

@@ -23,16 +23,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography import x509
+from evidence.errors import EXIT_NOT_ANCHORED, EXIT_OK, EXIT_USAGE, EXIT_VERIFICATION_FAILED, EvidenceError
+from evidence.verify import Grade, Report, Verdict, verify
 
-from evidence.config import Config, evidence_home
-from evidence.errors import EXIT_OK, EXIT_USAGE, EXIT_VERIFICATION_FAILED, EvidenceError
-from evidence.note import Verifier
-from evidence.timestamp import load_certificates
-from evidence.trust import TrustPolicy
-from evidence.verify import EXIT_NOT_ANCHORED, Grade, Report, Verdict, verify
-
-from .options import LOG_KEY_HELP, add_log_key, add_trust, read_vkeys
+from .options import add_trust_arguments, trust_from_args  # shared with `evidence report`; kept importable here
 
 #: How bad each exit status is, for several bundles: the worst one is the command's.
 _SEVERITY = {EXIT_OK: 0, EXIT_NOT_ANCHORED: 1, EXIT_USAGE: 2, EXIT_VERIFICATION_FAILED: 3}
@@ -66,54 +60,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--json-lines", action="store_true", help="print one JSON report per line, one line per bundle")
 
 
-def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--trust`` / ``--log-key`` / ``--tsa-cert``, shared by ``evidence verify`` and ``evidence report``."""
-    trust = parser.add_mutually_exclusive_group()
-    add_trust(trust, help="trust policy file (default: <EVIDENCE_HOME>/trust.policy if it exists)")
-    add_log_key(trust, help=LOG_KEY_HELP)
-    parser.add_argument(
-        "--tsa-cert",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="PEM",
-        help="certificates you trust for time-stamps: a TSA root, or a TSA certificate and its root "
-        "(PEM or DER; repeatable)",
-    )
-
-
-def _keys(values: Sequence[str]) -> list[Verifier]:
-    return read_vkeys(values)
-
-
-def _certs(paths: Sequence[Path]) -> list[x509.Certificate]:
-    certs: list[x509.Certificate] = []
-    for p in paths:
-        certs.extend(load_certificates(p))
-    return certs
-
-
 def worst_exit_code(codes: Sequence[int]) -> int:
     """The exit status of several verdicts: FAILED (1) > unusable (2) > not anchored (3) > VERIFIED (0)."""
     return max(codes, key=lambda c: _SEVERITY.get(c, 2), default=EXIT_OK)
-
-
-def trust_from_args(
-    args: argparse.Namespace,
-) -> tuple[TrustPolicy | None, list[Verifier], list[x509.Certificate], str]:
-    """The trust the options of :func:`add_trust_arguments` give: (policy, log keys, TSA
-    certificates, where the policy came from in words, or "")."""
-    policy: TrustPolicy | None = None
-    source = ""
-    if args.trust is not None:
-        policy = TrustPolicy.load(args.trust)
-        source = f"trust policy {args.trust}"
-    elif not args.log_key:
-        default = Config(home=evidence_home()).trust_policy_path
-        if default.is_file():
-            policy = TrustPolicy.load(default)
-            source = f"trust policy {default} (the default)"
-    return policy, _keys(args.log_key), _certs(args.tsa_cert), source
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,9 @@ to do. The command line prints :meth:`EvidenceError.diagnostics` and exits with
   gave a time-stamp, so at least one bundle has no independent time (``evidence refresh
   BUNDLE --tsa URL`` adds it later)
 - 130: interrupted (Ctrl-C); nothing half-written is left behind
+- 141: the reader of the output went away (``evidence log status | head``), as SIGPIPE
+
+The table is :data:`EXIT_CODES`, the one place the codes are defined.
 
 When several apply, ``preserve`` exits with the first of 5, 4, 6 that does.
 
@@ -25,6 +28,10 @@ expected and the computed value, so a report can show them side by side.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
 EXIT_OK = 0
 EXIT_VERIFICATION_FAILED = 1
 EXIT_USAGE = 2
@@ -33,6 +40,55 @@ EXIT_PARTIAL = 4
 EXIT_NOTHING_PRESERVED = 5
 EXIT_NO_TIMESTAMP = 6
 EXIT_INTERRUPTED = 130
+#: Exit status after the reader of our output went away (``evidence log status | head``):
+#: what a shell reports for a process ended by SIGPIPE.
+EXIT_BROKEN_PIPE = 128 + 13
+
+
+@dataclass(frozen=True)
+class ExitCode:
+    """One row of the exit-code table: the number, its constant's name and what it means."""
+
+    code: int
+    name: str
+    meaning: str
+
+
+#: THE table of exit codes (code -> row), read-only: the CLI's help epilog and docs/design.md
+#: ("## Exit codes", checked by tests/test_layout.py) are made from or checked against it.
+EXIT_CODES: Mapping[int, ExitCode] = MappingProxyType(
+    {
+        row.code: row
+        for row in (
+            ExitCode(EXIT_OK, "EXIT_OK", "success / verified"),
+            ExitCode(
+                EXIT_VERIFICATION_FAILED,
+                "EXIT_VERIFICATION_FAILED",
+                "verification failed (the evidence does not check out)",
+            ),
+            ExitCode(EXIT_USAGE, "EXIT_USAGE", "usage or input error (the input could not be used at all)"),
+            ExitCode(
+                EXIT_NOT_ANCHORED,
+                "EXIT_NOT_ANCHORED",
+                "verify: verified, but not anchored in trust (the log key was not pinned)",
+            ),
+            ExitCode(EXIT_PARTIAL, "EXIT_PARTIAL", "preserve: some URLs of a batch failed; the others were preserved"),
+            ExitCode(EXIT_NOTHING_PRESERVED, "EXIT_NOTHING_PRESERVED", "preserve: no URL could be preserved"),
+            ExitCode(
+                EXIT_NO_TIMESTAMP,
+                "EXIT_NO_TIMESTAMP",
+                "preserve: preserved, but no time-stamping authority asked gave a time-stamp",
+            ),
+            ExitCode(EXIT_INTERRUPTED, "EXIT_INTERRUPTED", "interrupted (Ctrl-C); nothing half-written is left behind"),
+            ExitCode(EXIT_BROKEN_PIPE, "EXIT_BROKEN_PIPE", "the reader of the output went away (as SIGPIPE)"),
+        )
+    }
+)
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table as text for a command's ``--help`` epilog."""
+    return "exit codes:\n" + "\n".join(f"  {row.code:>3}  {row.meaning}" for row in EXIT_CODES.values())
 
 
 class EvidenceError(Exception):
