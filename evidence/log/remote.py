@@ -40,8 +40,8 @@ from evidence.errors import (
 from evidence.log import tiles
 from evidence.log.net import network_reason
 from evidence.log.reader import LogReader
-from evidence.log.sequencer import FORMAT, history_dir
 from evidence.log.storage import HTTPStorage
+from evidence.log.writer import FORMAT, history_dir
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 
 __all__ = ["ENV_TOKEN", "RemoteLog", "SealableLog", "open_remote_log"]
