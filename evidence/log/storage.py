@@ -234,9 +234,10 @@ class HTTPStorage:
     """A tlog-tiles log served over HTTP(S), read-only."""
 
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        from evidence._internal.http import base_url as _base_url
         from evidence._internal.http import new_session
 
-        self.base = base_url.rstrip("/") + "/"
+        self.base = _base_url(base_url)
         self.timeout = timeout
         self._session = new_session()
 
