@@ -54,7 +54,7 @@ def default_log(home: Path | None = None, *, tsas: Sequence[TSAConfig] = (), ori
     (:func:`evidence.config.chosen_origin`). Asking for another name for an existing log
     is a :class:`UsageError` (a log's name never changes).
     """
-    from evidence.log.sequencer import META_FILE
+    from evidence.log.writer import META_FILE
     from evidence.timestamp import timestamper
 
     h = home or evidence_home()

@@ -19,7 +19,7 @@ from evidence.checkpoint import SignedCheckpoint
 from evidence.errors import AuditError, FormatError, LogCorruptError
 from evidence.log import Log, tiles
 from evidence.log.reader import LogReader, audit
-from evidence.log.sequencer import decode_journal, encode_journal
+from evidence.log.writer import decode_journal, encode_journal
 
 CHILD = Path(__file__).with_name("log_child.py")
 

@@ -30,11 +30,19 @@ import urllib3.exceptions
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-__all__ = ["Answer", "AnswerTooLarge", "DeadlineExceeded", "fetch", "new_session"]
+__all__ = ["Answer", "AnswerTooLarge", "DeadlineExceeded", "base_url", "fetch", "new_session"]
 
 CONNECT_TIMEOUT = 10.0
 _PIECE = 16384
 MAX_REDIRECTS = 5
+
+
+def base_url(url: str) -> str:
+    """A base URL (a log's, a witness's, a server's prefix) with exactly one trailing slash.
+
+    The one URL-prefix normaliser: paths below the base are joined as ``base_url(u) + path``.
+    """
+    return url.rstrip("/") + "/"
 
 
 class DeadlineExceeded(requests.Timeout):

@@ -8,12 +8,14 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 from pathlib import Path
 from types import TracebackType
 
+from evidence._internal.durable import fsync_dir
 from evidence.capture.errors import OutputDirError
 
 __all__ = ["Staging", "check_output_dir"]
@@ -74,14 +76,8 @@ class Staging:
         check_output_dir(self.out)
         if self.out.is_dir():
             self.out.rmdir()  # exists but empty
-        try:
-            dir_fd = os.open(self.tmp, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError:
-            pass  # not supported on this platform (Windows)
+        with contextlib.suppress(OSError):
+            fsync_dir(self.tmp)  # a no-op on Windows, which cannot open a directory
         os.rename(self.tmp, self.out)
         self._committed = True
 

@@ -1,13 +1,35 @@
 """The append-only Merkle log: C2SP tlog-tiles in a directory, readable over HTTP.
 
-- :mod:`evidence.log.tiles`: pure tile math and paths.
+Owns:
+
+- :mod:`evidence.log.tiles`: pure tile math and paths (no I/O).
 - :mod:`evidence.log.storage`: where the files live (directory; HTTP read-only).
-- :mod:`evidence.log.sequencer`: :class:`Log`, which appends, signs and recovers.
 - :mod:`evidence.log.reader`: proofs and full audits of any tlog-tiles log.
+- :mod:`evidence.log.writer`: :class:`Log`, the appender (sequencing, locks, checkpoints).
+- :mod:`evidence.log.dedup`: the writer's de-duplication index (numpy).
+- :mod:`evidence.log.remote`, :mod:`evidence.log.net`: a log served over HTTP.
+
+May import: :mod:`evidence.merkle`, :mod:`evidence.note`, :mod:`evidence.checkpoint`,
+:mod:`evidence.errors` and :mod:`evidence._internal`. The verify path uses ``tiles``,
+``storage`` and ``reader`` only, which import none of numpy, ``fcntl`` or requests at module
+import; ``writer`` and ``dedup`` are loaded only when :class:`Log` is first used. This
+``__init__`` stays light: ``Log`` is re-exported lazily.
 """
 
 from __future__ import annotations
 
-from evidence.log.sequencer import Log
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evidence.log.writer import Log
 
 __all__ = ["Log"]
+
+
+def __getattr__(name: str) -> Any:
+    """Load :class:`Log` from :mod:`evidence.log.writer` on first use."""
+    if name == "Log":
+        from evidence.log.writer import Log
+
+        return Log
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

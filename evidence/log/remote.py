@@ -27,6 +27,7 @@ from typing import Protocol
 import requests
 
 from evidence import merkle
+from evidence._internal import http
 from evidence.checkpoint import SignedCheckpoint, TlogProof
 from evidence.errors import (
     ConsistencyError,
@@ -40,8 +41,8 @@ from evidence.errors import (
 from evidence.log import tiles
 from evidence.log.net import network_reason
 from evidence.log.reader import LogReader
-from evidence.log.sequencer import FORMAT, history_dir
 from evidence.log.storage import HTTPStorage
+from evidence.log.writer import FORMAT, history_dir
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
 
 __all__ = ["ENV_TOKEN", "RemoteLog", "SealableLog", "open_remote_log"]
@@ -79,11 +80,6 @@ class SealableLog(Protocol):
     def prove(self, index: int, size: int | None = None) -> TlogProof: ...
 
 
-def normalize_url(url: str) -> str:
-    """A base URL with exactly one trailing slash."""
-    return url.rstrip("/") + "/"
-
-
 class RemoteLog:
     """A log served by ``evidence log serve``, used as a client.
 
@@ -116,14 +112,12 @@ class RemoteLog:
             raise UsageError(f"a log server URL starts with http:// or https://, not {base_url!r}")
         if not 1 <= attempts <= 20:
             raise UsageError("attempts must be between 1 and 20")
-        self.base = normalize_url(base_url)
+        self.base = http.base_url(base_url)
         self.token = token
         self.timeout = timeout
         self.add_timeout = add_timeout
         self.attempts = attempts
-        from evidence._internal.http import bound
-
-        self._session = bound(session or requests.Session())
+        self._session = http.bound(session or requests.Session())
         self._storage: HTTPStorage | None = None
         self._proofs: dict[tuple[int, int], TlogProof] = {}
         self._notes: dict[int, bytes] = {}
@@ -482,8 +476,8 @@ def open_remote_log(url: str, *, home: Path | None = None, token: str | None = N
     from evidence.trust import TrustPolicy
 
     cfg = load_config(home)
-    base = normalize_url(url)
-    entry = next((s for s in cfg.log_servers if normalize_url(s.url) == base), None)
+    base = http.base_url(url)
+    entry = next((s for s in cfg.log_servers if http.base_url(s.url) == base), None)
     tok = token or os.environ.get(ENV_TOKEN) or None
     if tok is None and entry is not None and entry.token_file is not None:
         tok = _read_token_file(entry.token_file)
@@ -495,7 +489,7 @@ def open_remote_log(url: str, *, home: Path | None = None, token: str | None = N
     if entry is not None and entry.key is not None:
         pinned = Verifier.from_vkey(entry.key)
     elif policy is not None:
-        by_url = [lg.verifier for lg in policy.logs if lg.url and normalize_url(lg.url) == base]
+        by_url = [lg.verifier for lg in policy.logs if lg.url and http.base_url(lg.url) == base]
         pinned = by_url[0] if len(by_url) == 1 else None
     log = RemoteLog(url, token=tok, verifier=pinned)
     if policy is not None:

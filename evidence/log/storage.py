@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+from evidence._internal.durable import fsync_dir, fsync_path
 from evidence._internal.files import read_file_or_none
 from evidence.errors import FormatError, LogCorruptError, LogError
 from evidence.log import tiles
@@ -84,15 +85,6 @@ class Storage(Protocol):
     def describe(self) -> str:
         """Where this storage is, for messages."""
         ...
-
-
-def _fsync(path: Path) -> None:
-    """fsync a file or a directory (a directory's entries: names created, renamed, removed)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -186,7 +178,7 @@ class DirectoryStorage:
             for (target, _), tmp in zip(items, tmps, strict=True):
                 os.replace(tmp, target)
             for d in dirs | created_in:
-                _fsync(d)
+                fsync_dir(d)
         except OSError as e:
             raise LogError(
                 f"could not write the log's files in {self.root}: {e.strerror or e}",
@@ -205,9 +197,9 @@ class DirectoryStorage:
                 d = d.parent
         dirs.add(self.root)
         try:
-            list(self._executor().map(_fsync, full))
+            list(self._executor().map(fsync_path, full))
             for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
-                _fsync(d)
+                fsync_dir(d)
         except OSError as e:
             raise LogError(
                 f"could not flush the log's files in {self.root} to disk: {e.strerror or e}",
@@ -234,9 +226,10 @@ class HTTPStorage:
     """A tlog-tiles log served over HTTP(S), read-only."""
 
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        from evidence._internal.http import base_url as _base_url
         from evidence._internal.http import new_session
 
-        self.base = base_url.rstrip("/") + "/"
+        self.base = _base_url(base_url)
         self.timeout = timeout
         self._session = new_session()
 
