@@ -71,7 +71,8 @@ from evidence import merkle
 from evidence._internal.files import read_file_or_none
 from evidence._internal.toml import parse_table
 from evidence.checkpoint import SignedCheckpoint, TlogProof
-from evidence.config import TSAConfig, _tsa_from_table
+from evidence.config import TSAConfig
+from evidence.config import tsa_from_table as _tsa_from_table
 from evidence.errors import EvidenceError, FormatError, LogCorruptError, UsageError
 from evidence.log import tiles
 from evidence.log.reader import LogReader
