@@ -21,6 +21,7 @@ from rfc3161_client import (
     decode_timestamp_response,
 )
 
+from evidence._internal.timefmt import utc_text
 from evidence.config import TSAConfig, normalize_fingerprint
 from evidence.errors import FormatError, TimestampError, UsageError
 
@@ -69,7 +70,7 @@ def describe_certificate(cert: x509.Certificate) -> str:
     showing a certificate never makes it trusted."""
     return (
         f"{cert.subject.rfc4514_string()} (issued by {cert.issuer.rfc4514_string()}, valid "
-        f"{_fmt_time(cert.not_valid_before_utc)} to {_fmt_time(cert.not_valid_after_utc)}, "
+        f"{utc_text(cert.not_valid_before_utc)} to {utc_text(cert.not_valid_after_utc)}, "
         f"sha256:{certificate_fingerprint(cert)})"
     )
 
@@ -94,10 +95,6 @@ def load_certificates(path: Path | str) -> list[x509.Certificate]:
             hint="Export the certificate as PEM (-----BEGIN CERTIFICATE-----) and try again.",
         ) from e
     return certs
-
-
-def _fmt_time(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _is_self_issued(cert: x509.Certificate) -> bool:
@@ -197,8 +194,8 @@ class PinnedTSA:
 
     def window(self) -> str:
         """The trust window in words."""
-        start = _fmt_time(self.not_before) if self.not_before else "the beginning"
-        end = _fmt_time(self.not_after) if self.not_after else "no end date"
+        start = utc_text(self.not_before) if self.not_before else "the beginning"
+        end = utc_text(self.not_after) if self.not_after else "no end date"
         return f"from {start} to {end}"
 
 
@@ -498,7 +495,7 @@ class TimestampToken:
     def describe(self) -> list[str]:
         """Lines for a person: what the token claims (not whether it is trusted)."""
         lines = [
-            f"time (genTime):   {_fmt_time(self.gen_time)}"
+            f"time (genTime):   {utc_text(self.gen_time)}"
             + (f" ± {self.accuracy.total_seconds():g} s" if self.accuracy else ""),
             f"serial number:    {self.serial}",
             f"imprint:          {self.imprint.hex()} ({_hash_name(self.imprint_algorithm)})",

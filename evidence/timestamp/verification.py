@@ -18,6 +18,7 @@ from rfc3161_client import (
     VerifierBuilder,
 )
 
+from evidence._internal.timefmt import utc_text
 from evidence.errors import TimestampError
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ from evidence.timestamp.token import (
     _decode,
     _embedded,
     _find_signer,
-    _fmt_time,
     _hash_name,
     _is_self_issued,
     certificate_fingerprint,
@@ -60,7 +60,7 @@ class VerifiedTimestamp:
         acc = f" (± {self.token.accuracy.total_seconds():g} s)" if self.token.accuracy else ""
         return (
             f"TSA {self.tsa.name} certifies that the data existed at "
-            f"{_fmt_time(self.gen_time)}{acc}; signed by "
+            f"{utc_text(self.gen_time)}{acc}; signed by "
             f"{self.tsa_certificate.subject.rfc4514_string()}, chained to "
             f"{self.root_certificate.subject.rfc4514_string()}"
         )
@@ -210,16 +210,16 @@ def _verify_token(
     gen = info.gen_time
     if not signer.not_valid_before_utc <= gen <= signer.not_valid_after_utc:
         raise TimestampError(
-            f"The time-stamp claims the time {_fmt_time(gen)}, but the certificate of {who} "
-            f"was valid only from {_fmt_time(signer.not_valid_before_utc)} to "
-            f"{_fmt_time(signer.not_valid_after_utc)}. A certificate cannot vouch for a time "
+            f"The time-stamp claims the time {utc_text(gen)}, but the certificate of {who} "
+            f"was valid only from {utc_text(signer.not_valid_before_utc)} to "
+            f"{utc_text(signer.not_valid_after_utc)}. A certificate cannot vouch for a time "
             "outside its validity."
         )
 
     # 9. The trust policy accepts this TSA at that time.
     if (tsa.not_before and gen < tsa.not_before) or (tsa.not_after and gen > tsa.not_after):
         raise TimestampError(
-            f"The time-stamp claims the time {_fmt_time(gen)}, which is outside the period "
+            f"The time-stamp claims the time {utc_text(gen)}, which is outside the period "
             f"in which the trust policy accepts {who}: {tsa.window()}.",
             hint="A trust policy limits a TSA's window when its key may have been "
             "compromised or it was not yet (or no longer) trusted.",
@@ -260,7 +260,7 @@ def _verify_token(
         raise TimestampError(
             f"The time-stamp's signature or certificate chain does not verify against the "
             f"pinned root {root.subject.rfc4514_string()} (sha256:{tsa.root.sha256}) as of "
-            f"{_fmt_time(gen)}: {_short(e)}. The token was altered, or it was not issued "
+            f"{utc_text(gen)}: {_short(e)}. The token was altered, or it was not issued "
             f"under that root by {who}."
         ) from e
     return VerifiedTimestamp(token=parsed, tsa=tsa, tsa_certificate=signer, root_certificate=root)
