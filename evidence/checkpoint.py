@@ -38,6 +38,22 @@ MAX_ORIGIN = 1024
 MAX_EXTENSIONS = 16
 
 
+def clock_key_name(origin: str) -> str:
+    """The name of the log's clock key: ``<origin>/timestamp``.
+
+    The clock key cosigns every checkpoint (cosignature/v1, type 0x04) with the time it was
+    signed; this is the one home of that rule (the log makes the key under this name, the
+    remote reader and the verifier check it).
+    """
+    return f"{origin}/timestamp"
+
+
+def is_clock_key(key: Verifier, origin: str) -> bool:
+    """Whether ``key`` is the clock key of the log ``origin``: a cosignature/v1 key named
+    :func:`clock_key_name` ``(origin)``."""
+    return key.key_type == ALG_COSIGNATURE_V1 and key.name == clock_key_name(origin)
+
+
 def _decimal(text: str, what: str, maximum: int = merkle.MAX_TREE_SIZE) -> int:
     if not text or not text.isascii() or not text.isdigit():
         raise FormatError(f"the {what} {text[:40]!r} is not a decimal number")

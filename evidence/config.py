@@ -182,7 +182,9 @@ class Config:
         return self.home / TRUST_POLICY_FILE
 
 
-def _tsa_from_table(table: Mapping[str, Any], index: int, home: Path, where: str) -> TSAConfig:
+def tsa_from_table(table: Mapping[str, Any], index: int, home: Path, where: str) -> TSAConfig:
+    """Read entry ``index`` of a ``[[tsa]]`` array (``where`` names the file in messages;
+    relative paths resolve against ``home``). Shared with the server's ``server.toml``."""
     label = f"{where}: [[tsa]] entry {index + 1}"
     unknown = sorted(set(table) - _TSA_KEYS)
     if unknown:
@@ -250,7 +252,7 @@ def parse_config(text: str, home: Path, *, where: str = CONFIG_FILE) -> Config:
     tables = data.get("tsa", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise FormatError(f"{where}: 'tsa' must be an array of tables, written [[tsa]]")
-    tsas = tuple(_tsa_from_table(t, i, home, where) for i, t in enumerate(tables))
+    tsas = tuple(tsa_from_table(t, i, home, where) for i, t in enumerate(tables))
     seen: set[str] = set()
     for tsa in tsas:
         if tsa.name in seen:

@@ -10,7 +10,7 @@ from typing import Any
 
 from evidence._internal.files import read_file_or_none
 from evidence._internal.toml import parse_table
-from evidence.config import TSAConfig, _tsa_from_table
+from evidence.config import TSAConfig, tsa_from_table
 from evidence.errors import EvidenceError, FormatError, UsageError
 from evidence.log import tiles
 from evidence.note import ALG_COSIGNATURE_V1, Verifier
@@ -200,7 +200,7 @@ def parse_server_config(text: str, base_dir: Path, *, where: str = SERVER_CONFIG
         if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
             raise FormatError(f"{where}: '{key}' must be an array of tables, written [[{key}]]")
     witnesses = tuple(_witness_from_table(t, i, where) for i, t in enumerate(wtables))
-    tsas = tuple(_tsa_from_table(t, i, base_dir, where) for i, t in enumerate(ttables))
+    tsas = tuple(tsa_from_table(t, i, base_dir, where) for i, t in enumerate(ttables))
     if len({t.name for t in tsas}) != len(tsas):
         raise FormatError(f"{where}: two TSAs have the same name; names must be unique")
     try:
