@@ -75,7 +75,7 @@ def test_verify_refreshed_bundle(
     tmp_path: Path,
 ) -> None:
     """The same bundle after `evidence refresh` (a newer checkpoint, a consistency proof, one more token)."""
-    from evidence.bundle.refresh import refresh_bundle
+    from evidence.bundle.refresh_writer import refresh_bundle
 
     bundle, log, policy = typical
     refreshed = tmp_path / "refreshed.wacz"

@@ -7,7 +7,7 @@ and the certificate is generated from that verification: every claim with its gr
 what it was checked against, the verdict, warnings, the sealed capture facts and the
 screenshot, all in one self-contained file. The bundle's own ``report.html`` is never
 opened. PDF output is rendered by Chromium with JavaScript off and every request refused
-(:mod:`evidence.pdf`).
+(:mod:`evidence.report.pdf`).
 
 Exit status, as ``evidence verify``: 0 VERIFIED, 3 VERIFIED BUT NOT ANCHORED IN TRUST, 1
 FAILED (the file written says FAILED and is not a certificate), 2 unusable input or usage

@@ -19,7 +19,7 @@ from .options import LOG_KEY_HELP, add_log_key, add_trust, read_vkeys
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    from evidence.bundle.refresh import refresh_bundle
+    from evidence.bundle.refresh_writer import refresh_bundle
     from evidence.config import evidence_home, load_config, select_tsas
     from evidence.note import Verifier
     from evidence.trust import TrustPolicy

@@ -21,7 +21,13 @@ VERIFY_PATH = (
     "evidence.report.derived",
     "evidence.report.certificate",
 )
-NEVER = ("evidence.bundle.writer", "evidence.report.pdf", "evidence.capture", "playwright")
+NEVER = (
+    "evidence.bundle.writer",
+    "evidence.bundle.refresh_writer",
+    "evidence.report.pdf",
+    "evidence.capture",
+    "playwright",
+)
 
 
 def _loaded_after(module: str) -> set[str]:

@@ -572,7 +572,7 @@ def _accepted_bundle(case: str, real: Real, tmp_path: Path, monkeypatch: pytest.
     if case.startswith("written by the previous"):
         return _previous_write_zip(tmp_path / "previous.wacz", members(real.bundle))
     if case == "after evidence refresh":
-        from evidence.bundle.refresh import refresh_bundle
+        from evidence.bundle.refresh_writer import refresh_bundle
 
         dest = tmp_path / "refreshed.wacz"
         shutil.copy(real.bundle, dest)
@@ -599,7 +599,7 @@ def _accepted_bundle(case: str, real: Real, tmp_path: Path, monkeypatch: pytest.
 
 
 def _previous_write_zip(dest: Path, files: dict[str, bytes]) -> Path:
-    """What ``evidence.wacz.write_zip`` wrote before the container parser (every member stored by zipfile)."""
+    """What ``evidence.bundle.wacz.write_zip`` wrote before the container parser (every member stored by zipfile)."""
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for name, data in files.items():
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))

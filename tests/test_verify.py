@@ -625,7 +625,7 @@ class Refreshed:
 
 @pytest.fixture(scope="module")
 def refreshed_bundle(made: Made, tmp_path_factory: pytest.TempPathFactory) -> Refreshed:
-    from evidence.bundle.refresh import refresh_bundle
+    from evidence.bundle.refresh_writer import refresh_bundle
 
     root = tmp_path_factory.mktemp("refreshed")
     w1 = Signer.generate("witness-one.example", ALG_COSIGNATURE_V1)

@@ -1,5 +1,5 @@
 """Step 8, the index: ``indexes/index.cdx`` must be, byte for byte, the CDXJ index of the
-sealed WARC's records (evidence.wacz.cdxj_line), so that every line points at a record whose
+sealed WARC's records (evidence.bundle.wacz.cdxj_line), so that every line points at a record whose
 URL, SURT key, date, digest, status, mime, offset, length and file match, and every indexed
 record has its line. A hostile capturer seals whatever it likes, so the index is crafted and
 re-sealed for real."""

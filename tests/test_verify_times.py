@@ -176,7 +176,7 @@ def test_a_witness_cosignature_after_the_capture_verifies(tmp_path: Path) -> Non
 def test_a_later_refreshed_checkpoint_is_not_a_late_signature(tmp_path: Path, local_tsa: RunningTSA) -> None:
     """Refreshes carry later checkpoints by design: only the bundle's own checkpoint counts
     for the late-signature warning, and a later refresh time-stamp is fine."""
-    from evidence.bundle.refresh import refresh_bundle
+    from evidence.bundle.refresh_writer import refresh_bundle
 
     log = new_log(tmp_path)
     bundle = sealed(tmp_path, log, started=now() - timedelta(minutes=2))

@@ -99,7 +99,7 @@ def test_the_documented_checks_pass_with_an_extra_line_in_the_proof(tmp_path: Pa
 
 
 def test_the_documented_checks_pass_on_a_refreshed_bundle(tmp_path: Path, local_tsa: RunningTSA) -> None:
-    from evidence.bundle.refresh import refresh_bundle
+    from evidence.bundle.refresh_writer import refresh_bundle
 
     log = new_log(tmp_path)
     bundle = sealed(tmp_path, log, tsas=[local_tsa.config()])

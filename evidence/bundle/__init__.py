@@ -6,13 +6,15 @@
 - :mod:`~evidence.bundle.container`: the strict ZIP reader and the one ZIP writer;
 - :mod:`~evidence.bundle.wacz`: WACZ 1.1.1 packaging (index, pages, datapackage, ZIP);
 - :mod:`~evidence.bundle.surt`: SURT keys for the CDXJ index;
-- :mod:`~evidence.bundle.refresh`: refreshed checkpoints added to a bundle, and their check;
-- :mod:`~evidence.bundle.writer`: :func:`seal` (not on the verify path).
+- :mod:`~evidence.bundle.refresh`: the refresh files added to a bundle, and their pure check;
+- :mod:`~evidence.bundle.writer`: :func:`seal` (not on the verify path);
+- :mod:`~evidence.bundle.refresh_writer`: ``evidence refresh``, adding a newer checkpoint
+  (not on the verify path).
 
 Import rule: format, reader, container, wacz, surt and refresh are on the verify path and
 import only the standard library, :mod:`evidence._internal`, the pure math modules, errors
-and (lazily, for refreshing) the log reader and time-stamp client; the writer may also
-import :mod:`evidence.report.derived` and the log. Nothing here imports capture,
+and the time-stamp token parser; the writers may also import :mod:`evidence.report.derived`,
+the log (reader and writer) and the time-stamp client. Nothing here imports capture,
 report.certificate or report.pdf. This package stays light: the names below are
 re-exported lazily, so importing it loads no submodule.
 """

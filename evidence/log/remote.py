@@ -28,7 +28,7 @@ import requests
 
 from evidence import merkle
 from evidence._internal import http
-from evidence.checkpoint import SignedCheckpoint, TlogProof
+from evidence.checkpoint import SignedCheckpoint, TlogProof, clock_key_name, is_clock_key
 from evidence.errors import (
     ConsistencyError,
     EntryTooLargeError,
@@ -43,7 +43,7 @@ from evidence.log.net import network_reason
 from evidence.log.reader import LogReader
 from evidence.log.storage import HTTPStorage
 from evidence.log.writer import FORMAT, history_dir
-from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
+from evidence.note import ALG_ED25519, Verifier
 
 __all__ = ["ENV_TOKEN", "RemoteLog", "SealableLog", "open_remote_log"]
 
@@ -157,8 +157,10 @@ class RemoteLog:
             raise LogError(f"the log description {self.base}log.json is malformed: {e}") from e
         if served.key_type != ALG_ED25519 or served.name != origin:
             raise LogError(f"the log key served by {self.base} is not an Ed25519 key named after the log {origin!r}")
-        if clock.key_type != ALG_COSIGNATURE_V1 or clock.name != f"{origin}/timestamp":
-            raise LogError(f"the clock key served by {self.base} is not a cosignature key named {origin}/timestamp")
+        if not is_clock_key(clock, origin):
+            raise LogError(
+                f"the clock key served by {self.base} is not a cosignature key named {clock_key_name(origin)}"
+            )
         return origin, served, clock
 
     @property

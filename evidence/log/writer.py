@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from evidence import merkle
 from evidence._internal.filelock import exclusive_lock
 from evidence._internal.words import entries
-from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
+from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof, clock_key_name
 from evidence.errors import (
     ConsistencyError,
     EntryTooLargeError,
@@ -832,7 +832,7 @@ def _load_or_make_keys(keys_dir: Path, origin: str) -> tuple[Signer, Signer]:
     if not log_path.exists():
         _write_secret(log_path, Signer.generate(origin, ALG_ED25519).skey())
     if not ts_path.exists():
-        _write_secret(ts_path, Signer.generate(f"{origin}/timestamp", ALG_COSIGNATURE_V1).skey())
+        _write_secret(ts_path, Signer.generate(clock_key_name(origin), ALG_COSIGNATURE_V1).skey())
     log_signer = Signer.from_skey(_read_key(log_path))
     ts_signer = Signer.from_skey(_read_key(ts_path))
     if log_signer.name != origin:

@@ -64,7 +64,7 @@ from typing import Any
 from evidence._internal.files import read_file_or_none
 from evidence.errors import FormatError, LogCorruptError, UsageError
 from evidence.log import tiles
-from evidence.log.sequencer import VERIFICATION_KEYS_FILE, Log, history_dir
+from evidence.log.writer import VERIFICATION_KEYS_FILE, Log, history_dir
 from evidence.server.batching import (
     Answer,
     Sequencer,

@@ -21,8 +21,8 @@ from evidence.checkpoint import SignedCheckpoint, TlogProof
 from evidence.config import TSAConfig
 from evidence.errors import EvidenceError
 from evidence.log.reader import LogReader
-from evidence.log.sequencer import Log
 from evidence.log.storage import DirectoryStorage
+from evidence.log.writer import Log
 from evidence.note import NoteSignature
 from evidence.server.config import (
     ServerConfig,
