@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evidence._internal.durable import fsync_dir
+from evidence._internal.timefmt import utc_text
 from evidence.errors import EXIT_USAGE, ReportError, UsageError
 
 
@@ -88,11 +90,7 @@ def write_atomically(dest: Path, data: bytes, *, force: bool) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     with contextlib.suppress(OSError):  # make the rename durable (best effort: not every system allows it)
-        dfd = os.open(dest.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_dir(dest.parent)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -126,7 +124,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         bundle_sha256=before[0],
         bundle_size=before[1],
         trust_source=source,
-        made_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") + " (the clock of the computer that made it)",
+        made_at=utc_text(datetime.now(UTC)) + " (the clock of the computer that made it)",
         tool=f"evidence {__version__}",
     )
     html = render_certificate(report, data, context)

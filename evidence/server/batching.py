@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence import merkle
+from evidence._internal.timefmt import utc_text
 from evidence.checkpoint import SignedCheckpoint, TlogProof
 from evidence.config import TSAConfig
 from evidence.errors import EvidenceError
@@ -92,7 +93,7 @@ class PartyStatus:
 
 
 def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    return utc_text(int(t))  # whole seconds, truncated (as time.gmtime did)
 
 
 def _is_conflict(err: BaseException) -> bool:
