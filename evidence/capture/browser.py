@@ -53,9 +53,9 @@ from evidence.capture.budget import (
 )
 from evidence.capture.discovery import BrowserExecutable, find_chromium
 from evidence.capture.environment import (
-    _run,
-    _version,
     environment_report,
+    package_version,
+    run_command,
     software_report,
     system_snapshot,
     utc_now,
@@ -204,10 +204,10 @@ def _fingerprint_into(path: Path, out: dict[str, Any]) -> None:
         out["executable_error"] = str(err)
     out["package"] = None
     if sys.platform.startswith("linux"):
-        owner = _run(["dpkg-query", "-S", str(path)], timeout=5)
+        owner = run_command(["dpkg-query", "-S", str(path)], timeout=5)
         if owner:
             name = owner.split(":", 1)[0].strip()
-            version = _run(["dpkg-query", "-W", "-f=${Version}", name], timeout=5)
+            version = run_command(["dpkg-query", "-W", "-f=${Version}", name], timeout=5)
             out["package"] = f"{name} {version.strip()} (dpkg)" if version else name
 
 
@@ -1347,8 +1347,8 @@ def _write_warc(
     writer = EvidenceWARCWriter(buffer)
     fields = {
         "software": (
-            f"evidence {_version('preserve-evidence')} (warcio {_version('warcio')}, "
-            f"requests {_version('requests')}, playwright {_version('playwright')})"
+            f"evidence {package_version('preserve-evidence')} (warcio {package_version('warcio')}, "
+            f"requests {package_version('requests')}, playwright {package_version('playwright')})"
         ),
         "format": "WARC File Format 1.1",
         "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",

@@ -63,14 +63,14 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _version(dist: str) -> str | None:
+def package_version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return None
 
 
-def _run(argv: list[str], timeout: float = 2.0) -> str | None:
+def run_command(argv: list[str], timeout: float = 2.0) -> str | None:
     """Output of a small system command, or None if it is missing or fails."""
     if shutil.which(argv[0]) is None:
         return None
@@ -111,7 +111,7 @@ def software_report() -> dict[str, Any]:
         "tool": {
             "name": "evidence",
             "distribution": "preserve-evidence",
-            "version": _version("preserve-evidence"),
+            "version": package_version("preserve-evidence"),
         },
         "python": {
             "version": platform.python_version(),
@@ -119,7 +119,7 @@ def software_report() -> dict[str, Any]:
             "executable": sys.executable,
         },
         "libraries": {
-            name: _version(name)
+            name: package_version(name)
             for name in ("playwright", "warcio", "requests", "urllib3", "cryptography")
         },
         "os": {
@@ -175,7 +175,7 @@ def ntp_status() -> dict[str, Any]:
     ntp: bool | None = None
     method = "not available"
     if sys.platform.startswith("linux"):
-        out = _run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
+        out = run_command(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
         if out is not None:
             ntp = out.strip() == "yes"
             method = "timedatectl"
@@ -204,7 +204,7 @@ def clock_report(
 def network_interfaces() -> dict[str, Any]:
     """Local network interfaces and their addresses (``ip -json addr`` on Linux; else the
     addresses the host name resolves to)."""
-    out = _run(["ip", "-json", "addr"]) if sys.platform.startswith("linux") else None
+    out = run_command(["ip", "-json", "addr"]) if sys.platform.startswith("linux") else None
     if out:
         try:
             data = json.loads(out)

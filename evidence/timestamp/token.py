@@ -97,7 +97,7 @@ def load_certificates(path: Path | str) -> list[x509.Certificate]:
     return certs
 
 
-def _is_self_issued(cert: x509.Certificate) -> bool:
+def is_self_issued(cert: x509.Certificate) -> bool:
     return cert.subject == cert.issuer
 
 
@@ -345,7 +345,7 @@ _SIGNATURES: dict[str, dict[str, str | None]] = {
 }
 
 
-def _check_structure(der: bytes, resp: TimeStampResponse, signer: x509.Certificate) -> None:
+def check_structure(der: bytes, resp: TimeStampResponse, signer: x509.Certificate) -> None:
     """Step 5b: the parts of a token outside the signature are those of a genuine token.
 
     The CMS signature covers the signed attributes (and through them the TSTInfo), not the
@@ -407,7 +407,7 @@ def _check_structure(der: bytes, resp: TimeStampResponse, signer: x509.Certifica
         raise TimestampError(bad.format("signature algorithm parameters (ECDSA has none)"))
 
 
-def _decode(der: bytes) -> tuple[bytes, TimeStampResponse]:
+def decode_response(der: bytes) -> tuple[bytes, TimeStampResponse]:
     """Step 1: decode a TimeStampResp, or a bare TimeStampToken wrapped into one."""
     if not isinstance(der, bytes | bytearray | memoryview):
         raise TypeError("a time-stamp must be given as bytes")
@@ -458,7 +458,7 @@ class TimestampToken:
     @classmethod
     def parse(cls, der: bytes, *, tsa_name: str | None = None) -> TimestampToken:
         """Read a ``TimeStampResp`` (or bare token); :class:`TimestampError` if unusable."""
-        data, resp = _decode(der)
+        data, resp = decode_response(der)
         return cls._from_response(data, resp, tsa_name)
 
     @classmethod
@@ -490,7 +490,7 @@ class TimestampToken:
 
     def embedded_certificates(self) -> list[x509.Certificate]:
         """The certificates the TSA put in the token (untrusted until pinned)."""
-        return _embedded(decode_timestamp_response(self.der))
+        return embedded_certificates(decode_timestamp_response(self.der))
 
     def describe(self) -> list[str]:
         """Lines for a person: what the token claims (not whether it is trusted)."""
@@ -498,7 +498,7 @@ class TimestampToken:
             f"time (genTime):   {utc_text(self.gen_time)}"
             + (f" ± {self.accuracy.total_seconds():g} s" if self.accuracy else ""),
             f"serial number:    {self.serial}",
-            f"imprint:          {self.imprint.hex()} ({_hash_name(self.imprint_algorithm)})",
+            f"imprint:          {self.imprint.hex()} ({hash_name(self.imprint_algorithm)})",
             f"TSA policy OID:   {self.policy_oid}",
         ]
         if self.tsa_subject:
@@ -511,7 +511,7 @@ class TimestampToken:
         return lines
 
 
-def _hash_name(oid: str) -> str:
+def hash_name(oid: str) -> str:
     return {
         SHA256_OID: "SHA-256",
         "2.16.840.1.101.3.4.2.2": "SHA-384",
@@ -536,7 +536,7 @@ def _require_granted(resp: TimeStampResponse) -> None:
     )
 
 
-def _embedded(resp: TimeStampResponse) -> list[x509.Certificate]:
+def embedded_certificates(resp: TimeStampResponse) -> list[x509.Certificate]:
     certs = []
     for der in resp.signed_data.certificates:
         try:
@@ -559,14 +559,14 @@ def _signer_id(resp: TimeStampResponse) -> tuple[x509.Name, int]:
         raise TimestampError(f"The time-stamp's signer identifier is malformed ({e!r}); it is not accepted.") from e
 
 
-def _find_signer(resp: TimeStampResponse, candidates: Iterable[x509.Certificate]) -> x509.Certificate | None:
+def find_signer(resp: TimeStampResponse, candidates: Iterable[x509.Certificate]) -> x509.Certificate | None:
     issuer, serial = _signer_id(resp)
     return next((c for c in candidates if c.issuer == issuer and c.serial_number == serial), None)
 
 
 def _embedded_signer(resp: TimeStampResponse) -> x509.Certificate | None:
     try:
-        return _find_signer(resp, _embedded(resp))
+        return find_signer(resp, embedded_certificates(resp))
     except TimestampError:
         return None
 

@@ -30,13 +30,13 @@ from evidence.timestamp.token import (
     ImprintMismatchError,
     PinnedTSA,
     TimestampToken,
-    _check_structure,
-    _decode,
-    _embedded,
-    _find_signer,
-    _hash_name,
-    _is_self_issued,
     certificate_fingerprint,
+    check_structure,
+    decode_response,
+    embedded_certificates,
+    find_signer,
+    hash_name,
+    is_self_issued,
 )
 
 
@@ -130,7 +130,7 @@ def _verify_token(
             hint="Add a 'tsa' line to the trust policy (see docs/trust-policy.md).",
         )
     raw = token.der if isinstance(token, TimestampToken) else token
-    der, resp = _decode(raw)  # 1
+    der, resp = decode_response(raw)  # 1
     name = token.tsa_name if isinstance(token, TimestampToken) else None
     parsed = TimestampToken._from_response(der, resp, name)  # 2: granted
     info = resp.tst_info
@@ -138,7 +138,7 @@ def _verify_token(
     # 3. The imprint covers exactly this message.
     if parsed.imprint_algorithm != SHA256_OID:
         raise TimestampError(
-            f"The time-stamp uses {_hash_name(parsed.imprint_algorithm)} for its imprint; "
+            f"The time-stamp uses {hash_name(parsed.imprint_algorithm)} for its imprint; "
             "this tool accepts only SHA-256 time-stamps."
         )
     expected = hashlib.sha256(message).digest()
@@ -159,10 +159,10 @@ def _verify_token(
         )
 
     # 5. Which certificate signed it.
-    embedded = _embedded(resp)
+    embedded = embedded_certificates(resp)
     known = [p.certificate for t in pins for p in (t.certificate, t.root)]
     pool = [*embedded, *certificates, *(c for c in known if c is not None)]
-    signer = _find_signer(resp, pool)
+    signer = find_signer(resp, pool)
     if signer is None:
         raise TimestampError(
             "The time-stamp does not include the certificate that signed it, and none of "
@@ -191,7 +191,7 @@ def _verify_token(
             )
         else:
             what = f"{signer.subject.rfc4514_string()} (certificate sha256:{fp})"
-        self_signed = " That certificate is self-signed: nothing vouches for it." if _is_self_issued(signer) else ""
+        self_signed = " That certificate is self-signed: nothing vouches for it." if is_self_issued(signer) else ""
         raise TimestampError(
             f"The time-stamp was signed by {what}, which is not a time-stamping authority "
             f"the trust policy pins (pinned: {pinned}).{self_signed}",
@@ -201,7 +201,7 @@ def _verify_token(
     who = f"TSA {tsa.name} ({signer.subject.rfc4514_string()})"
 
     # 6b. The fields the signature does not cover are what a genuine token has.
-    _check_structure(der, resp, signer)
+    check_structure(der, resp, signer)
 
     # 7. RFC 3161 certificate profile.
     _check_eku(signer, who)
@@ -237,7 +237,7 @@ def _verify_token(
     # 11. Signature and chain to the pinned root, as of genTime. rfc3161-client puts the
     # pinned TSA certificate into its trust store, where a self-signed one would be an
     # anchor of its own: so a self-signed TSA certificate passes only if it is the root.
-    if _is_self_issued(signer) and not tsa.root.matches(signer):
+    if is_self_issued(signer) and not tsa.root.matches(signer):
         raise TimestampError(
             f"The certificate of {who} is self-signed: it was not issued under the pinned "
             f"root {root.subject.rfc4514_string()} (sha256:{tsa.root.sha256}), so nothing "
@@ -249,7 +249,7 @@ def _verify_token(
         # Only CA certificates that are not self-issued may help build the chain: the
         # library puts them in its trust store, where a self-signed one would be an anchor.
         fp = certificate_fingerprint(cert)
-        if fp not in seen and not _is_self_issued(cert):
+        if fp not in seen and not is_self_issued(cert):
             seen.add(fp)
             builder = builder.add_intermediate_certificate(cert)
     if nonce is not None:
