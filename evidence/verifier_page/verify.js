@@ -1,6 +1,6 @@
 // The numbered steps of evidence/verify.py, as far as this page implements them, and the report.
 "use strict";
-const IMPLEMENTED_UP_TO = 5;
+const IMPLEMENTED_UP_TO = 6;
 const TITLES = {1: "The bundle is a complete, undamaged WACZ container", 2: "Every sealed file matches the manifest", 3: "The log entry is recomputed from the manifest", 4: "The entry is included in the log's signed checkpoint", 5: "The checkpoint is signed by the log's key", 6: "Cosignatures: the log's signed time and the witnesses", 7: "Independent time-stamps (RFC 3161)", 8: "The capture records agree with each other"};
 const DP = "datapackage.json", DPD = "datapackage-digest.json", MAN = "evidence/manifest.json", PROOF = "evidence/entry.tlog-proof", NOTE = "evidence/checkpoint.note", VKEY = "evidence/log.vkey";
 const POST_SEAL = new Set([MAN, PROOF, NOTE, VKEY, "evidence/report.html", "evidence/VERIFY.txt", DP, DPD]);
@@ -133,6 +133,7 @@ class Run {
     if (`${lk.vkey}\n${ck.vkey}\n` !== text) throw new StepFail(`${VKEY} is not in canonical form.`, [VKEY]);
     if (lk.type !== 1 || lk.name !== origin) throw new StepFail(`The first key in ${VKEY} is not the signing key of the log '${origin}'.`, [VKEY]);
     if (ck.type !== 4 || ck.name !== origin + "/timestamp") throw new StepFail(`The second key in ${VKEY} is not the clock (timestamp cosignature) key of the log '${origin}'.`, [VKEY]);
+    this.s.clockKey = ck;
     if ([...this.byName.keys()].some(n => REFRESH_RE.test(n))) throw new NotImplemented("The bundle carries refreshed checkpoints ('evidence refresh'); this page does not check refreshes yet, so step 5 is not complete.");
     const trusted = this.trusted.filter(k => k.type === 1 && k.name === origin);
     const note = this.s.proof.note;
@@ -154,6 +155,42 @@ class Run {
     this.toConfirm.push({ what: "Log key", identity: lk.vkey, fingerprint: "sha256:" + lk.fingerprint, how: `Ask the operator of the log '${origin}' for its verification keys through a channel you trust, never from this bundle; compare, then paste them here.` });
     return `No trusted log key was given. The checkpoint is validly signed by the key shown in ${VKEY}, ${lk.vkey} (fingerprint sha256:${lk.fingerprint}), but a key found inside a bundle proves nothing by itself: NOT ANCHORED IN TRUST.`;
   }
+  async step6() {
+    const origin = this.s.proof.cp.origin, clockName = origin + "/timestamp", note = this.s.proof.note;
+    const pol = this.policy;
+    if (pol.witnesses.some(w => w.name !== clockName) || (pol.given && pol.quorum !== "none"))
+      throw new NotImplemented("Your trust policy names independent witnesses or a quorum; this page does not evaluate witness quorums yet, so step 6 is not checked.");
+    if (this.trusted.some(k => k.type === 4 && k.name !== clockName))
+      throw new NotImplemented("You gave cosigner keys other than the log's clock; this page does not check those yet, so step 6 is not checked.");
+    const bundleClock = this.s.clockKey;
+    const trustedClock = this.trusted.filter(k => k.type === 4 && k.name === clockName).concat(pol.witnesses);
+    const keys = trustedClock.length ? trustedClock : [bundleClock];
+    let found = null;
+    for (const k of keys) {
+      for (const sg of note.sigs) {
+        if (sg.name !== k.name || sg.id !== k.id) continue;
+        let ok = sg.sig.length === 72;
+        let ts = 0n;
+        if (ok) { ts = new DataView(sg.sig.buffer, sg.sig.byteOffset, 8).getBigUint64(0); ok = ts <= 2n ** 63n - 1n; }
+        if (ok) ok = await ed25519Verify(k.pub, sg.sig.subarray(8), cat(enc.encode(`cosignature/v1\ntime ${ts}\n`), note.textBytes));
+        if (!ok) throw new StepFail(`The log's clock cosignature on the checkpoint does not verify: the cosignature by ${k.name} (key ID ${k.id.toString(16).padStart(8, "0")}) does not verify`, [PROOF]);
+        if (!found || found.key !== k) found = found || { key: k, ts };
+        if (found.key === k) found.ts = ts;
+      }
+    }
+    if (!found) throw new StepFail(`The checkpoint carries no time signed by ${trustedClock.length ? "the clock key you trust" : "the clock key shown in " + VKEY} (${keys[0].vkey}); every checkpoint of this log must carry one.`, [PROOF, VKEY]);
+    const when = new Date(Number(found.ts) * 1000);
+    const iso = Number.isFinite(when.getTime()) && found.ts < 253402300800n ? when.toISOString().replace(/\.\d+Z$/, "Z") : `${found.ts} seconds after 1970-01-01 (not a possible date)`;
+    if (trustedClock.length) {
+      if (found.key.vkey !== bundleClock.vkey) throw new StepFail(`${VKEY} shows the clock key ${bundleClock.vkey}, but the checkpoint's time was signed by the trusted key ${found.key.vkey}: the key file in the bundle was altered.`, [VKEY]);
+      this.s.clock = { grade: "VERIFIED", status: "verified", detail: `The log's clock signed the checkpoint at ${iso} (a key you trust).` };
+    } else {
+      this.s.clock = { grade: "NOT ANCHORED IN TRUST", status: "not_anchored", detail: `The log's clock signed the checkpoint at ${iso}, with the clock key shown in the bundle (sha256:${found.key.fingerprint}), which you have not confirmed.` };
+      this.toConfirm.push({ what: "Log clock key", identity: found.key.vkey, fingerprint: "sha256:" + found.key.fingerprint, how: `Obtain the log's verification keys from the operator of '${origin}' (never from this bundle), compare, then paste them here.` });
+    }
+    this.s.witnesses = { grade: "NONE", status: "none", detail: pol.given ? "No independent witness you trust cosigned the checkpoint (your policy names none)." : "No trust policy was given, so no witness is required or checked." };
+    return this.s.clock.detail;
+  }
 }
 class NotImplemented extends Error {}
 function rebuildProofHead(raw) {
@@ -162,6 +199,15 @@ function rebuildProofHead(raw) {
   const lines = head.split("\n"); const extra = lines[1] && lines[1].startsWith("extra ") ? [lines[1]] : [];
   if (extra.length) { const d = b64dec(extra[0].slice(6), "extra"); extra[0] = "extra " + b64(d); }
   return ["c2sp.org/tlog-proof@v1", ...extra, "index " + p.index, ...p.hashes.map(b64)].map(l => l + "\n").join("") + "\n";
+}
+async function parsePolicy(text) {
+  const pol = { given: !!String(text || "").trim(), witnesses: [], quorum: null };
+  for (const l of String(text || "").split("\n")) {
+    const w = l.trim().split(/\s+/);
+    if (w[0] === "witness" && w.length >= 3) pol.witnesses.push(await parseVkey(w[w.length - 1]));
+    else if (w[0] === "quorum") pol.quorum = w.slice(1).join(" ");
+  }
+  return pol;
 }
 async function trustedKeys(trust) {
   const lines = [...(trust.logKeys || [])];
@@ -176,8 +222,9 @@ async function evidenceVerify(bytes, trust) {
   trust = trust || {};
   const run = new Run(bytes, trust); run.toConfirm = [];
   run.trusted = await trustedKeys(trust);
+  run.policy = await parsePolicy(trust.policy);
   const steps = []; let unusable = null, stopped = null;
-  const fns = [run.step1, run.step2, run.step3, run.step4, run.step5];
+  const fns = [run.step1, run.step2, run.step3, run.step4, run.step5, run.step6];
   for (let n = 1; n <= fns.length; n++) {
     try {
       const detail = await fns[n - 1].call(run);
@@ -205,7 +252,10 @@ async function evidenceVerify(bytes, trust) {
     mk("integrity", "Integrity of the preserved files", failAt([1, 2]) ? { grade: "FAILED", status: "failed", detail: `Failed at step ${failed.number}.` } : notChecked(ran.has(2) ? "The files match their seal; the cross-checks of step 8 are not implemented in this page." : "Not checked: an earlier step failed."));
     mk("log_inclusion", "Recorded in the log", failAt([4, 5]) ? { grade: "FAILED", status: "failed", detail: `Failed at step ${failed.number}.` } :
       ran.has(5) ? (run.s.anchored ? { grade: "VERIFIED", status: "verified", detail: "Entry of the log, signed with a key you trust." } : { grade: "NOT ANCHORED IN TRUST", status: "not_anchored", detail: "Signed with the key shown in the bundle, which you have not confirmed." }) : notChecked(failed ? "Not checked: an earlier step failed." : notImpl));
-    for (const [k, n] of [["signed_time", "Signed time (the log's clock)"], ["independent_time", "Independent time (RFC 3161)"], ["witnesses", "Witnesses"]]) mk(k, n, notChecked(failed ? "Not checked: an earlier step failed." : notImpl));
+    const step6 = (g) => failAt([6]) ? { grade: "FAILED", status: "failed", detail: "Failed at step 6." } : ran.has(6) ? g : notChecked(failed ? "Not checked: an earlier step failed." : notImpl);
+    mk("signed_time", "Signed time (the log's clock)", step6(run.s.clock));
+    mk("independent_time", "Independent time (RFC 3161)", notChecked(failed ? "Not checked: an earlier step failed." : notImpl));
+    mk("witnesses", "Witnesses", step6(run.s.witnesses));
     if (failed) { verdict = "FAILED"; exit = 1; result = "failed"; summary = `Verification FAILED at step ${failed.number}, ${failed.title.toLowerCase()}${failed.files.length ? " (file: " + failed.files.join(", ") + ")" : ""}: ${failed.detail}`; }
     else { verdict = "NOT FULLY CHECKED BY THIS PAGE"; exit = null; result = "incomplete"; summary = `Steps 1 to ${lastImpl} passed. Steps ${lastImpl + 1} to 8 are not implemented in this verifier page yet, so this is NOT a verification: run 'evidence verify' for the verdict.`; }
   }
