@@ -81,8 +81,12 @@ class Browser:
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.goto(self.url)
 
+    def call(self, fn: Any) -> Any:
+        """Run ``fn()`` in the browser's thread."""
+        return self._pool.submit(fn).result()
+
     def evaluate(self, script: str, arg: Any) -> Any:
-        return self._pool.submit(lambda: self.page.evaluate(script, arg)).result()
+        return self.call(lambda: self.page.evaluate(script, arg))
 
     def close(self) -> None:
         def stop() -> None:
@@ -243,4 +247,30 @@ def test_page_without_keys_is_not_anchored_and_names_the_fingerprint(browser: Br
     assert grades["signed_time"] == "NOT ANCHORED IN TRUST" and grades["witnesses"] == "NONE"
     assert grades["integrity"] == grades["independent_time"] == "NOT CHECKED"  # steps 7, 8 are not in the page
     assert got["to_confirm"] and got["to_confirm"][0]["fingerprint"].startswith("sha256:")
+    assert browser.routed == [browser.url] and browser.requests == [browser.url]
+
+
+@pytest.mark.browser
+def test_a_policy_with_witnesses_stops_the_page_at_step_6_as_not_implemented(browser: Browser, corpus: Corpus) -> None:
+    trust = dict(corpus.trust, policy=corpus.trust["policy"].replace("quorum none", "quorum log-clock"))
+    got = page_verify(browser, corpus.bundles["valid"].read_bytes(), trust)
+    assert got["verdict"] == "NOT FULLY CHECKED BY THIS PAGE" and got["exit_code"] is None
+    assert [s["number"] for s in got["steps"]] == [1, 2, 3, 4, 5] and got["not_implemented"] == [6, 7, 8]
+    assert "quorum" in got["notes"][0]
+    grades = {c["key"]: c["grade"] for c in got["claims"]}
+    assert grades["signed_time"] == grades["witnesses"] == "NOT CHECKED"
+
+
+@pytest.mark.browser
+def test_the_drop_zone_shows_the_numbered_steps(browser: Browser, corpus: Corpus) -> None:
+    def pick() -> str:
+        browser.page.set_input_files("#file", str(corpus.bundles["valid"]))
+        browser.page.wait_for_selector("#out h2", timeout=10_000)
+        text: str = browser.page.inner_text("#out")
+        return text
+
+    text = browser.call(pick)
+    assert "Verdict: NOT FULLY CHECKED BY THIS PAGE" in text
+    assert "[PASS] The bundle is a complete, undamaged WACZ container" in text
+    assert "[NOT IMPLEMENTED IN THIS PAGE] Independent time-stamps (RFC 3161)" in text
     assert browser.routed == [browser.url] and browser.requests == [browser.url]
