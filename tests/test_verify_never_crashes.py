@@ -141,7 +141,7 @@ def test_a_forged_clock_at_the_largest_time_is_graded_not_a_traceback(made: Made
 
 def test_an_unexpected_exception_in_a_step_is_failed_at_that_step(made: Made, monkeypatch: pytest.MonkeyPatch) -> None:
     """A defect cannot be caused for real on purpose, so a step is made to raise."""
-    from evidence.verify import _Verification
+    from evidence.verify.run import _Verification
 
     def broken(self: object) -> tuple[str, tuple[str, ...]]:
         raise OverflowError("date value out of range")
@@ -159,7 +159,7 @@ def test_an_unexpected_exception_in_a_step_is_failed_at_that_step(made: Made, mo
 def test_an_unexpected_exception_while_building_the_report_is_failed(
     made: Made, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from evidence.verify import _Verification
+    from evidence.verify.run import _Verification
 
     def broken(self: object) -> tuple[tuple[str, str], ...]:
         raise RecursionError("maximum recursion depth exceeded")

@@ -1,73 +1,10 @@
-"""Offline verification of a proof bundle: numbered, fail-closed steps and a graded verdict.
-
-    from evidence.verify import verify
-    from evidence.trust import TrustPolicy
-
-    report = verify("listing.wacz", trust=TrustPolicy.load("trust.policy"))
-    print(report.render_text())          # what a lawyer reads
-    raise SystemExit(report.exit_code)   # 0 VERIFIED, 1 FAILED, 2 unusable input, 3 not anchored
-
-Nothing is fetched and nothing is extracted: the bundle is read in place, member by member
-(:class:`evidence.bundle.BundleView`). The steps run in this order and the first that
-fails stops the check (later steps are reported as not run):
-
-1. **Container.** The file is a ZIP that can be read one way only (:mod:`evidence.container`);
-   ``datapackage.json`` lists every other file with the right SHA-256 and size;
-   ``datapackage-digest.json`` matches it.
-2. **Seal.** Every file listed in ``evidence/manifest.json`` is present with the sealed
-   SHA-256 and size; no file is present that is neither sealed nor one of the proof files
-   added after sealing.
-3. **Log entry.** The entry ``evidence-entry/v1`` is recomputed from the manifest's bytes,
-   and its RFC 9162 leaf hash from the entry.
-4. **Inclusion.** ``entry.tlog-proof`` leads from that leaf to the root of its signed
-   checkpoint; ``checkpoint.note`` is that same checkpoint; the manifest names that log.
-5. **Log signature.** The checkpoint is signed by a log key the user trusts (trust policy
-   ``log`` lines, or keys given directly). Without one it is checked with the key shown in
-   the bundle (``log.vkey``) and graded *not anchored in trust*. ``log.vkey`` must show the
-   key that signed, in every case. Newer checkpoints added by ``evidence refresh`` are
-   signed by the same key and proven to extend the bundle's tree.
-6. **Cosignatures.** The log's clock cosignature (its signed time) verifies, with a trusted
-   clock key or else the one in ``log.vkey``; witness cosignatures, on the checkpoint or on
-   a refreshed one, meet the policy's quorum.
-7. **Time-stamps.** Every RFC 3161 token covers its checkpoint note (the bundle's, or a
-   refreshed one) and is signed by a time-stamping authority the user pins; a token from
-   an authority nobody pinned is graded *not anchored*; ``tsa-<k>.pem`` holds exactly the
-   certificates in token k; no token appears twice.
-8. **Consistency.** The manifest agrees with ``capture.json`` and seals every file it
-   lists as written (one the capture did not make is named with its reason and shown as
-   a warning); the times are in an order that
-   can be true (within five minutes; suspicious gaps are warnings); the web archive holds the
-   page's response with that status and nothing dated outside the capture, each record in its
-   own gzip member with its declared length and digests; the record replay opens for the page
-   is that response and no other could be opened in its place; ``indexes/index.cdx``
-   is byte for byte the index of the WARC; ``pages.jsonl`` and ``datapackage.json`` show
-   exactly what the seal determines; ``report.html`` and ``VERIFY.txt`` are byte for byte
-   what the bundle's data regenerates (in the current wording, or in an earlier
-   edition with a warning: :data:`evidence.report.EDITIONS`).
-
-Every JSON file is read strictly (:mod:`evidence._internal.jsonstrict`: no key twice, no NaN, UTF-8).
-
-An exception no step expected (a defect of the verifier) ends as FAILED at that step,
-named as an internal error; a verification never ends in a traceback.
-
-The verdict is graded: VERIFIED (everything checks out against keys the user trusts),
-VERIFIED BUT NOT ANCHORED IN TRUST (consistent, but some signature was checked only with a
-key found in the bundle: the report names the fingerprints to confirm), FAILED (names the
-step, the file and what it means) or UNUSABLE INPUT (not a readable bundle at all).
-Five claim lines grade separately what the bundle shows: integrity, log inclusion, signed
-time (the log's clock), independent time (RFC 3161) and witnesses.
-"""
+"""The verification run: :func:`verify` opens the bundle and runs the numbered steps in order."""
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 import json
-import lzma
-import re
-import zipfile
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
 from evidence import merkle
 from evidence._internal import jsonstrict
-from evidence._internal.timefmt import bounded_text, hidden_characters, utc_text, visible_text
+from evidence._internal.timefmt import bounded_text, hidden_characters, visible_text
 from evidence._internal.words import entries
 from evidence.bundle import (
     DATAPACKAGE,
@@ -98,20 +33,16 @@ from evidence.bundle import (
     VERIFY_PATH,
     VKEY_PATH,
     WARC_PATH,
-    BundleView,
     log_entry,
 )
-from evidence.checkpoint import SignedCheckpoint, TlogProof
+from evidence.bundle.refresh import RefreshCheck, is_refresh_file
+from evidence.checkpoint import SignedCheckpoint, TlogProof, clock_key_name, is_clock_key
 from evidence.errors import (
-    EXIT_OK,
-    EXIT_USAGE,
-    EXIT_VERIFICATION_FAILED,
     BundleFormatError,
     EvidenceError,
     UsageError,
 )
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier
-from evidence.refresh import RefreshCheck, is_refresh_file
 from evidence.timestamp import (
     CERTIFICATE_ERRORS,
     MAX_RESPONSE_BYTES,
@@ -123,599 +54,54 @@ from evidence.timestamp import (
     verify_token,
 )
 from evidence.trust import TrustPolicy
-
-__all__ = [
-    "EXIT_NOT_ANCHORED",
-    "STEP_TITLES",
-    "Claim",
-    "Grade",
-    "Report",
-    "StepResult",
-    "ToConfirm",
-    "Verdict",
-    "verify",
-]
-
-#: Exit status for "verified, but only against keys found in the bundle itself".
-EXIT_NOT_ANCHORED = 3
-
-#: The ``format`` of :meth:`Report.to_dict`: version 2 has machine keys in ``facts``.
-REPORT_FORMAT = "evidence-verify-report/2"
-STEP_TITLES: dict[int, str] = {
-    1: "The bundle is a complete, undamaged WACZ container",
-    2: "Every sealed file matches the manifest",
-    3: "The log entry is recomputed from the manifest",
-    4: "The entry is included in the log's signed checkpoint",
-    5: "The checkpoint is signed by the log's key",
-    6: "Cosignatures: the log's signed time and the witnesses",
-    7: "Independent time-stamps (RFC 3161)",
-    8: "The capture records agree with each other",
-}
-
-#: What a failure at each step means, for a lawyer.
-_MEANING: dict[int, str] = {
-    1: "The bundle file was damaged or altered after it was written. Do not rely on it; "
-    "obtain the original bundle again from whoever made it.",
-    2: "A preserved file is not the file that was sealed at capture time: it was changed, "
-    "removed or added afterwards. The bundle does not prove what that file shows.",
-    3: "The seal of this bundle cannot be recomputed, so nothing ties its files to the log.",
-    4: "Nothing shows that this capture was recorded in the log: the proof does not match "
-    "this bundle's seal. The bundle does not prove when, or that, it was preserved.",
-    5: "The log's signature on its checkpoint does not check out with the key used. The proof "
-    "may be forged, or the key you were given is not this log's key. Do not rely on the bundle "
-    "until this is explained.",
-    6: "The time signed by the log, or the witness cosignatures your trust policy requires, are "
-    "missing or invalid. The log's statement about the time, or that everyone saw the same "
-    "log, cannot be relied on.",
-    7: "A time-stamp in the bundle does not check out: it was altered, covers other data, or "
-    "was not issued as it claims. The independent proof of time cannot be relied on.",
-    8: "The bundle's own records contradict each other, or the certificate of preservation "
-    "(report.html / VERIFY.txt) was edited. The bundle cannot be relied on as presented.",
-}
-
-_UNUSABLE_MEANING = (
-    "This file cannot serve as evidence in this form: it is not a readable proof bundle, or it is damaged or "
-    "unsafe to open (nothing was extracted from it). Check that it is the file you were given, and obtain the "
-    "original bundle again from whoever made it."
+from evidence.verify import common
+from evidence.verify.common import (
+    CAPTURE_PATH,
+    CLOCK_TOLERANCE_S,
+    HEX64,
+    INDEX_FILENAME,
+    LATE_SIGNATURE_S,
+    LONG_CAPTURE_S,
+    MAX_PAGES_LINES,
+    PACKAGE_FIELDS,
+    PAGES_HEADER,
+    POST_SEAL,
+    REQUIRED_SEALED,
+    Fail,
+    InflateBudget,
+    PageRecord,
+    TokenOutcome,
+    WarcScan,
+    Window,
+    capture_time,
+    common_name,
+    cosigned_text,
+    index_offset,
+    internal_error,
+    is_ca,
+    iso,
+    parse_utc,
+    pem,
+    plain_uri,
+    same_json,
+    short_json,
+    span,
+    warc_time,
+    when_text,
 )
-
-_POST_SEAL = frozenset(
-    {MANIFEST_PATH, PROOF_PATH, NOTE_PATH, VKEY_PATH, REPORT_PATH, VERIFY_PATH, DATAPACKAGE, DATAPACKAGE_DIGEST}
+from evidence.verify.context import Context, TrustInputs
+from evidence.verify.results import (
+    GRADE_KEYS,
+    MEANING,
+    STEP_TITLES,
+    UNUSABLE_MEANING,
+    Claim,
+    Grade,
+    Report,
+    StepResult,
+    ToConfirm,
+    Verdict,
 )
-#: Sealed files every bundle must have.
-_REQUIRED_SEALED = (WARC_PATH, INDEX_PATH, PAGES_PATH, "evidence/capture.json")
-_CAPTURE_PATH = "evidence/capture.json"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-#: Errors reading a member from a ZIP (beyond BundleFormatError): CRC or size mismatches,
-#: truncated data, damaged deflate or LZMA streams, unsupported compression methods.
-_READ_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, NotImplementedError)
-
-
-# --------------------------------------------------------------------------- results
-
-
-class Verdict(enum.StrEnum):
-    """The overall outcome."""
-
-    VERIFIED = "VERIFIED"
-    NOT_ANCHORED = "VERIFIED BUT NOT ANCHORED IN TRUST"
-    FAILED = "FAILED"
-    UNUSABLE = "UNUSABLE INPUT"
-
-
-class Grade(enum.StrEnum):
-    """How far one claim is established."""
-
-    VERIFIED = "VERIFIED"
-    NOT_ANCHORED = "NOT ANCHORED IN TRUST"
-    NONE = "NONE"
-    FAILED = "FAILED"
-    NOT_CHECKED = "NOT CHECKED"
-
-
-_VERDICT_KEYS = {
-    Verdict.VERIFIED: "verified",
-    Verdict.NOT_ANCHORED: "not_anchored",
-    Verdict.FAILED: "failed",
-    Verdict.UNUSABLE: "unusable",
-}
-_GRADE_KEYS = {
-    Grade.VERIFIED: "verified",
-    Grade.NOT_ANCHORED: "not_anchored",
-    Grade.NONE: "none",
-    Grade.FAILED: "failed",
-    Grade.NOT_CHECKED: "not_checked",
-}
-_CLAIM_KEYS = {
-    "Integrity of the preserved files": "integrity",
-    "Recorded in the log": "log_inclusion",
-    "Signed time (the log's clock)": "signed_time",
-    "Independent time (RFC 3161)": "independent_time",
-    "Witnesses": "witnesses",
-}
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """One numbered step that ran: whether it passed, in plain words, and the files involved.
-
-    ``meaning`` says, for a failed step, what the failure means for the evidence.
-    ``empty`` marks a step that passed because there was nothing to check (step 7 on a
-    bundle with no time-stamp at all): shown as ``[NONE]``, not ``[PASS]``.
-    """
-
-    number: int
-    title: str
-    ok: bool
-    detail: str
-    files: tuple[str, ...] = ()
-    meaning: str | None = None
-    empty: bool = False
-
-    @property
-    def status(self) -> str:
-        """``"pass"``, ``"fail"``, or ``"none"`` (passed with nothing to check)."""
-        if not self.ok:
-            return "fail"
-        return "none" if self.empty else "pass"
-
-    @property
-    def file(self) -> str | None:
-        """The first file involved, if any."""
-        return self.files[0] if self.files else None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One thing the bundle shows, graded on its own."""
-
-    name: str
-    grade: Grade
-    detail: str
-
-    @property
-    def key(self) -> str:
-        """The claim's stable machine name (JSON): ``integrity``, ``log_inclusion``, ..."""
-        return _CLAIM_KEYS.get(self.name, re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_"))
-
-
-@dataclass(frozen=True)
-class ToConfirm:
-    """A key or certificate that was only found inside the bundle: confirm its fingerprint
-    with its owner through a separate channel, then verify again trusting it."""
-
-    what: str
-    identity: str
-    fingerprint: str
-    how: str
-
-
-@dataclass(frozen=True)
-class Report:
-    """The result of :func:`verify`. Never a bare bool: read :attr:`verdict` (and
-    :attr:`exit_code`); :attr:`steps` holds the steps that ran, :attr:`claims` the graded
-    claims, :attr:`to_confirm` the fingerprints that would anchor a NOT ANCHORED result."""
-
-    path: str
-    verdict: Verdict
-    summary: str
-    steps: tuple[StepResult, ...]
-    claims: tuple[Claim, ...]
-    to_confirm: tuple[ToConfirm, ...] = ()
-    trust: str = ""
-    #: Display facts for the text report: (label, text) pairs.
-    facts: tuple[tuple[str, str], ...] = ()
-    #: The same facts for machines (JSON ``facts``): snake_case keys, numbers as numbers, times
-    #: as ISO 8601 UTC strings with a ``_unix`` twin in seconds; see docs/verifying.md.
-    data: tuple[tuple[str, Any], ...] = ()
-    #: Things a reader must know that do not change the verdict (a suspicious time gap, a site
-    #: that served the browser other content than the raw fetch, ...), in plain words.
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """True only for VERIFIED."""
-        return self.verdict is Verdict.VERIFIED
-
-    @property
-    def exit_code(self) -> int:
-        """0 VERIFIED, 1 FAILED, 2 unusable input, 3 verified but not anchored in trust."""
-        return {
-            Verdict.VERIFIED: EXIT_OK,
-            Verdict.FAILED: EXIT_VERIFICATION_FAILED,
-            Verdict.UNUSABLE: EXIT_USAGE,
-            Verdict.NOT_ANCHORED: EXIT_NOT_ANCHORED,
-        }[self.verdict]
-
-    @property
-    def failed_step(self) -> StepResult | None:
-        """The step that failed, if one did."""
-        return next((s for s in self.steps if not s.ok), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (for JSON); the fields are described in docs/verifying.md ("JSON output")."""
-        return {
-            "format": REPORT_FORMAT,
-            "path": self.path,
-            "verdict": self.verdict.value,
-            "result": _VERDICT_KEYS[self.verdict],
-            "exit_code": self.exit_code,
-            "summary": self.summary,
-            "trust": self.trust,
-            "facts": dict(self.data),
-            "steps": [
-                {
-                    "number": s.number,
-                    "title": s.title,
-                    "ok": s.ok,
-                    "status": s.status,
-                    "detail": s.detail,
-                    "files": list(s.files),
-                    **({"meaning": s.meaning} if s.meaning else {}),
-                }
-                for s in self.steps
-            ],
-            "not_run": [{"number": n, "title": t} for n, t in STEP_TITLES.items() if n > len(self.steps)],
-            "claims": [
-                {
-                    "key": c.key,
-                    "name": c.name,
-                    "grade": c.grade.value,
-                    "status": _GRADE_KEYS[c.grade],
-                    "detail": c.detail,
-                }
-                for c in self.claims
-            ],
-            "to_confirm": [
-                {"what": t.what, "identity": t.identity, "fingerprint": t.fingerprint, "how": t.how}
-                for t in self.to_confirm
-            ],
-            "warnings": list(self.warnings),
-        }
-
-    def to_json(self) -> str:
-        """The report as JSON text (stable key order)."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-    def render_text(self) -> str:
-        """The report for a person: steps, claims, verdict, and what to do."""
-        out = [f"Verifying {self.path}", ""]
-        for key, value in self.facts:
-            out.append(f"  {key + ':':<26}{_one_line(value)}")
-        if self.facts:
-            out.append("")
-        out.append(f"Trusted keys: {self.trust}")
-        out.append("")
-        for s in self.steps:
-            mark = s.status.upper()
-            out.append(f"{s.number}. [{mark}] {s.title}")
-            out.extend(_wrap(s.detail, "     "))
-            if not s.ok and s.files:
-                out.append(f"     File: {', '.join(s.files)}")
-        for n, title in STEP_TITLES.items():
-            if n > len(self.steps):
-                out.append(f"{n}. [not run] {title}")
-        if self.claims:
-            out += ["", "What this bundle shows:"]
-            for c in self.claims:
-                out.append(f"  {c.name:<34}{c.grade.value}")
-                out.extend(_wrap(c.detail, "      "))
-        if self.warnings:
-            out += ["", "WARNINGS (they do not change the verdict, but a reader must know them):"]
-            for w in self.warnings:
-                out.extend(_wrap(f"! {w}", "  "))
-        out += ["", f"VERDICT: {self.verdict.value}"]
-        out.extend(_wrap(self.summary, "  "))
-        failed = self.failed_step
-        if failed is not None and failed.meaning:
-            out.append("")
-            out.extend(_wrap(f"What this means: {failed.meaning}", "  "))
-        if self.to_confirm:
-            if self.verdict is Verdict.VERIFIED:
-                out += ["", "Also in the bundle but not anchored in trust (not needed for this verdict; confirm them"]
-                out.append("with their owners through a separate channel if you want them to count too):")
-            else:
-                out += ["", "To anchor this result in trust, confirm these fingerprints with their owners through a"]
-                out.append("separate channel (not from this bundle), then verify again trusting them:")
-            for t in self.to_confirm:
-                out.append(f"  - {_one_line(t.what)}: {_one_line(t.identity)}")
-                out.append(f"      fingerprint {t.fingerprint}")
-                out.extend(_wrap(t.how, "      "))
-        # Invisible and direction-changing characters from the bundle are written as [U+202E],
-        # so that an address reads as what it is (docs/verifying.md, "What the text shows").
-        return visible_text("\n".join(out)) + "\n"
-
-
-def _one_line(value: object) -> str:
-    """A value from the bundle shown on one line: a newline in it (a case reference ending in
-    "\n\nVERDICT: VERIFIED") would otherwise start a line that reads as the verifier's own."""
-    return str(value).replace("\r", "[U+000D]").replace("\n", "[U+000A]")
-
-
-def _wrap(text: str, indent: str, width: int = 96) -> list[str]:
-    import textwrap
-
-    lines: list[str] = []
-    for para in text.split("\n"):
-        lines.extend(
-            textwrap.wrap(para, width=width, initial_indent=indent, subsequent_indent=indent, break_long_words=False)
-            or [indent.rstrip()]
-        )
-    return lines
-
-
-# --------------------------------------------------------------------------- the check
-
-_INTERNAL_MEANING = (
-    "The verifier met an error it does not know how to judge, so this bundle has NOT been verified. It is not a "
-    "finding about the bundle either way: do not rely on the bundle until a corrected verifier has checked it, "
-    "and please report this message (and, if you may, the bundle) to the evidence project."
-)
-
-
-def _internal_error(number: int, err: BaseException) -> StepResult:
-    """The step that ran into an unexpected exception: FAILED, named, and said to be our defect."""
-    title = STEP_TITLES.get(number, f"Step {number}")
-    return StepResult(
-        number,
-        title,
-        False,
-        f"Internal error of the verifier in this step ({type(err).__name__}: {bounded_text(err, 300)}). This is a "
-        "defect in the evidence verifier, not a result of the check; please report it.",
-        (),
-        _INTERNAL_MEANING,
-    )
-
-
-class _Fail(Exception):
-    """A step failed (or, with ``unusable``, the input cannot be read as a bundle)."""
-
-    def __init__(self, detail: str, *files: str, unusable: bool = False) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.files = files
-        self.unusable = unusable
-
-
-def _iso(ts: int | datetime) -> str:
-    return utc_text(ts)  # bounded: a forged cosignature may carry any 64-bit time
-
-
-# --------------------------------------------------------------------------- step 8 rules
-
-#: Clock skew allowed between any two clocks compared (capture machine, log, witnesses, TSAs),
-#: and for a clock stepped back during a capture; see docs/design.md ("Time that cannot be true").
-CLOCK_TOLERANCE_S = 300
-#: A capture that lasted longer than this is reported (a warning, not a failure).
-LONG_CAPTURE_S = 3600
-#: A checkpoint signed this long after the capture ended is reported (a warning).
-LATE_SIGNATURE_S = 86400
-#: Bounds for reading the web archive and its index.
-MAX_WARC_INFLATED = 2 << 30
-#: The longest line (WARC or HTTP header, blank line) read from the WARC, and how many in all.
-MAX_WARC_LINE = 1 << 20
-MAX_WARC_LINES = 4_000_000
-MAX_INDEX_LINES = 100_000
-#: The most lines of pages/pages.jsonl looked at (a bundle's has two: the header and the page).
-MAX_PAGES_LINES = 100
-MAX_INDEX_BYTES = 32 << 20
-_INDEX_FILENAME = WARC_PATH.rsplit("/", 1)[-1]
-_PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
-#: Every top-level field a bundle's datapackage.json may have.
-_PACKAGE_FIELDS = frozenset(
-    {"profile", "wacz_version", "title", "created", "software", "resources", "mainPageUrl", "mainPageDate"}
-)
-_CAPTURE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?Z")
-
-
-def _plain_uri(uri: str) -> bool:
-    """Whether a WARC-Target-URI is one a browser or HTTP client writes: no white space, no
-    angle brackets (WARC/1.0's ``<uri>`` form, which some readers strip), no invisible,
-    control or direction-changing character (a browser percent-encodes them all)."""
-    return not any(c.isspace() or c in "<>" for c in uri) and not hidden_characters(uri, 1)
-
-
-def _parse_utc(text: object) -> float | None:
-    """Seconds since 1970 for ``YYYY-MM-DDThh:mm:ss[.fraction]Z``; None if it is not that."""
-    if not isinstance(text, str):
-        return None
-    m = _CAPTURE_TIME.fullmatch(text)
-    if m is None:
-        return None
-    try:
-        y, mo, d, h, mi, sec = (int(m.group(i)) for i in range(1, 7))
-        t = datetime(y, mo, d, h, mi, sec, tzinfo=UTC)
-    except ValueError:
-        return None
-    return t.timestamp() + (float(m.group(7)) if m.group(7) else 0.0)
-
-
-def _capture_time(value: object, key: str) -> float:
-    t = _parse_utc(value)
-    if t is None:
-        raise _Fail(
-            f"The manifest's {key} ({_short(value)}) is not a UTC time of the form 2026-01-31T12:00:00Z, so the "
-            "capture's time cannot be checked against the log's.",
-            MANIFEST_PATH,
-        )
-    return t
-
-
-def _warc_time(value: object) -> float | None:
-    return _parse_utc(value)
-
-
-def _when(ts: float) -> str:
-    """A time for a message; never raises (a forged timestamp may be absurd)."""
-    try:
-        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        return f"{ts:.0f} seconds after 1970 (not a representable date)"
-
-
-def _span(seconds: float) -> str:
-    s = abs(seconds)
-    if s < 120:
-        return f"{s:.0f} seconds"
-    if s < 7200:
-        return f"{s / 60:.0f} minutes"
-    if s < 172800:
-        return f"{s / 3600:.1f} hours"
-    return f"{s / 86400:.0f} days"
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON values, types included (``true`` is not ``1``)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _index_offset(line: str) -> str | None:
-    """The offset a CDXJ line points at, if it can be read from it."""
-    parts = line.split(" ", 2)
-    if len(parts) != 3:
-        return None
-    try:
-        data = jsonstrict.loads(parts[2])
-    except (ValueError, RecursionError):
-        return None
-    off = data.get("offset") if isinstance(data, dict) else None
-    return off if isinstance(off, str) else None
-
-
-@dataclass(frozen=True)
-class _Window:
-    """The capture's start and end (capture clock) and the log's signed time, in seconds."""
-
-    start: float
-    finish: float
-    clock: int
-
-    def describe(self) -> str:
-        return (
-            f"capture {_when(self.start)} to {_when(self.finish)}, checkpoint signed {_when(self.clock)}, "
-            f"tolerance {_span(CLOCK_TOLERANCE_S)}"
-        )
-
-
-@dataclass(frozen=True)
-class _PageRecord:
-    """An indexed record under the page's SURT key: one that replay could open for the page."""
-
-    number: int
-    order: tuple[str, str, int, str]
-    kind: str
-    uri: str
-    raw_fetch: bool
-    status: int | None
-    sha256: str
-    #: For a redirect (3xx): whether it leads to the same key (a self-redirect replayers skip).
-    self_redirect: bool = False
-
-
-@dataclass(frozen=True)
-class _WarcScan:
-    statuses: dict[str, list[int | None]]
-    index: tuple[str, ...]
-    records: int
-    page_records: tuple[_PageRecord, ...] = ()
-
-
-class _InflateBudget:
-    """The WARC's compressed stream, refusing to go on once warcio has decompressed more than
-    MAX_WARC_INFLATED bytes (a gzip bomb inside the sealed archive). :meth:`bound_lines`
-    bounds the lines warcio reads (headers and the blank lines between records): at most
-    MAX_WARC_LINE bytes each (it would otherwise hold a "line" of gigabytes in memory) and
-    MAX_WARC_LINES in all (it reads them one by one)."""
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        self.iterator: Any = None
-        self.pos = 0
-        self.lines = 0
-
-    def bound_lines(self, iterator: Any) -> None:
-        self.iterator = iterator
-        reader = iterator.reader
-        readline = reader.readline
-
-        def bounded(length: int | None = None) -> bytes:
-            self.lines += 1
-            if self.lines > MAX_WARC_LINES:
-                raise _Fail(
-                    f"{WARC_PATH} has more than {MAX_WARC_LINES} header lines, more than this verifier accepts.",
-                    WARC_PATH,
-                )
-            cap = MAX_WARC_LINE + 1 if length is None or length < 0 else min(length, MAX_WARC_LINE + 1)
-            line: bytes = readline(cap)
-            if len(line) > MAX_WARC_LINE:
-                raise _Fail(
-                    f"{WARC_PATH} has a header line longer than {MAX_WARC_LINE} bytes (around compressed byte "
-                    f"{self.pos}): it is malformed, or a compression bomb.",
-                    WARC_PATH,
-                )
-            return line
-
-        reader.readline = bounded
-
-    def read(self, size: int = -1) -> bytes:
-        reader = getattr(self.iterator, "reader", None)
-        if int(getattr(reader, "num_read", 0) or 0) > MAX_WARC_INFLATED:
-            raise _Fail(
-                f"{WARC_PATH} decompresses to more than {MAX_WARC_INFLATED} bytes, more than this verifier "
-                "accepts (a compression bomb?).",
-                WARC_PATH,
-            )
-        data: bytes = self.raw.read(size)
-        self.pos += len(data)
-        return data
-
-    def tell(self) -> int:
-        return self.pos
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(Encoding.PEM)
-
-
-def _cn(cert: x509.Certificate) -> str:
-    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    value = attrs[0].value if attrs else cert.subject.rfc4514_string()
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
-
-
-def _cosigned_text(found: tuple[int, str] | None, *, short: bool = False) -> str:
-    """How a witness's earliest cosignature over a tree holding the entry is described."""
-    if found is None:
-        return "no cosignature."
-    ts, where = found
-    if not where:
-        return f"at {_iso(ts)}" if short else f"cosigned at {_iso(ts)}."
-    if short:
-        return f"at {_iso(ts)} (on {where.split(',')[0]})"
-    return f"cosigned at {_iso(ts)}, on {where}, which contains this entry."
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    if cert.subject == cert.issuer:
-        return True
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
-@dataclass
-class _TokenOutcome:
-    name: str
-    grade: Grade
-    text: str
-    #: genTime of a token that verified against a pinned TSA (None otherwise).
-    time: datetime | None = None
 
 
 @dataclass
@@ -738,7 +124,7 @@ class _State:
     clock_time: int | None = None
     witness_grade: Grade | None = None
     witness_detail: str = ""
-    tokens: list[_TokenOutcome] = field(default_factory=list)
+    tokens: list[TokenOutcome] = field(default_factory=list)
     to_confirm: list[ToConfirm] = field(default_factory=list)
     #: Warnings for the report (see :attr:`Report.warnings`); steps append to it.
     warnings: list[str] = field(default_factory=list)
@@ -749,65 +135,17 @@ class _State:
 
 
 class _Verification:
-    def __init__(
-        self,
-        path: Path,
-        policy: TrustPolicy | None,
-        keys: Sequence[Verifier],
-        tsa_pins: Sequence[PinnedTSA],
-        tsa_certs: Sequence[x509.Certificate],
-    ) -> None:
-        self.path = path
-        self.policy = policy
-        self.keys = tuple(keys)
-        self.tsa_pins = tuple(tsa_pins)
-        self.tsa_certs = tuple(tsa_certs)
-        self.view: BundleView | None = None
+    """The steps of one verification and what they learn (being split into one module per step)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
         self.s = _State()
-
-    # ------------------------------------------------------------------ reading
-
-    @property
-    def v(self) -> BundleView:
-        assert self.view is not None
-        return self.view
-
-    def read(self, name: str, step_hint: str = "", *, limit: int | None = None) -> bytes:
-        if not self.v.has(name):
-            raise _Fail(f"The bundle has no {name}{step_hint}.", name)
-        try:
-            return self.v.read(name) if limit is None else self.v.read(name, limit=limit)
-        except BundleFormatError as e:
-            raise _Fail(f"{name} cannot be read from the bundle: {e.message}", name) from e
-        except _READ_ERRORS as e:
-            raise _Fail(f"{name} is damaged inside the ZIP file and cannot be read ({e}).", name) from e
-
-    def hash(self, name: str) -> tuple[str, int]:
-        if name not in self.s.digests:
-            try:
-                self.s.digests[name] = self.v.sha256(name)
-            except BundleFormatError as e:
-                raise _Fail(f"{name} is damaged inside the ZIP file: {e.message}", name) from e
-            except _READ_ERRORS as e:
-                raise _Fail(f"{name} is damaged inside the ZIP file and cannot be read ({e}).", name) from e
-        return self.s.digests[name]
-
-    def json(self, name: str, *, unusable: bool = False) -> Any:
-        data = self.read(name)
-        try:
-            return jsonstrict.loads(data)
-        except jsonstrict.StrictJSONError as e:
-            # JSON that readers may read differently (a key twice, NaN, not UTF-8): a forgery
-            # signal, so FAILED even where unreadable JSON is UNUSABLE INPUT.
-            raise _Fail(f"{name} is ambiguous JSON: {e}.", name) from e
-        except (UnicodeDecodeError, ValueError, RecursionError) as e:
-            raise _Fail(f"{name} is not valid JSON ({e}).", name, unusable=unusable) from e
 
     # ------------------------------------------------------------------ run
 
     def run(self) -> Report:
         steps: list[StepResult] = []
-        unusable: _Fail | None = None
+        unusable: Fail | None = None
         try:
             for number, fn in enumerate(
                 (self.step1, self.step2, self.step3, self.step4, self.step5, self.step6, self.step7, self.step8),
@@ -815,30 +153,29 @@ class _Verification:
             ):
                 try:
                     detail, files = fn()
-                except _Fail as f:
-                    meaning = _MEANING[number]
+                except Fail as f:
+                    meaning = MEANING[number]
                     if f.unusable:
-                        unusable, meaning = f, _UNUSABLE_MEANING
+                        unusable, meaning = f, UNUSABLE_MEANING
                     steps.append(StepResult(number, STEP_TITLES[number], False, f.detail, tuple(f.files), meaning))
                     break
                 except EvidenceError as e:
-                    steps.append(StepResult(number, STEP_TITLES[number], False, e.diagnostics(), (), _MEANING[number]))
+                    steps.append(StepResult(number, STEP_TITLES[number], False, e.diagnostics(), (), MEANING[number]))
                     break
                 except Exception as e:  # last resort: a defect here must end in a verdict, never a traceback
-                    steps.append(_internal_error(number, e))
+                    steps.append(internal_error(number, e))
                     break
                 steps.append(
                     StepResult(number, STEP_TITLES[number], True, detail, files, empty=number in self.s.empty_steps)
                 )
         finally:
-            if self.view is not None:
-                self.view.close()
+            self.ctx.close()
         try:
             return self.report(tuple(steps), unusable)
         except Exception as e:  # the same guard for building the report itself
-            failed = _internal_error(len(steps) or 1, e)
+            failed = internal_error(len(steps) or 1, e)
             return Report(
-                path=str(self.path),
+                path=str(self.ctx.path),
                 verdict=Verdict.FAILED,
                 summary=f"Verification FAILED at step {failed.number}: {failed.detail}",
                 steps=(*[s for s in steps if s.number != failed.number], failed),
@@ -848,22 +185,19 @@ class _Verification:
     # ------------------------------------------------------------------ 1. container
 
     def step1(self) -> tuple[str, tuple[str, ...]]:
-        try:
-            self.view = BundleView.open(self.path)
-        except BundleFormatError as e:
-            raise _Fail(e.diagnostics(), unusable=True) from e
-        names = set(self.v.names)
+        self.ctx.open()
+        names = set(self.ctx.v.names)
         if DATAPACKAGE not in names:
-            raise _Fail(
+            raise Fail(
                 "The file has no datapackage.json, so it is not a WACZ bundle (or its table of contents was removed).",
                 DATAPACKAGE,
                 unusable=True,
             )
-        pkg_bytes = self.read(DATAPACKAGE)
-        pkg = self.json(DATAPACKAGE, unusable=True)
+        pkg_bytes = self.ctx.read(DATAPACKAGE)
+        pkg = self.ctx.json(DATAPACKAGE, unusable=True)
         resources = pkg.get("resources") if isinstance(pkg, dict) else None
         if not isinstance(resources, list):
-            raise _Fail(
+            raise Fail(
                 "datapackage.json has no list of resources; it is not a WACZ table of contents.",
                 DATAPACKAGE,
                 unusable=True,
@@ -877,86 +211,86 @@ class _Verification:
                 not isinstance(path, str)
                 or not isinstance(digest, str)
                 or not digest.startswith("sha256:")
-                or not _HEX64.fullmatch(digest[7:])
+                or not HEX64.fullmatch(digest[7:])
                 or not isinstance(size, int)
                 or isinstance(size, bool)
                 or size < 0
             ):
-                raise _Fail(
+                raise Fail(
                     f"datapackage.json has a malformed resource entry ({str(r)[:120]}); each needs a path, a "
                     "'sha256:<64 hex digits>' hash and a size in bytes.",
                     DATAPACKAGE,
                     unusable=True,
                 )
             if path in listed:
-                raise _Fail(f"datapackage.json lists {path} twice; the bundle is ambiguous.", DATAPACKAGE, path)
+                raise Fail(f"datapackage.json lists {path} twice; the bundle is ambiguous.", DATAPACKAGE, path)
             if path in (DATAPACKAGE, DATAPACKAGE_DIGEST):
-                raise _Fail(f"datapackage.json lists {path} as one of its own resources.", DATAPACKAGE)
+                raise Fail(f"datapackage.json lists {path} as one of its own resources.", DATAPACKAGE)
             listed[path] = (digest[7:], size)
         if DATAPACKAGE_DIGEST not in names:
-            raise _Fail(
+            raise Fail(
                 "The bundle has no datapackage-digest.json, the fingerprint of its table of contents.",
                 DATAPACKAGE_DIGEST,
             )
-        dig = self.json(DATAPACKAGE_DIGEST)
+        dig = self.ctx.json(DATAPACKAGE_DIGEST)
         want = hashlib.sha256(pkg_bytes).hexdigest()
         got = dig.get("hash") if isinstance(dig, dict) else None
         if not isinstance(dig, dict) or dig.get("path") != DATAPACKAGE or not isinstance(got, str):
-            raise _Fail("datapackage-digest.json does not give the SHA-256 of datapackage.json.", DATAPACKAGE_DIGEST)
+            raise Fail("datapackage-digest.json does not give the SHA-256 of datapackage.json.", DATAPACKAGE_DIGEST)
         if not hmac.compare_digest(got.encode(), f"sha256:{want}".encode()):
-            raise _Fail(
+            raise Fail(
                 f"datapackage.json has SHA-256 {want}, but datapackage-digest.json records {got[:80]}: the table "
                 "of contents was changed after the bundle was written.",
                 DATAPACKAGE,
                 DATAPACKAGE_DIGEST,
             )
-        for name in self.v.names:
+        for name in self.ctx.v.names:
             if name not in listed and name not in (DATAPACKAGE, DATAPACKAGE_DIGEST):
-                raise _Fail(
+                raise Fail(
                     f"{name} is in the bundle but not listed in datapackage.json: it was added after the bundle "
                     "was written.",
                     name,
                 )
         for path in listed:
             if path not in names:
-                raise _Fail(f"datapackage.json lists {path}, but the bundle has no such file: it was removed.", path)
+                raise Fail(f"datapackage.json lists {path}, but the bundle has no such file: it was removed.", path)
         for path, (digest, size) in listed.items():
-            declared = self.v.size(path)
+            declared = self.ctx.v.size(path)
             if declared != size:
-                raise _Fail(
+                raise Fail(
                     f"{path} is {declared} bytes long, but datapackage.json records {size} bytes: the file was "
                     "changed after the bundle was written.",
                     path,
                 )
-            actual, n = self.hash(path)
+            actual, n = self.ctx.hash(path)
             if n != size or not hmac.compare_digest(actual, digest):
-                raise _Fail(
+                raise Fail(
                     f"{path} has SHA-256 {actual}, but datapackage.json records {digest}: the file was changed "
                     "after the bundle was written.",
                     path,
                 )
         total = sum(s for _, s in listed.values())
         return (
-            f"{len(self.v.names)} files, {total} bytes; each file matches the SHA-256 and size in datapackage.json, "
-            "which matches datapackage-digest.json; no file is unlisted or missing.",
+            f"{len(self.ctx.v.names)} files, {total} bytes; each file matches the SHA-256 and size in "
+            "datapackage.json, which matches datapackage-digest.json; no file is unlisted or missing.",
             (),
         )
 
     # ------------------------------------------------------------------ 2. seal
 
     def step2(self) -> tuple[str, tuple[str, ...]]:
-        self.s.manifest_bytes = self.read(MANIFEST_PATH, " (the seal that lists every preserved file)")
-        m = self.json(MANIFEST_PATH)
+        self.s.manifest_bytes = self.ctx.read(MANIFEST_PATH, " (the seal that lists every preserved file)")
+        m = self.ctx.json(MANIFEST_PATH)
         if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT:
-            raise _Fail(f"{MANIFEST_PATH} is not an evidence manifest (format {MANIFEST_FORMAT}).", MANIFEST_PATH)
+            raise Fail(f"{MANIFEST_PATH} is not an evidence manifest (format {MANIFEST_FORMAT}).", MANIFEST_PATH)
         log = m.get("log")
         if not isinstance(log, dict) or not isinstance(log.get("origin"), str):
-            raise _Fail(f"{MANIFEST_PATH} does not name the log it was sealed into.", MANIFEST_PATH)
+            raise Fail(f"{MANIFEST_PATH} does not name the log it was sealed into.", MANIFEST_PATH)
         if not isinstance(m.get("tool", {}), dict):
-            raise _Fail(f"{MANIFEST_PATH} has a malformed 'tool' field.", MANIFEST_PATH)
+            raise Fail(f"{MANIFEST_PATH} has a malformed 'tool' field.", MANIFEST_PATH)
         files = m.get("files")
         if not isinstance(files, list) or not files:
-            raise _Fail(f"{MANIFEST_PATH} lists no sealed files.", MANIFEST_PATH)
+            raise Fail(f"{MANIFEST_PATH} lists no sealed files.", MANIFEST_PATH)
         sealed: dict[str, tuple[str, int]] = {}
         for f in files:
             path = f.get("path") if isinstance(f, dict) else None
@@ -965,46 +299,46 @@ class _Verification:
             if (
                 not isinstance(path, str)
                 or not isinstance(digest, str)
-                or not _HEX64.fullmatch(digest)
+                or not HEX64.fullmatch(digest)
                 or not isinstance(size, int)
                 or isinstance(size, bool)
                 or size < 0
             ):
-                raise _Fail(f"{MANIFEST_PATH} has a malformed file entry ({str(f)[:120]}).", MANIFEST_PATH)
+                raise Fail(f"{MANIFEST_PATH} has a malformed file entry ({str(f)[:120]}).", MANIFEST_PATH)
             if path in sealed:
-                raise _Fail(f"{MANIFEST_PATH} seals {path} twice.", MANIFEST_PATH)
-            if path in _POST_SEAL or TOKEN_RE.match(path) or TSA_CERT_RE.match(path) or is_refresh_file(path):
-                raise _Fail(
+                raise Fail(f"{MANIFEST_PATH} seals {path} twice.", MANIFEST_PATH)
+            if path in POST_SEAL or TOKEN_RE.match(path) or TSA_CERT_RE.match(path) or is_refresh_file(path):
+                raise Fail(
                     f"{MANIFEST_PATH} claims to seal {path}, a file that can only be added after sealing.",
                     MANIFEST_PATH,
                 )
             sealed[path] = (digest, size)
         self.s.manifest = m
-        for path in _REQUIRED_SEALED:
+        for path in REQUIRED_SEALED:
             if path not in sealed:
-                raise _Fail(f"{MANIFEST_PATH} does not seal {path}, which every bundle must contain.", MANIFEST_PATH)
+                raise Fail(f"{MANIFEST_PATH} does not seal {path}, which every bundle must contain.", MANIFEST_PATH)
         for path, (digest, size) in sealed.items():
-            if not self.v.has(path):
-                raise _Fail(
+            if not self.ctx.v.has(path):
+                raise Fail(
                     f"{path} was sealed at capture time (SHA-256 {digest} in {MANIFEST_PATH}) but is missing from "
                     "the bundle: the file was removed, or the manifest was altered.",
                     path,
                     MANIFEST_PATH,
                 )
-            actual, n = self.hash(path)
+            actual, n = self.ctx.hash(path)
             if n != size or not hmac.compare_digest(actual, digest):
-                raise _Fail(
+                raise Fail(
                     f"{path} does not match its seal: its SHA-256 is {actual} ({n} bytes), but {MANIFEST_PATH} "
                     f"sealed {digest} ({size} bytes). The file, or the manifest, was changed after sealing.",
                     path,
                     MANIFEST_PATH,
                 )
-        for name in self.v.names:
-            if name in sealed or name in _POST_SEAL or TOKEN_RE.match(name) or TSA_CERT_RE.match(name):
+        for name in self.ctx.v.names:
+            if name in sealed or name in POST_SEAL or TOKEN_RE.match(name) or TSA_CERT_RE.match(name):
                 continue
             if is_refresh_file(name):
                 continue  # checked in step 5
-            raise _Fail(
+            raise Fail(
                 f"{name} is not part of the sealed evidence: the manifest does not list it, and it is not one of "
                 "the proof files added after sealing. It was added to the bundle later.",
                 name,
@@ -1030,37 +364,37 @@ class _Verification:
     # ------------------------------------------------------------------ 4. inclusion
 
     def step4(self) -> tuple[str, tuple[str, ...]]:
-        raw = self.read(PROOF_PATH, " (the inclusion proof)")
+        raw = self.ctx.read(PROOF_PATH, " (the inclusion proof)")
         try:
             proof = TlogProof.parse(raw)
         except EvidenceError as e:
-            raise _Fail(f"{PROOF_PATH} is damaged: {e.message}.", PROOF_PATH) from e
+            raise Fail(f"{PROOF_PATH} is damaged: {e.message}.", PROOF_PATH) from e
         signed = proof.signed_checkpoint
         cp = signed.checkpoint
-        note = self.read(NOTE_PATH, " (the signed checkpoint that the time-stamps cover)")
+        note = self.ctx.read(NOTE_PATH, " (the signed checkpoint that the time-stamps cover)")
         if not hmac.compare_digest(note, proof.checkpoint_note):
-            raise _Fail(
+            raise Fail(
                 f"{NOTE_PATH} differs from the checkpoint inside {PROOF_PATH}; they must be the same bytes.",
                 NOTE_PATH,
                 PROOF_PATH,
             )
         origin = self.s.manifest["log"]["origin"]
         if origin != cp.origin:
-            raise _Fail(
+            raise Fail(
                 f"The manifest was sealed into the log {origin!r}, but the proof's checkpoint is from the log "
                 f"{cp.origin!r}.",
                 MANIFEST_PATH,
                 PROOF_PATH,
             )
         if proof.index >= cp.size:
-            raise _Fail(
+            raise Fail(
                 f"{PROOF_PATH} is for entry {proof.index}, but its checkpoint covers only {entries(cp.size)}.",
                 PROOF_PATH,
             )
         try:
             merkle.verify_inclusion(proof.index, cp.size, self.s.leaf, proof.hashes, cp.root_hash)
         except EvidenceError as e:
-            raise _Fail(
+            raise Fail(
                 f"The inclusion proof in {PROOF_PATH} does not lead from this bundle's seal ({MANIFEST_PATH}) to "
                 f"the checkpoint's root hash ({e.message}). Either the manifest was changed after sealing, or the "
                 "proof belongs to another entry.",
@@ -1077,24 +411,24 @@ class _Verification:
     # ------------------------------------------------------------------ 5. log signature
 
     def bundle_keys(self, origin: str) -> tuple[Verifier, Verifier]:
-        raw = self.read(VKEY_PATH, " (the log's public keys)")
+        raw = self.ctx.read(VKEY_PATH, " (the log's public keys)")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise _Fail(f"{VKEY_PATH} is not text.", VKEY_PATH) from e
+            raise Fail(f"{VKEY_PATH} is not text.", VKEY_PATH) from e
         lines = text.split("\n")
         if len(lines) != 3 or lines[2] != "":
-            raise _Fail(f"{VKEY_PATH} must hold exactly two key lines (the log key, then its clock key).", VKEY_PATH)
+            raise Fail(f"{VKEY_PATH} must hold exactly two key lines (the log key, then its clock key).", VKEY_PATH)
         try:
             log_key, clock_key = Verifier.from_vkey(lines[0]), Verifier.from_vkey(lines[1])
         except EvidenceError as e:
-            raise _Fail(f"{VKEY_PATH} is damaged: {e.message}", VKEY_PATH) from e
+            raise Fail(f"{VKEY_PATH} is damaged: {e.message}", VKEY_PATH) from e
         if f"{log_key.vkey()}\n{clock_key.vkey()}\n" != text:
-            raise _Fail(f"{VKEY_PATH} is not in canonical form.", VKEY_PATH)
+            raise Fail(f"{VKEY_PATH} is not in canonical form.", VKEY_PATH)
         if log_key.key_type != ALG_ED25519 or log_key.name != origin:
-            raise _Fail(f"The first key in {VKEY_PATH} is not the signing key of the log {origin!r}.", VKEY_PATH)
-        if clock_key.key_type != ALG_COSIGNATURE_V1 or clock_key.name != f"{origin}/timestamp":
-            raise _Fail(
+            raise Fail(f"The first key in {VKEY_PATH} is not the signing key of the log {origin!r}.", VKEY_PATH)
+        if not is_clock_key(clock_key, origin):
+            raise Fail(
                 f"The second key in {VKEY_PATH} is not the clock (timestamp cosignature) key of the log {origin!r}.",
                 VKEY_PATH,
             )
@@ -1106,14 +440,14 @@ class _Verification:
         origin = signed.checkpoint.origin
         log_key, clock_key = self.bundle_keys(origin)
         self.s.log_key, self.s.clock_key = log_key, clock_key
-        trusted: list[Verifier] = list(self.policy.log_verifiers(origin)) if self.policy else []
-        trusted += [k for k in self.keys if k.key_type == ALG_ED25519 and k.name == origin and k not in trusted]
+        trusted: list[Verifier] = list(self.ctx.policy.log_verifiers(origin)) if self.ctx.policy else []
+        trusted += [k for k in self.ctx.keys if k.key_type == ALG_ED25519 and k.name == origin and k not in trusted]
         if trusted:
             try:
                 verified = signed.verify(trusted, origin=origin)
             except EvidenceError as e:
                 fps = ", ".join(f"sha256:{k.fingerprint()}" for k in trusted)
-                raise _Fail(
+                raise Fail(
                     f"The checkpoint is not validly signed by the log key you trust for {origin!r} ({fps}): "
                     f"{e.message} The bundle shows the key {log_key.vkey()} (fingerprint sha256:"
                     f"{log_key.fingerprint()}). Either the key you were given is not this log's key, or the "
@@ -1123,14 +457,16 @@ class _Verification:
                 ) from e
             signer = next(v for v, _ in verified.verified)
             if signer != log_key:
-                raise _Fail(
+                raise Fail(
                     f"{VKEY_PATH} shows the key {log_key.vkey()}, but the checkpoint was signed by the trusted key "
                     f"{signer.vkey()}: the key file in the bundle was altered.",
                     VKEY_PATH,
                 )
             self.s.log_anchored = True
             source = (
-                "your trust policy lists" if self.policy and signer in self.policy.log_verifiers(origin) else "you gave"
+                "your trust policy lists"
+                if self.ctx.policy and signer in self.ctx.policy.log_verifiers(origin)
+                else "you gave"
             )
             detail = (
                 f"The checkpoint is signed by the log key {signer.vkey()} (fingerprint sha256:{signer.fingerprint()}), "
@@ -1141,14 +477,14 @@ class _Verification:
         try:
             signed.verify([log_key], origin=origin)
         except EvidenceError as e:
-            raise _Fail(
+            raise Fail(
                 f"The checkpoint is not validly signed by the key shown in {VKEY_PATH} ({log_key.vkey()}): {e.message}",
                 PROOF_PATH,
                 VKEY_PATH,
             ) from e
         self.s.log_anchored = False
-        others = sorted({k.name for k in self.keys if k.key_type == ALG_ED25519})
-        if self.policy and self.policy.logs:
+        others = sorted({k.name for k in self.ctx.keys if k.key_type == ALG_ED25519})
+        if self.ctx.policy and self.ctx.policy.logs:
             why = f"Your trust policy does not list the log {origin!r}"
         elif others:
             why = f"The log keys you gave are for other logs ({', '.join(others)}), not for {origin!r}"
@@ -1177,9 +513,9 @@ class _Verification:
 
     def cosigner_keys(self) -> list[Verifier]:
         """Every cosignature key this check may count: the user's, the policy's witnesses, the bundle's clock."""
-        keys = [k for k in self.keys if k.key_type == ALG_COSIGNATURE_V1]
-        if self.policy is not None:
-            keys += [w.verifier for w in self.policy.witnesses]
+        keys = [k for k in self.ctx.keys if k.key_type == ALG_COSIGNATURE_V1]
+        if self.ctx.policy is not None:
+            keys += [w.verifier for w in self.ctx.policy.witnesses]
         if self.s.clock_key is not None:
             keys.append(self.s.clock_key)
         return list(dict.fromkeys(keys))
@@ -1191,12 +527,12 @@ class _Verification:
         bundle's own checkpoint: each refreshed tree is proven to extend the bundle's tree,
         which holds the entry.
         """
-        from evidence.refresh import check_refresh
+        from evidence.bundle.refresh import check_refresh
 
         try:
-            checks = check_refresh(self.v, keys, base=signed, cosigners=self.cosigner_keys())
+            checks = check_refresh(self.ctx.v, keys, base=signed, cosigners=self.cosigner_keys())
         except EvidenceError as e:
-            raise _Fail(
+            raise Fail(
                 f"A refreshed checkpoint added to the bundle later does not check out: {e.message}",
                 PROOF_PATH,
             ) from e
@@ -1223,7 +559,7 @@ class _Verification:
         try:
             found = {k: (t, "") for k, t in signed.cosignatures(keys).items()}
         except EvidenceError as e:
-            raise _Fail(f"A {what} on the checkpoint does not verify: {e.message}", PROOF_PATH) from e
+            raise Fail(f"A {what} on the checkpoint does not verify: {e.message}", PROOF_PATH) from e
         for r in self.s.refreshes:
             for k, t in r.cosignatures:
                 if k in keys and (k not in found or t < found[k][0]):
@@ -1236,21 +572,19 @@ class _Verification:
         assert self.s.signed is not None and self.s.clock_key is not None and self.s.log_key is not None
         signed = self.s.signed
         origin = signed.checkpoint.origin
-        clock_name = f"{origin}/timestamp"
+        clock_name = clock_key_name(origin)
         bundle_clock = self.s.clock_key
-        trusted_clock = [k for k in self.keys if k.key_type == ALG_COSIGNATURE_V1 and k.name == clock_name]
-        if self.policy:
-            trusted_clock += [w.verifier for w in self.policy.witnesses if w.verifier.name == clock_name]
+        trusted_clock = [k for k in self.ctx.keys if is_clock_key(k, origin)]
+        if self.ctx.policy:
+            trusted_clock += [w.verifier for w in self.ctx.policy.witnesses if w.verifier.name == clock_name]
         keys = trusted_clock or [bundle_clock]
         try:
             cos = signed.cosignatures(keys)
         except EvidenceError as e:
-            raise _Fail(
-                f"The log's clock cosignature on the checkpoint does not verify: {e.message}", PROOF_PATH
-            ) from e
+            raise Fail(f"The log's clock cosignature on the checkpoint does not verify: {e.message}", PROOF_PATH) from e
         if not cos:
             which = "the clock key you trust" if trusted_clock else f"the clock key shown in {VKEY_PATH}"
-            raise _Fail(
+            raise Fail(
                 f"The checkpoint carries no time signed by {which} ({keys[0].vkey()}); every checkpoint of this "
                 "log must carry one.",
                 PROOF_PATH,
@@ -1260,17 +594,17 @@ class _Verification:
         self.s.clock_time = ts
         if trusted_clock:
             if key != bundle_clock:
-                raise _Fail(
+                raise Fail(
                     f"{VKEY_PATH} shows the clock key {bundle_clock.vkey()}, but the checkpoint's time was signed by "
                     f"the trusted key {key.vkey()}: the key file in the bundle was altered.",
                     VKEY_PATH,
                 )
             self.s.clock_grade = Grade.VERIFIED
-            self.s.clock_detail = f"The log's clock signed the checkpoint at {_iso(ts)} (a key you trust)."
+            self.s.clock_detail = f"The log's clock signed the checkpoint at {iso(ts)} (a key you trust)."
         else:
             self.s.clock_grade = Grade.NOT_ANCHORED
             self.s.clock_detail = (
-                f"The log's clock signed the checkpoint at {_iso(ts)}, with the clock key shown in the bundle "
+                f"The log's clock signed the checkpoint at {iso(ts)}, with the clock key shown in the bundle "
                 f"(sha256:{key.fingerprint()}), which you have not confirmed."
             )
             self.s.to_confirm.append(
@@ -1286,18 +620,18 @@ class _Verification:
             )
         parts = [self.s.clock_detail]
         known: set[tuple[str, int]] = {(self.s.log_key.name, self.s.log_key.key_id), (key.name, key.key_id)}
-        user_cosigners = [k for k in self.keys if k.key_type == ALG_COSIGNATURE_V1 and k.name != clock_name]
-        if self.policy is not None:
+        user_cosigners = [k for k in self.ctx.keys if k.key_type == ALG_COSIGNATURE_V1 and not is_clock_key(k, origin)]
+        if self.ctx.policy is not None:
             # Every policy witness counts toward the quorum as the policy says, the log's own clock
             # key too if the policy lists it; only the others are reported as independent witnesses.
-            wkeys = [w.verifier for w in self.policy.witnesses]
+            wkeys = [w.verifier for w in self.ctx.policy.witnesses]
             found = self.cosigned(signed, wkeys, "witness cosignature")
             wcos = {k: t for k, (t, _) in found.items()}
             known |= {(k.name, k.key_id) for k in wkeys}
-            independent = [w for w in self.policy.witnesses if w.verifier.name != clock_name]
+            independent = [w for w in self.ctx.policy.witnesses if w.verifier.name != clock_name]
             for w in independent:
-                parts.append(f"Witness {w.name}: " + _cosigned_text(found.get(w.verifier)))
-            q = self.policy.evaluate_quorum(self.policy.witnesses_for(wcos))
+                parts.append(f"Witness {w.name}: " + cosigned_text(found.get(w.verifier)))
+            q = self.ctx.policy.evaluate_quorum(self.ctx.policy.witnesses_for(wcos))
             counted = (
                 f" Cosignatures on the bundle's checkpoint and on its {len(self.s.refreshes)} refreshed "
                 "checkpoint(s) were counted."
@@ -1305,7 +639,7 @@ class _Verification:
                 else ""
             )
             if not q.ok:
-                raise _Fail(
+                raise Fail(
                     f"{q.explanation}{counted} Your trust policy requires these witnesses to have seen the checkpoint "
                     "(or a later one that contains it).",
                     PROOF_PATH,
@@ -1316,7 +650,7 @@ class _Verification:
                 self.s.witness_grade = Grade.VERIFIED
                 self.s.witness_detail = (
                     "Cosigned by "
-                    + "; ".join(f"{w.name} {_cosigned_text(found[w.verifier], short=True)}" for w in cosigned)
+                    + "; ".join(f"{w.name} {cosigned_text(found[w.verifier], short=True)}" for w in cosigned)
                     + f". {q.explanation}{counted}"
                 )
             else:
@@ -1329,11 +663,11 @@ class _Verification:
             ufound = self.cosigned(signed, user_cosigners, "cosignature")
             known |= {(k.name, k.key_id) for k in user_cosigners}
             for k in user_cosigners:
-                parts.append(f"Cosigner {k.name} (a key you gave): " + _cosigned_text(ufound.get(k)))
+                parts.append(f"Cosigner {k.name} (a key you gave): " + cosigned_text(ufound.get(k)))
             if ufound and self.s.witness_grade is Grade.NONE:
                 self.s.witness_grade = Grade.VERIFIED
                 self.s.witness_detail = "Cosigned by " + "; ".join(
-                    f"{k.name} {_cosigned_text(v, short=True)}" for k, v in ufound.items()
+                    f"{k.name} {cosigned_text(v, short=True)}" for k, v in ufound.items()
                 )
         unknown = [s for s in signed.note.signatures if (s.name, s.key_id) not in known]
         if unknown:
@@ -1346,13 +680,13 @@ class _Verification:
 
     def user_pins(self, signer: x509.Certificate) -> tuple[list[PinnedTSA], str | None]:
         """Pins derived from --tsa-cert certificates for a token's signer, or why none."""
-        roots = [c for c in self.tsa_certs if _is_ca(c)]
-        leaves = [c for c in self.tsa_certs if not _is_ca(c)]
+        roots = [c for c in self.ctx.tsa_certs if is_ca(c)]
+        leaves = [c for c in self.ctx.tsa_certs if not is_ca(c)]
         leaf_pinned = any(certificate_fingerprint(c) == certificate_fingerprint(signer) for c in leaves)
         issuers = [r for r in roots if r.subject == signer.issuer or r == signer]
         if issuers:
             return [
-                PinnedTSA(name=_cn(signer), certificate=CertPin.of(signer), root=CertPin.of(r)) for r in issuers
+                PinnedTSA(name=common_name(signer), certificate=CertPin.of(signer), root=CertPin.of(r)) for r in issuers
             ], None
         if leaf_pinned:
             return [], (
@@ -1363,19 +697,19 @@ class _Verification:
 
     def step7(self) -> tuple[str, tuple[str, ...]]:
         note = self.s.note
-        numbered = sorted((int(m.group(1)), n) for n in self.v.names if (m := TOKEN_RE.match(n)))
+        numbered = sorted((int(m.group(1)), n) for n in self.ctx.v.names if (m := TOKEN_RE.match(n)))
         ks = [k for k, _ in numbered]
         if ks != list(range(1, len(ks) + 1)):
             missing = next(k for k in range(1, len(ks) + 2) if k not in ks)
-            raise _Fail(
+            raise Fail(
                 f"The time-stamps are not numbered 1, 2, ... without gaps: evidence/checkpoint.{missing}.tsr is "
                 "missing (it was removed or renamed).",
                 f"evidence/checkpoint.{missing}.tsr",
             )
-        for n in self.v.names:
+        for n in self.ctx.v.names:
             m = TSA_CERT_RE.match(n)
             if m and int(m.group(1)) not in ks:
-                raise _Fail(
+                raise Fail(
                     f"{n} belongs to time-stamp {m.group(1)}, but evidence/checkpoint.{m.group(1)}.tsr is missing.",
                     n,
                     f"evidence/checkpoint.{m.group(1)}.tsr",
@@ -1390,9 +724,9 @@ class _Verification:
             )
         seen: dict[str, str] = {}
         for name in [n for _, n in numbered] + [n for n, _ in refreshed]:
-            digest = self.hash(name)[0]
+            digest = self.ctx.hash(name)[0]
             if digest in seen:
-                raise _Fail(
+                raise Fail(
                     f"{name} is a copy of {seen[digest]}: the same time-stamp twice means a file was copied into "
                     "the bundle after the fact.",
                     name,
@@ -1416,7 +750,7 @@ class _Verification:
 
     def check_token(
         self, name: str, note: bytes, *, pem_name: str | None = None, note_path: str = NOTE_PATH
-    ) -> _TokenOutcome:
+    ) -> TokenOutcome:
         """Check one RFC 3161 token over ``note`` (the file ``note_path``).
 
         ``pem_name`` is the file that must hold exactly the token's certificates (tokens on
@@ -1425,41 +759,41 @@ class _Verification:
         try:
             return self._check_token(name, note, pem_name, note_path)
         except CERTIFICATE_ERRORS as e:  # a damaged certificate inside the token, met while reading it
-            raise _Fail(
+            raise Fail(
                 f"{name} carries a certificate that is malformed ({e!r}); it was damaged or altered.", name
             ) from e
 
-    def _check_token(self, name: str, note: bytes, pem_name: str | None, note_path: str) -> _TokenOutcome:
-        der = self.read(name, limit=MAX_RESPONSE_BYTES)  # what a TSA may send (evidence.timestamp)
+    def _check_token(self, name: str, note: bytes, pem_name: str | None, note_path: str) -> TokenOutcome:
+        der = self.ctx.read(name, limit=MAX_RESPONSE_BYTES)  # what a TSA may send (evidence.timestamp)
         short = name.split("/")[-1]
         try:
             tok = TimestampToken.parse(der)
             certs = tok.embedded_certificates()
         except (EvidenceError, ValueError) as e:
             msg = e.diagnostics() if isinstance(e, EvidenceError) else str(e)
-            raise _Fail(f"{name} is not a usable time-stamp: {msg}", name) from e
-        expected_pem = b"".join(_pem(c) for c in certs)
+            raise Fail(f"{name} is not a usable time-stamp: {msg}", name) from e
+        expected_pem = b"".join(pem(c) for c in certs)
         if pem_name is None:
             pass
         elif certs:
-            if not self.v.has(pem_name):
-                raise _Fail(f"{pem_name} (the certificates inside {short}) is missing.", pem_name, name)
-            if not hmac.compare_digest(self.read(pem_name), expected_pem):
-                raise _Fail(
+            if not self.ctx.v.has(pem_name):
+                raise Fail(f"{pem_name} (the certificates inside {short}) is missing.", pem_name, name)
+            if not hmac.compare_digest(self.ctx.read(pem_name), expected_pem):
+                raise Fail(
                     f"{pem_name} is not exactly the certificates inside {short}: it was altered or belongs to another "
                     "time-stamp.",
                     pem_name,
                     name,
                 )
-        elif self.v.has(pem_name):
-            raise _Fail(f"{pem_name} exists, but {short} carries no certificates.", pem_name, name)
+        elif self.ctx.v.has(pem_name):
+            raise Fail(f"{pem_name} exists, but {short} carries no certificates.", pem_name, name)
         signer = next((c for c in certs if certificate_fingerprint(c) == tok.tsa_cert_sha256), None)
-        pins = list(self.tsa_pins) + (list(self.policy.tsas) if self.policy else [])
+        pins = list(self.ctx.tsa_pins) + (list(self.ctx.policy.tsas) if self.ctx.policy else [])
         note_why: str | None = None
         if signer is not None:
             derived, note_why = self.user_pins(signer)
             pins += derived
-        pool = [*certs, *self.tsa_certs]
+        pool = [*certs, *self.ctx.tsa_certs]
         matching = [p for p in pins if signer is not None and p.certificate.matches(signer)]
         if signer is None and pins:
             matching = pins  # the signer may be among the pinned certificates themselves
@@ -1478,10 +812,10 @@ class _Verification:
                     "certificate file to check this token.",
                 )
             try:
-                checked = verify_token(der, note, matching, certificates=self.tsa_certs)
+                checked = verify_token(der, note, matching, certificates=self.ctx.tsa_certs)
             except EvidenceError as e:
-                raise _Fail(f"{name}: {e.diagnostics()}", name) from e
-            return _TokenOutcome(short, Grade.VERIFIED, f"VERIFIED: {checked.summary()}.", checked.gen_time)
+                raise Fail(f"{name}: {e.diagnostics()}", name) from e
+            return TokenOutcome(short, Grade.VERIFIED, f"VERIFIED: {checked.summary()}.", checked.gen_time)
         why = note_why
         if why is None and pins:
             pinned = ", ".join(f"{p.name} (sha256:{p.certificate.sha256})" for p in pins)
@@ -1514,7 +848,7 @@ class _Verification:
         note_path: str,
         why: str,
         pinned_roots: Sequence[x509.Certificate] = (),
-    ) -> _TokenOutcome:
+    ) -> TokenOutcome:
         """A token from an authority nobody pinned: check what can be checked without trust.
 
         If its certificate names a root the user pins as its issuer, it is checked against
@@ -1524,7 +858,7 @@ class _Verification:
         """
         short = name.split("/")[-1]
         if tok.imprint_algorithm != SHA256_OID or not hmac.compare_digest(tok.imprint, hashlib.sha256(note).digest()):
-            raise _Fail(
+            raise Fail(
                 f"{name} does not cover the checkpoint: it certifies the digest {tok.imprint.hex()}, but "
                 f"{note_path} has SHA-256 {hashlib.sha256(note).hexdigest()}.",
                 name,
@@ -1539,7 +873,7 @@ class _Verification:
             root = trusted_root or own_root
             if root is not None:
                 # Checked as if this signer were pinned under that root: a pinned root, else the token's own.
-                provisional = PinnedTSA(name=_cn(signer), certificate=CertPin.of(signer), root=CertPin.of(root))
+                provisional = PinnedTSA(name=common_name(signer), certificate=CertPin.of(signer), root=CertPin.of(root))
                 try:
                     verify_token(tok.der, note, provisional)
                 except EvidenceError as e:
@@ -1550,7 +884,7 @@ class _Verification:
                         else "does not verify even with its own certificates"
                     )
                     forged = " The time-stamp was altered or forged." if trusted_root is not None else ""
-                    raise _Fail(f"{name} {against}: {e.diagnostics()}{forged}", name) from e
+                    raise Fail(f"{name} {against}: {e.diagnostics()}{forged}", name) from e
                 checked = (
                     "Its signature and chain check out against the root certificate you pin, but its own TSA "
                     "certificate is not one you pin."
@@ -1572,10 +906,10 @@ class _Verification:
                 )
             )
         who = signer.subject.rfc4514_string() if signer is not None else "an unknown signer"
-        return _TokenOutcome(
+        return TokenOutcome(
             short,
             Grade.NOT_ANCHORED,
-            f"NOT ANCHORED: claims the time {_iso(tok.gen_time)} by {who}; it covers the checkpoint note. {why} "
+            f"NOT ANCHORED: claims the time {iso(tok.gen_time)} by {who}; it covers the checkpoint note. {why} "
             f"{checked}",
         )
 
@@ -1583,9 +917,9 @@ class _Verification:
 
     def step8(self) -> tuple[str, tuple[str, ...]]:
         m = self.s.manifest
-        cap = self.json(_CAPTURE_PATH)
+        cap = self.ctx.json(CAPTURE_PATH)
         if not isinstance(cap, dict):
-            raise _Fail(f"{_CAPTURE_PATH} is not a capture record (a JSON object).", _CAPTURE_PATH)
+            raise Fail(f"{CAPTURE_PATH} is not a capture record (a JSON object).", CAPTURE_PATH)
         self.capture_warnings(cap)
         self.hidden_text_warnings(cap)
         opts = cap.get("options") if isinstance(cap.get("options"), dict) else {}
@@ -1603,10 +937,10 @@ class _Verification:
         ]
         for mkey, ckey, what, cval in pairs:
             if m.get(mkey) != cval:
-                raise _Fail(
-                    f"The manifest and {_CAPTURE_PATH} disagree about {what}: the manifest says {m.get(mkey)!r}, "
-                    f"{_CAPTURE_PATH} ({ckey}) says {cval!r}.",
-                    _CAPTURE_PATH,
+                raise Fail(
+                    f"The manifest and {CAPTURE_PATH} disagree about {what}: the manifest says {m.get(mkey)!r}, "
+                    f"{CAPTURE_PATH} ({ckey}) says {cval!r}.",
+                    CAPTURE_PATH,
                     MANIFEST_PATH,
                 )
         self.check_sealed_json()
@@ -1615,13 +949,13 @@ class _Verification:
         url, final_url, status = m.get("url"), m.get("final_url"), m.get("status")
         targets = [u for u in (final_url, url) if isinstance(u, str) and u]
         if not targets:
-            raise _Fail("The manifest records no address for the preserved page.", MANIFEST_PATH)
+            raise Fail("The manifest records no address for the preserved page.", MANIFEST_PATH)
         scan = self.scan_warc(targets, window)
         found = scan.statuses
         ok_url = next((u for u in targets if found.get(u) and (status is None or status in found[u])), None)
         if ok_url is None:
             seen = "; ".join(f"{u}: {found[u]}" for u in targets if u in found) or "none"
-            raise _Fail(
+            raise Fail(
                 f"The web archive {WARC_PATH} holds no response for the preserved page ({targets[0]}) with the HTTP "
                 f"status {status} the manifest records (responses found for it: {seen}).",
                 WARC_PATH,
@@ -1634,12 +968,12 @@ class _Verification:
 
         older: list[tuple[str, int]] = []
         for path, render in ((REPORT_PATH, render_report), (VERIFY_PATH, render_verify_txt)):
-            have = self.read(path)
+            have = self.ctx.read(path)
             matched: int | None = None
             error: str | None = None
             for edition in EDITIONS:  # the current wording first, then those of earlier versions
                 try:
-                    want = render(self.v, edition=edition)
+                    want = render(self.ctx.v, edition=edition)
                 except EvidenceError as e:
                     error = error or e.diagnostics()
                     continue
@@ -1651,9 +985,9 @@ class _Verification:
                     matched = edition
                     break
             if matched is None and error is not None:
-                raise _Fail(f"{path} cannot be regenerated from the bundle's data: {error}", path)
+                raise Fail(f"{path} cannot be regenerated from the bundle's data: {error}", path)
             if matched is None:
-                raise _Fail(
+                raise Fail(
                     f"{path} is not what the bundle's data produces: it was edited after the bundle was written, so "
                     "it may state things the sealed evidence does not support.",
                     path,
@@ -1663,13 +997,13 @@ class _Verification:
         if older:
             self.s.warnings.append(old_edition_warning(older))
         return (
-            f"{_CAPTURE_PATH} agrees with the manifest; the times are in a possible order ({window.describe()}); "
+            f"{CAPTURE_PATH} agrees with the manifest; the times are in a possible order ({window.describe()}); "
             f"{WARC_PATH} holds the response for {ok_url} with HTTP status {status}, and its {scan.records} "
             f"records are dated within the capture; {INDEX_PATH} is exactly the index of those records "
             f"({len(scan.index)} lines); {PAGES_PATH} and {DATAPACKAGE} show exactly the sealed page, title and "
             f"dates; {REPORT_PATH} and {VERIFY_PATH} are exactly what the bundle's data produces"
             + (" (in the wording of an earlier version; see the warnings)." if older else "."),
-            (_CAPTURE_PATH, WARC_PATH, INDEX_PATH, PAGES_PATH, DATAPACKAGE, REPORT_PATH, VERIFY_PATH),
+            (CAPTURE_PATH, WARC_PATH, INDEX_PATH, PAGES_PATH, DATAPACKAGE, REPORT_PATH, VERIFY_PATH),
         )
 
     def capture_warnings(self, cap: dict[str, Any]) -> None:
@@ -1696,10 +1030,10 @@ class _Verification:
                 continue
             path = WARC_PATH if name == "archive.warc.gz" else f"evidence/{name}"
             if path not in sealed:
-                raise _Fail(
-                    f"{_CAPTURE_PATH} lists {name} among the files the capture wrote, but the bundle does not seal "
+                raise Fail(
+                    f"{CAPTURE_PATH} lists {name} among the files the capture wrote, but the bundle does not seal "
                     f"{path}: a file of the capture is missing, and no reason for it is recorded.",
-                    _CAPTURE_PATH,
+                    CAPTURE_PATH,
                     path,
                 )
 
@@ -1711,15 +1045,14 @@ class _Verification:
             return
         for name, why in sorted(not_made.items()):
             reason = why.get("reason") if isinstance(why, dict) else why
-            self.s.warnings.append(f"{name} was not made in this capture: {reason} ({_CAPTURE_PATH}).")
-
+            self.s.warnings.append(f"{name} was not made in this capture: {reason} ({CAPTURE_PATH}).")
 
     @contextmanager
     def stream(self, name: str) -> Iterator[Any]:
         try:
-            f = self.v.stream(name)
+            f = self.ctx.v.stream(name)
         except BundleFormatError as e:
-            raise _Fail(e.message, name) from e
+            raise Fail(e.message, name) from e
         with f:
             yield f
 
@@ -1729,97 +1062,98 @@ class _Verification:
         """Every sealed ``.json`` file is strict JSON (one reading only; see evidence._internal.jsonstrict)."""
         for f in self.s.manifest.get("files", []):
             path = f.get("path") if isinstance(f, dict) else None
-            if isinstance(path, str) and path.endswith(".json") and path != _CAPTURE_PATH:
-                self.json(path)
+            if isinstance(path, str) and path.endswith(".json") and path != CAPTURE_PATH:
+                self.ctx.json(path)
 
     # ------------------------------------------------------------------ 8. times
 
-    def check_times(self) -> _Window:
+    def check_times(self) -> Window:
         """The capture's start and end, the log's signed time, every verified cosignature and
         every RFC 3161 genTime must be in an order that can be true, within CLOCK_TOLERANCE_S.
 
         An impossible order fails; a suspicious gap is a warning (docs/bundle-format.md §4).
         """
         m = self.s.manifest
-        start = _capture_time(m.get("capture_started"), "capture_started")
-        finish = _capture_time(m.get("capture_finished"), "capture_finished")
+        start = capture_time(m.get("capture_started"), "capture_started")
+        finish = capture_time(m.get("capture_finished"), "capture_finished")
         tol = CLOCK_TOLERANCE_S
         if finish < start - tol:
-            raise _Fail(
-                f"The capture is recorded as finished at {_when(finish)}, {_span(start - finish)} before it started "
-                f"({_when(start)}): that cannot be true, even allowing {_span(tol)} for the clock being corrected.",
+            raise Fail(
+                f"The capture is recorded as finished at {when_text(finish)}, {span(start - finish)} before it started "
+                f"({when_text(start)}): that cannot be true, even allowing {span(tol)} for the clock being corrected.",
                 MANIFEST_PATH,
-                _CAPTURE_PATH,
+                CAPTURE_PATH,
             )
         if finish - start > LONG_CAPTURE_S:
             self.s.warnings.append(
-                f"The capture lasted {_span(finish - start)} by the capture machine's clock ({_when(start)} to "
-                f"{_when(finish)}); a capture normally takes seconds. The page may have changed during it."
+                f"The capture lasted {span(finish - start)} by the capture machine's clock ({when_text(start)} to "
+                f"{when_text(finish)}); a capture normally takes seconds. The page may have changed during it."
             )
         assert self.s.clock_time is not None
         clock = self.s.clock_time
         if finish > clock + tol:
-            raise _Fail(
-                f"The capture's clock says it finished at {_when(finish)}, but the log signed the checkpoint holding "
-                f"its seal at {_when(clock)}, {_span(finish - clock)} earlier. A capture cannot be sealed before it "
-                f"ends (tolerance for clock differences: {_span(tol)}): the capture machine's clock was wrong, or "
-                "its times were made up.",
+            raise Fail(
+                f"The capture's clock says it finished at {when_text(finish)}, but the log signed the checkpoint "
+                f"holding its seal at {when_text(clock)}, {span(finish - clock)} earlier. A capture cannot be sealed "
+                f"before it ends (tolerance for clock differences: {span(tol)}): the capture machine's clock was "
+                "wrong, or its times were made up.",
                 MANIFEST_PATH,
                 PROOF_PATH,
             )
         if clock - finish > LATE_SIGNATURE_S:
             self.s.warnings.append(
-                f"The log signed the checkpoint holding this capture's seal at {_when(clock)}, {_span(clock - finish)} "
-                f"after the capture ended ({_when(finish)}, capture machine's clock). A capture is normally sealed "
-                "within seconds; until this is explained, the capture's own times rest on its machine's clock alone."
+                f"The log signed the checkpoint holding this capture's seal at {when_text(clock)}, "
+                f"{span(clock - finish)} after the capture ended ({when_text(finish)}, capture machine's clock). "
+                "A capture is normally sealed within seconds; until this is explained, the capture's own times rest "
+                "on its machine's clock alone."
             )
         now = datetime.now(UTC).timestamp()
         if start > now + tol:
             self.s.warnings.append(
-                f"The capture is dated {_when(start)}, after the time on this computer ({_when(now)})."
+                f"The capture is dated {when_text(start)}, after the time on this computer ({when_text(now)})."
             )
         assert self.s.signed is not None
         found = self.cosigned(self.s.signed, self.cosigner_keys(), "cosignature")
         for key, (t, where) in sorted(found.items(), key=lambda kv: kv[1][0]):
             if t < finish - tol:
                 on = f" (on {where})" if where else ""
-                raise _Fail(
-                    f"{key.name} cosigned the checkpoint holding this capture's seal at {_when(t)}{on}, "
-                    f"{_span(finish - t)} before the capture finished ({_when(finish)}): that cannot be true "
-                    f"(tolerance {_span(tol)}).",
+                raise Fail(
+                    f"{key.name} cosigned the checkpoint holding this capture's seal at {when_text(t)}{on}, "
+                    f"{span(finish - t)} before the capture finished ({when_text(finish)}): that cannot be true "
+                    f"(tolerance {span(tol)}).",
                     PROOF_PATH,
                     MANIFEST_PATH,
                 )
-        own = [n for n in self.v.names if TOKEN_RE.match(n)]
+        own = [n for n in self.ctx.v.names if TOKEN_RE.match(n)]
         stamped = [(n, True) for n in own] + [(n, False) for r in self.s.refreshes for n, _ in r.tokens]
         for name, on_own in stamped:
             try:
-                gen = TimestampToken.parse(self.read(name, limit=MAX_RESPONSE_BYTES)).gen_time.timestamp()
+                gen = TimestampToken.parse(self.ctx.read(name, limit=MAX_RESPONSE_BYTES)).gen_time.timestamp()
             except (EvidenceError, ValueError, OverflowError) as e:  # checked in step 7 already
-                raise _Fail(f"{name} cannot be read as a time-stamp: {e}", name) from e
+                raise Fail(f"{name} cannot be read as a time-stamp: {e}", name) from e
             if gen < finish - tol:
-                raise _Fail(
-                    f"{name} dates the log's checkpoint at {_when(gen)}, {_span(finish - gen)} before the capture "
-                    f"it holds had finished ({_when(finish)}, capture machine's clock): that cannot be true "
-                    f"(tolerance {_span(tol)}). The capture's times, or the time-stamp, are false.",
+                raise Fail(
+                    f"{name} dates the log's checkpoint at {when_text(gen)}, {span(finish - gen)} before the capture "
+                    f"it holds had finished ({when_text(finish)}, capture machine's clock): that cannot be true "
+                    f"(tolerance {span(tol)}). The capture's times, or the time-stamp, are false.",
                     name,
                     MANIFEST_PATH,
                 )
             if on_own and gen < clock - tol:
-                raise _Fail(
-                    f"{name} dates the checkpoint note at {_when(gen)}, {_span(clock - gen)} before the log's clock "
-                    f"signed it ({_when(clock)}): the note cannot have existed before its own signature "
-                    f"(tolerance {_span(tol)}).",
+                raise Fail(
+                    f"{name} dates the checkpoint note at {when_text(gen)}, {span(clock - gen)} before the log's clock "
+                    f"signed it ({when_text(clock)}): the note cannot have existed before its own signature "
+                    f"(tolerance {span(tol)}).",
                     name,
                     PROOF_PATH,
                 )
-        return _Window(start, finish, clock)
+        return Window(start, finish, clock)
 
     # ------------------------------------------------------------------ 8. the web archive and its index
 
-    def scan_warc(self, targets: Sequence[str], window: _Window) -> _WarcScan:
+    def scan_warc(self, targets: Sequence[str], window: Window) -> WarcScan:
         """Read the WARC once: every record's date within the capture window, the HTTP statuses
-        of the page's responses, and the index lines its records must have (evidence.wacz.cdxj_line).
+        of the page's responses, and the index lines its records must have (evidence.bundle.wacz.cdxj_line).
 
         Bounded: at most MAX_WARC_INFLATED bytes are decompressed, MAX_INDEX_LINES kept, and
         no line longer than MAX_WARC_LINE (nor more than MAX_WARC_LINES) read.
@@ -1828,12 +1162,12 @@ class _Verification:
 
         from warcio.archiveiterator import ArchiveIterator
 
-        from evidence.surt import surt
-        from evidence.wacz import cdxj_line, index_order
+        from evidence.bundle.surt import surt
+        from evidence.bundle.wacz import cdxj_line, index_order
 
         found: dict[str, list[int | None]] = {}
         lines: list[tuple[str, str, int, str]] = []
-        page_records: list[_PageRecord] = []
+        page_records: list[PageRecord] = []
         # The key replay opens the page under: that of the address pages.jsonl lists (the final
         # one; the requested address, if different, replays as the redirect it was).
         page_keys: set[str] = set()
@@ -1845,7 +1179,7 @@ class _Verification:
         low, high = window.start - CLOCK_TOLERANCE_S, window.finish + CLOCK_TOLERANCE_S
         try:
             with self.stream(WARC_PATH) as f:
-                budget = _InflateBudget(f)
+                budget = InflateBudget(f)
                 # Digests checked (a record cut short, or with a block or payload other than its
                 # WARC-*-Digest says, is refused), as `warcio check` does.
                 it = ArchiveIterator(budget, check_digests="raise")
@@ -1853,24 +1187,24 @@ class _Verification:
                 for rec in it:
                     count += 1
                     if not it.reader.decompressor:
-                        raise _Fail(
+                        raise Fail(
                             f"Record {count} of {WARC_PATH} is not compressed on its own (a bundle's archive is one "
                             "gzip member per record): replay programs may read the archive differently.",
                             WARC_PATH,
                         )
                     raw_date = rec.rec_headers.get_header("WARC-Date")
-                    when = _warc_time(raw_date)
+                    when = warc_time(raw_date)
                     if when is None:
-                        raise _Fail(
+                        raise Fail(
                             f"Record {count} of {WARC_PATH} has no valid WARC-Date ({str(raw_date)[:40]!r}).",
                             WARC_PATH,
                         )
                     if not low <= when <= high:
                         uri = rec.rec_headers.get_header("WARC-Target-URI") or rec.rec_type
-                        raise _Fail(
+                        raise Fail(
                             f"Record {count} of {WARC_PATH} ({rec.rec_type} {str(uri)[:200]}) is dated {raw_date}, "
-                            f"outside the capture ({_when(window.start)} to {_when(window.finish)}, tolerance "
-                            f"{_span(CLOCK_TOLERANCE_S)}): the archive holds something that was not recorded "
+                            f"outside the capture ({when_text(window.start)} to {when_text(window.finish)}, tolerance "
+                            f"{span(CLOCK_TOLERANCE_S)}): the archive holds something that was not recorded "
                             "during this capture.",
                             WARC_PATH,
                         )
@@ -1881,10 +1215,10 @@ class _Verification:
                             raw = rec.http_headers.get_statuscode()
                             code = int(raw) if raw and str(raw).isdigit() else None
                         found.setdefault(uri, []).append(code)
-                    if isinstance(uri, str) and not _plain_uri(uri):
-                        raise _Fail(
+                    if isinstance(uri, str) and not plain_uri(uri):
+                        raise Fail(
                             f"Record {count} of {WARC_PATH} names its address as "
-                            f"{_short(visible_text(uri[:300]))}, which is not a plain URI (it has angle brackets, "
+                            f"{short_json(visible_text(uri[:300]))}, which is not a plain URI (it has angle brackets, "
                             "white space, or invisible, control or direction-changing characters, which a browser "
                             "never leaves unencoded): replay programs would read it as different addresses, and a "
                             "reader would see another.",
@@ -1901,10 +1235,10 @@ class _Verification:
                             while chunk := rec.raw_stream.read(1 << 16):
                                 h.update(chunk)
                             digest = h.hexdigest()
-                    line = cdxj_line(rec, it.get_record_offset(), it.get_record_length(), _INDEX_FILENAME)
+                    line = cdxj_line(rec, it.get_record_offset(), it.get_record_length(), INDEX_FILENAME)
                     short = getattr(rec.raw_stream, "limit", 0)
                     if short or it.err_count:
-                        raise _Fail(
+                        raise Fail(
                             f"Record {count} of {WARC_PATH} ({rec.rec_type} {str(uri)[:200]}) does not hold the "
                             "number of bytes its Content-Length declares"
                             + (f" ({short} bytes are missing)" if short else "")
@@ -1912,9 +1246,9 @@ class _Verification:
                             WARC_PATH,
                         )
                     if line is not None:
-                        if len(lines) >= MAX_INDEX_LINES:
-                            raise _Fail(
-                                f"{WARC_PATH} holds more than {MAX_INDEX_LINES} indexed records, more than this "
+                        if len(lines) >= common.MAX_INDEX_LINES:
+                            raise Fail(
+                                f"{WARC_PATH} holds more than {common.MAX_INDEX_LINES} indexed records, more than this "
                                 "verifier accepts (a capture of one page holds far fewer).",
                                 WARC_PATH,
                             )
@@ -1933,7 +1267,7 @@ class _Verification:
                                     except Exception:
                                         loops = False
                             page_records.append(
-                                _PageRecord(
+                                PageRecord(
                                     count,
                                     order,
                                     rec.rec_type,
@@ -1944,25 +1278,25 @@ class _Verification:
                                     loops,
                                 )
                             )
-        except _Fail:
+        except Fail:
             raise
         except Exception as e:  # warcio raises many kinds of errors on damaged archives
-            raise _Fail(
+            raise Fail(
                 f"The web archive {WARC_PATH} cannot be read as a WARC file ({type(e).__name__}: {e}).", WARC_PATH
             ) from e
         lines.sort()
         page_records.sort(key=lambda r: r.order)
-        return _WarcScan(found, tuple(k[-1] for k in lines), count, tuple(page_records))
+        return WarcScan(found, tuple(k[-1] for k in lines), count, tuple(page_records))
 
-    def check_index(self, scan: _WarcScan) -> None:
+    def check_index(self, scan: WarcScan) -> None:
         """``indexes/index.cdx`` must be, byte for byte, the index of the WARC's records."""
         want = ("\n".join(scan.index) + "\n").encode("utf-8")
-        if not self.v.has(INDEX_PATH):
-            raise _Fail(f"The bundle has no {INDEX_PATH}.", INDEX_PATH)
+        if not self.ctx.v.has(INDEX_PATH):
+            raise Fail(f"The bundle has no {INDEX_PATH}.", INDEX_PATH)
         try:
-            have = self.v.read(INDEX_PATH, limit=MAX_INDEX_BYTES)
+            have = self.ctx.v.read(INDEX_PATH, limit=common.MAX_INDEX_BYTES)
         except BundleFormatError as e:
-            raise _Fail(
+            raise Fail(
                 f"{INDEX_PATH} cannot be read, or is larger than this verifier accepts: {e.message}", INDEX_PATH
             ) from e
         if hmac.compare_digest(have, want):
@@ -1970,35 +1304,35 @@ class _Verification:
         wanted = set(scan.index)
         by_offset: dict[str, str] = {}
         for line in scan.index:
-            off = _index_offset(line)
+            off = index_offset(line)
             if off is not None:
                 by_offset[off] = line
         try:
             got = have.decode("utf-8").split("\n")
         except UnicodeDecodeError as e:
-            raise _Fail(f"{INDEX_PATH} is not UTF-8 text.", INDEX_PATH) from e
+            raise Fail(f"{INDEX_PATH} is not UTF-8 text.", INDEX_PATH) from e
         if got and got[-1] == "":
             got = got[:-1]
         seen: set[str] = set()
         for n, line in enumerate(got, start=1):
             if line in seen:
-                raise _Fail(
+                raise Fail(
                     f"Line {n} of {INDEX_PATH} repeats an earlier line; each record is indexed once.", INDEX_PATH
                 )
             seen.add(line)
             if line in wanted:
                 continue
-            off = _index_offset(line)
+            off = index_offset(line)
             real = by_offset.get(off) if off is not None else None
             if real is None:
-                raise _Fail(
+                raise Fail(
                     f"Line {n} of {INDEX_PATH} ({line[:200]}) does not point at an indexed record of {WARC_PATH} "
                     "(no such record starts at the offset it gives). Replay would show something the archive does "
                     "not hold as indexed.",
                     INDEX_PATH,
                     WARC_PATH,
                 )
-            raise _Fail(
+            raise Fail(
                 f"Line {n} of {INDEX_PATH} ({line[:200]}) does not describe the record it points at: the record at "
                 f"offset {off} of {WARC_PATH} is indexed as {real[:200]}. Replay would show the wrong thing for "
                 "that address.",
@@ -2009,14 +1343,14 @@ class _Verification:
         if missing:
             parts = missing[0].split(" ", 2)
             data = jsonstrict.loads(parts[2]) if len(parts) == 3 else {}
-            raise _Fail(
+            raise Fail(
                 f"{INDEX_PATH} has no line for the record of {str(data.get('url'))[:300]} at offset "
                 f"{data.get('offset')} of {WARC_PATH}; every response, resource and revisit record must be indexed "
                 f"(its line would be: {missing[0][:300]}).",
                 INDEX_PATH,
                 WARC_PATH,
             )
-        raise _Fail(
+        raise Fail(
             f"{INDEX_PATH} holds the right lines but not in the order (sorted) or form the index rule fixes.",
             INDEX_PATH,
         )
@@ -2027,12 +1361,12 @@ class _Verification:
         """``pages/pages.jsonl``: the fixed header line, then exactly the sealed page's line."""
         from evidence.bundle import page_entry
 
-        raw = self.read(PAGES_PATH)
+        raw = self.ctx.read(PAGES_PATH)
         lines_in_file = raw.count(b"\n")
         if lines_in_file > MAX_PAGES_LINES:
             # Counted before anything is split or parsed: millions of short lines would take
             # minutes and gigabytes to read as JSON.
-            raise _Fail(
+            raise Fail(
                 f"{PAGES_PATH} has {lines_in_file} lines; a bundle preserves one page (a header line and one page "
                 "line), so a viewer could open another.",
                 PAGES_PATH,
@@ -2040,24 +1374,24 @@ class _Verification:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise _Fail(f"{PAGES_PATH} is not UTF-8 text.", PAGES_PATH) from e
+            raise Fail(f"{PAGES_PATH} is not UTF-8 text.", PAGES_PATH) from e
         rows = text.split("\n")
         if rows[-1] != "" or "\r" in text or any(not r.strip() for r in rows[:-1]):
-            raise _Fail(f"{PAGES_PATH} must be JSON lines, each ending in a newline, with no blank line.", PAGES_PATH)
+            raise Fail(f"{PAGES_PATH} must be JSON lines, each ending in a newline, with no blank line.", PAGES_PATH)
         try:
             lines = [jsonstrict.loads(x) for x in rows[:-1]]
         except (ValueError, RecursionError) as e:
-            raise _Fail(f"{PAGES_PATH} is not a valid JSON Lines pages list ({e}).", PAGES_PATH) from e
-        if not lines or not _same(lines[0], _PAGES_HEADER):
-            raise _Fail(
-                f"{PAGES_PATH} does not start with the header line {json.dumps(_PAGES_HEADER, sort_keys=True)}.",
+            raise Fail(f"{PAGES_PATH} is not a valid JSON Lines pages list ({e}).", PAGES_PATH) from e
+        if not lines or not same_json(lines[0], PAGES_HEADER):
+            raise Fail(
+                f"{PAGES_PATH} does not start with the header line {json.dumps(PAGES_HEADER, sort_keys=True)}.",
                 PAGES_PATH,
             )
         pages = lines[1:]
         if not any(isinstance(p, dict) and p.get("url") in targets for p in pages):
-            raise _Fail(f"{PAGES_PATH} does not list the preserved page {targets[0]}.", PAGES_PATH)
+            raise Fail(f"{PAGES_PATH} does not list the preserved page {targets[0]}.", PAGES_PATH)
         if len(pages) != 1:
-            raise _Fail(
+            raise Fail(
                 f"{PAGES_PATH} lists {len(pages)} pages; a bundle preserves one page, so a viewer could open another.",
                 PAGES_PATH,
             )
@@ -2065,18 +1399,18 @@ class _Verification:
         assert isinstance(page, dict)
         for key in sorted(set(page) | set(want)):
             if key not in want:
-                raise _Fail(
+                raise Fail(
                     f"{PAGES_PATH} gives the page a field {key!r} that the bundle format does not have.", PAGES_PATH
                 )
-            if key not in page or not _same(page[key], want[key]):
-                raise _Fail(
-                    f"{PAGES_PATH} gives the page's {key!r} as {_short(page.get(key))}, but the sealed capture record "
-                    f"gives {_short(want[key])}; a viewer would show what the capture did not record.",
+            if key not in page or not same_json(page[key], want[key]):
+                raise Fail(
+                    f"{PAGES_PATH} gives the page's {key!r} as {short_json(page.get(key))}, but the sealed capture "
+                    f"record gives {short_json(want[key])}; a viewer would show what the capture did not record.",
                     PAGES_PATH,
-                    _CAPTURE_PATH,
+                    CAPTURE_PATH,
                 )
 
-    def check_replay(self, scan: _WarcScan, cap: dict[str, Any], status: Any) -> None:
+    def check_replay(self, scan: WarcScan, cap: dict[str, Any], status: Any) -> None:
         """The record a replayer opens for the page is the page's response, and the only one it could open.
 
         Replay (pywb, ReplayWeb.page) looks the page's address up by its SURT key and takes the
@@ -2103,16 +1437,16 @@ class _Verification:
         # The time in pages.jsonl (what ReplayWeb.page opens), and mainPageDate in
         # datapackage.json (what a viewer opening the main page may use).
         stamps = (want.get("ts"), self.s.manifest.get("capture_started"))
-        parsed = [_parse_utc(t) for t in stamps]
+        parsed = [parse_utc(t) for t in stamps]
         if parsed[0] is None:
             # A replayer reads "...+14:00" (or any other form) its own way: the time must be
             # one that every reader turns into the same second.
-            raise _Fail(
-                f"{PAGES_PATH} gives the page the time {_short(stamps[0])}, which is not a UTC time of the form "
+            raise Fail(
+                f"{PAGES_PATH} gives the page the time {short_json(stamps[0])}, which is not a UTC time of the form "
                 "2026-01-31T12:00:00Z (from capture.json main_document.warc_date or started_at): replay programs "
                 "would read it differently and open different records.",
                 PAGES_PATH,
-                _CAPTURE_PATH,
+                CAPTURE_PATH,
             )
 
         def digits(t: float) -> str:
@@ -2127,7 +1461,7 @@ class _Verification:
             except ValueError:
                 return float("inf")
 
-        def what(r: _PageRecord) -> str:
+        def what(r: PageRecord) -> str:
             src = " (raw fetch)" if r.raw_fetch else ""
             return f"record {r.number} ({r.kind}{src} of {r.uri[:200]}, status {r.status}, payload SHA-256 {r.sha256})"
 
@@ -2137,7 +1471,7 @@ class _Verification:
             close = [r for r in recs if abs(seconds(r.order[1]) - at) == best]
             shown = close[0]
             if shown.kind != "response" or (isinstance(status, int) and shown.status != status):
-                raise _Fail(
+                raise Fail(
                     f"Replay of the page opens {what(shown)}, not a response with the HTTP status {status} the "
                     "manifest records: a reader replaying the archive would see something other than the preserved "
                     "page.",
@@ -2150,7 +1484,7 @@ class _Verification:
                     # bytes, cloaking); the capture compares them and warns (capture.json).
                     continue
                 if r.kind != shown.kind or r.status != shown.status or r.sha256 != shown.sha256:
-                    raise _Fail(
+                    raise Fail(
                         f"The web archive holds two different records a replayer could open for the page at the "
                         f"same time: {what(shown)} and {what(r)}. Which one a reader sees depends on the replay "
                         "program, so the archive does not show one page.",
@@ -2164,25 +1498,25 @@ class _Verification:
                 and main.get("url") in (None, want.get("url"), shown.uri)
                 and not hmac.compare_digest(body.encode(), shown.sha256.encode())
             ):
-                raise _Fail(
-                    f"Replay of the page opens {what(shown)}, but {_CAPTURE_PATH} records that the browser had a "
-                    f"body with SHA-256 {_short(body)}: the archive would show another page than the one the "
+                raise Fail(
+                    f"Replay of the page opens {what(shown)}, but {CAPTURE_PATH} records that the browser had a "
+                    f"body with SHA-256 {short_json(body)}: the archive would show another page than the one the "
                     "capture describes.",
                     WARC_PATH,
-                    _CAPTURE_PATH,
+                    CAPTURE_PATH,
                 )
 
     def check_package(self) -> None:
         """``datapackage.json`` (not sealed) may hold only the fields the writer puts there, each
         exactly as the sealed manifest determines it; the same for ``datapackage-digest.json``."""
         from evidence.bundle import package_fields
-        from evidence.wacz import WACZ_VERSION, _resource_name
+        from evidence.bundle.wacz import WACZ_VERSION, resource_name
 
-        pkg = self.json(DATAPACKAGE)
+        pkg = self.ctx.json(DATAPACKAGE)
         assert isinstance(pkg, dict)
-        unknown = sorted(set(pkg) - _PACKAGE_FIELDS)
+        unknown = sorted(set(pkg) - PACKAGE_FIELDS)
         if unknown:
-            raise _Fail(
+            raise Fail(
                 f"{DATAPACKAGE} has the field {unknown[0]!r}, which bundles never carry: it was added after sealing, "
                 "and a viewer might show it.",
                 DATAPACKAGE,
@@ -2199,28 +1533,28 @@ class _Verification:
             want["mainPageUrl"] = fields["main_url"]
         if fields["main_date"]:
             want["mainPageDate"] = fields["main_date"]
-        for key in sorted(_PACKAGE_FIELDS - {"resources"}):
+        for key in sorted(PACKAGE_FIELDS - {"resources"}):
             if key not in want and key in pkg:
-                raise _Fail(f"{DATAPACKAGE} has {key!r}, but the sealed manifest gives it no value.", DATAPACKAGE)
-            if key in want and (key not in pkg or not _same(pkg[key], want[key])):
-                raise _Fail(
-                    f"{DATAPACKAGE} gives {key!r} as {_short(pkg.get(key))}, but the sealed manifest makes it "
-                    f"{_short(want[key])}: it was rewritten after sealing, and WACZ viewers show it.",
+                raise Fail(f"{DATAPACKAGE} has {key!r}, but the sealed manifest gives it no value.", DATAPACKAGE)
+            if key in want and (key not in pkg or not same_json(pkg[key], want[key])):
+                raise Fail(
+                    f"{DATAPACKAGE} gives {key!r} as {short_json(pkg.get(key))}, but the sealed manifest makes it "
+                    f"{short_json(want[key])}: it was rewritten after sealing, and WACZ viewers show it.",
                     DATAPACKAGE,
                     MANIFEST_PATH,
                 )
         for r in pkg.get("resources", []):
             assert isinstance(r, dict)
             extra = sorted(set(r) - {"name", "path", "hash", "bytes"})
-            if extra or r.get("name") != _resource_name(str(r.get("path"))):
-                what = f"the field {extra[0]!r}" if extra else f"the name {_short(r.get('name'))}"
-                raise _Fail(
+            if extra or r.get("name") != resource_name(str(r.get("path"))):
+                what = f"the field {extra[0]!r}" if extra else f"the name {short_json(r.get('name'))}"
+                raise Fail(
                     f"{DATAPACKAGE} gives the resource {r.get('path')} {what}, which the writer never does.",
                     DATAPACKAGE,
                 )
-        dig = self.json(DATAPACKAGE_DIGEST)
+        dig = self.ctx.json(DATAPACKAGE_DIGEST)
         if not isinstance(dig, dict) or set(dig) != {"path", "hash"}:
-            raise _Fail(f"{DATAPACKAGE_DIGEST} must hold exactly the fields 'path' and 'hash'.", DATAPACKAGE_DIGEST)
+            raise Fail(f"{DATAPACKAGE_DIGEST} must hold exactly the fields 'path' and 'hash'.", DATAPACKAGE_DIGEST)
 
     def hidden_text_warnings(self, cap: dict[str, Any]) -> None:
         """A warning for every sealed value a reader is shown (addresses, title, case, operator,
@@ -2303,17 +1637,17 @@ class _Verification:
             out["tree_size"] = cp.size
             out["root_hash"] = cp.root_hash.hex()
         if self.s.clock_time is not None:
-            out["signed_time"] = _iso(self.s.clock_time)
+            out["signed_time"] = iso(self.s.clock_time)
             out["signed_time_unix"] = self.s.clock_time
         good = sorted(t.time for t in self.s.tokens if t.grade is Grade.VERIFIED and t.time is not None)
-        out["independent_time"] = _iso(good[0]) if good else None
+        out["independent_time"] = iso(good[0]) if good else None
         out["independent_time_unix"] = int(good[0].timestamp()) if good else None
         out["timestamps"] = [
             {
                 "file": t.name,
                 "grade": t.grade.value,
-                "status": _GRADE_KEYS[t.grade],
-                "time": _iso(t.time) if t.time is not None else None,
+                "status": GRADE_KEYS[t.grade],
+                "time": iso(t.time) if t.time is not None else None,
                 "time_unix": int(t.time.timestamp()) if t.time is not None else None,
             }
             for t in self.s.tokens
@@ -2362,7 +1696,7 @@ class _Verification:
                 detail = " ".join(f"{t.name}: {t.text}" for t in s.tokens)
                 if good:
                     detail = (
-                        f"The entry existed no later than {_iso(good[0][0])} ({good[0][1]}, the earliest time-stamp "
+                        f"The entry existed no later than {iso(good[0][0])} ({good[0][1]}, the earliest time-stamp "
                         f"from an authority you pin). {detail}"
                     )
                 tsa = (Grade.VERIFIED if good else Grade.NOT_ANCHORED, detail)
@@ -2376,9 +1710,9 @@ class _Verification:
             Claim("Witnesses", *witnesses),
         )
 
-    def report(self, steps: tuple[StepResult, ...], unusable: _Fail | None) -> Report:
-        path = str(self.path)
-        trust = _describe_trust(self.policy, self.keys, self.tsa_pins, self.tsa_certs)
+    def report(self, steps: tuple[StepResult, ...], unusable: Fail | None) -> Report:
+        path = str(self.ctx.path)
+        trust = _describe_trust(self.ctx.policy, self.ctx.keys, self.ctx.tsa_pins, self.ctx.tsa_certs)
         if unusable is not None:
             return Report(
                 path=path,
@@ -2480,4 +1814,4 @@ def verify(
         raise UsageError("tsa_pins must hold PinnedTSA objects or X.509 certificates")
     if trust is not None and not isinstance(trust, TrustPolicy):
         raise UsageError(f"trust must be a TrustPolicy, not {type(trust).__name__}")
-    return _Verification(Path(path), trust, keys, pinned, certs).run()
+    return _Verification(Context(Path(path), TrustInputs(trust, tuple(keys), tuple(pinned), tuple(certs)))).run()
