@@ -59,11 +59,15 @@ time (the log's clock), independent time (RFC 3161) and witnesses.
 
 The package owns the verification: :mod:`~evidence.verify.results` (the report and its
 renderings), :mod:`~evidence.verify.common` (shared helpers and limits),
-:mod:`~evidence.verify.context` (the bundle and the user's trust inputs) and
-:mod:`~evidence.verify.run` (:func:`verify`). It may import only the verify path (see
-docs/design.md): the bundle's format, reader, container, wacz, surt and refresh check, the
-time-stamp token and its verification, trust, note, checkpoint, merkle, report.derived and
-``_internal``; never a browser, web server, numpy, ``fcntl``, the writers or ``capture``.
+:mod:`~evidence.verify.context` (the bundle and the user's trust inputs), one module per
+numbered step (``step1_container`` ... ``step8_consistency``: a function ``run`` taking the
+typed results of the earlier steps it needs and returning its own frozen result),
+:mod:`~evidence.verify.grading` (claims, verdict, facts, the report) and
+:mod:`~evidence.verify.run` (:func:`verify`). No state is shared between steps. It may import
+only the verify path (see docs/design.md): the bundle's format, reader, container, wacz, surt
+and refresh check, the time-stamp token and its verification, trust, note, checkpoint,
+merkle, report.derived and ``_internal``; never a browser, web server, numpy, ``fcntl``, the
+writers or ``capture``.
 This ``__init__`` imports the runner eagerly (importing ``evidence.verify`` is asking to verify;
 the path is light, and the layout test follows it from here).
 """

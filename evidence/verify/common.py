@@ -7,6 +7,7 @@ No I/O beyond reading the stream it is given.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import lzma
 import re
@@ -80,6 +81,16 @@ class Fail(Exception):
         self.detail = detail
         self.files = files
         self.unusable = unusable
+        #: What the step had established before it failed, for the report (its facts, claims
+        #: and warnings), as the step's own result type; None if nothing.
+        self.learned: Any = None
+
+
+def keep_learned(err: BaseException, learned: object) -> None:
+    """Attach to ``err`` what its step had established before it failed (a partial result of
+    the step's own type), so that the report still shows it: see :attr:`Fail.learned`."""
+    with contextlib.suppress(AttributeError):  # an exception type that takes no attributes keeps nothing
+        err.learned = learned  # type: ignore[attr-defined]
 
 
 def iso(ts: int | datetime) -> str:
