@@ -23,7 +23,7 @@ from evidence.log import Log
 from evidence.trust import TrustPolicy
 from evidence.verify import Verdict, verify
 
-verify_module = importlib.import_module("evidence.verify")
+verify_module = importlib.import_module("evidence.verify.common")
 
 
 @pytest.fixture

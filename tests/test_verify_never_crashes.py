@@ -141,12 +141,12 @@ def test_a_forged_clock_at_the_largest_time_is_graded_not_a_traceback(made: Made
 
 def test_an_unexpected_exception_in_a_step_is_failed_at_that_step(made: Made, monkeypatch: pytest.MonkeyPatch) -> None:
     """A defect cannot be caused for real on purpose, so a step is made to raise."""
-    from evidence.verify import _Verification
+    from evidence.verify import step6_cosignatures
 
-    def broken(self: object) -> tuple[str, tuple[str, ...]]:
+    def broken(*args: object) -> object:
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr(_Verification, "step6", broken)
+    monkeypatch.setattr(step6_cosignatures, "run", broken)
     report = verify(made.bare, trust=made.policy)
     _failed(report, 6)
     assert len(report.steps) == 6 and report.exit_code == 1
@@ -159,12 +159,12 @@ def test_an_unexpected_exception_in_a_step_is_failed_at_that_step(made: Made, mo
 def test_an_unexpected_exception_while_building_the_report_is_failed(
     made: Made, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from evidence.verify import _Verification
+    from evidence.verify import grading
 
-    def broken(self: object) -> tuple[tuple[str, str], ...]:
+    def broken(*args: object) -> tuple[tuple[str, str], ...]:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(_Verification, "facts", broken)
+    monkeypatch.setattr(grading, "facts", broken)
     report = verify(made.bare, trust=made.policy)
     assert report.verdict is Verdict.FAILED and report.exit_code == 1
     assert report.failed_step is not None and INTERNAL in report.failed_step.detail
