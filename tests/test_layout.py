@@ -239,5 +239,4 @@ def test_no_module_imports_another_modules_private_name() -> None:
                         if alias.name.startswith("_") and not alias.name.startswith("__"):
                             where = f"{path.relative_to(ROOT)}:{node.lineno}"
                             offences.append(f"{where} imports {node.module}.{alias.name}")
-    # The shims of issue 12's move are gone once evidence/verify/ imports the new paths.
-    assert offences == [] or all("evidence/verify.py" in o or "evidence/wacz.py" in o for o in offences), offences
+    assert offences == [], offences
