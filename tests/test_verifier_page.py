@@ -3,7 +3,8 @@
 The page is loaded from ``file://``; every request it makes is logged (only the page itself
 may appear). Every bundle of the corpus (the valid bundle, forged and naive tampering of each
 file, stray files, hostile inputs, crafted containers) is verified by both; where the page
-implements the failing step (steps 1-5) the verdict, exit code and failing step must agree;
+implements the failing step (steps 1-6), or fails at step 7 on the checks of it that it makes (the
+tokens' numbering, copies and message imprints), the verdict, exit code and failing step must agree;
 where the CLI fails later or passes, the page must say that it did not check everything
 (never VERIFIED) and agree on the steps it ran.
 """
@@ -30,6 +31,8 @@ from verify_helpers import flip, make_bundle, members, rewrite, truncate
 from evidence.verifier_page import build, page_bytes
 
 PAGE_IMPLEMENTS = 6
+#: Step 7 in part: the tokens' numbering, copies and message imprints (no signatures, no chains).
+PARTLY_IMPLEMENTED = 7
 ORIGIN = "page.test/evidence"
 
 
@@ -173,6 +176,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTSA) -> C
                 f"stray {stray} rehash={rehash}",
                 lambda d, s=stray, r=rehash: rewrite(bundle.path, d, change={s: b"added later\n"}, rehash=r),
             )
+    from evidence.timestamp.client import request_timestamp
+
+    other = request_timestamp(b"another checkpoint\n", local_tsa.config()).der
+    put(
+        "token over another checkpoint",
+        lambda d: rewrite(bundle.path, d, change={"evidence/checkpoint.1.tsr": other}),
+    )
     for kind, make in HOSTILE.items():
         put(f"hostile {kind}", make)
     raws = explode(bundle.path)
@@ -206,7 +216,7 @@ def _failed(report: dict[str, Any]) -> int | None:
 def test_page_agrees_with_the_cli_on_the_whole_corpus(browser: Browser, corpus: Corpus) -> None:
     names = sorted(corpus.bundles)
     cli = dict(zip(names, _cli([corpus.bundles[n] for n in names], corpus.policy_path), strict=True))
-    agree, partial, disagree = [], [], []
+    agree, partial, disagree, step7 = [], [], [], []
     times: dict[str, float] = {}
     for name in names:
         t = time.perf_counter()
@@ -220,6 +230,10 @@ def test_page_agrees_with_the_cli_on_the_whole_corpus(browser: Browser, corpus: 
         if want["verdict"] == "UNUSABLE INPUT" or (step is not None and step <= PAGE_IMPLEMENTS):
             same = (got["verdict"], got["exit_code"], got["failed_step"]) == (want["verdict"], want["exit_code"], step)
             (agree if same else disagree).append((name, got, want))
+        elif got["failed_step"] == PARTLY_IMPLEMENTED:
+            # step 7's numbering, copies and imprints: a failure there must be the CLI's failure too
+            same = (got["verdict"], got["exit_code"], got["failed_step"]) == (want["verdict"], want["exit_code"], step)
+            (step7 if same else disagree).append((name, got, want))
         else:
             # the CLI passed the steps the page implements: so must the page, and then say it is not complete
             same = got["failed_step"] is None and got["exit_code"] is None and not got["complete"]
@@ -231,12 +245,15 @@ def test_page_agrees_with_the_cli_on_the_whole_corpus(browser: Browser, corpus: 
         f"| cli {w['verdict']} {w['exit_code']} step {_failed(w)}"
         for n, g, w in disagree
     )
-    counts = f"agree {len(agree)}, beyond the page's steps {len(partial)}, disagree {len(disagree)}"
+    counts = f"agree {len(agree)} (at step 7: {len(step7)}), beyond the page's steps {len(partial)}"
+    counts += f", disagree {len(disagree)}"
     print(f"\ncorpus {len(names)}: {counts}")
     print(f"valid bundle: {times['valid'] * 1000:.0f} ms, {corpus.bundles['valid'].stat().st_size} bytes")
     assert not disagree, detail
     assert browser.routed == [browser.url] and browser.requests == [browser.url], (browser.routed, browser.requests)
     assert times["valid"] < 1.0
+    print("failed at step 7 by both:", sorted(n for n, _, _ in step7))
+    assert "token over another checkpoint" in {n for n, _, _ in step7}  # the page reads its imprint
 
 
 @pytest.mark.browser

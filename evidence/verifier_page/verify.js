@@ -193,6 +193,12 @@ class Run {
   }
 }
 class NotImplemented extends Error {}
+Run.prototype.step7 = async function () {
+  const n = await step7(this);
+  throw new NotImplemented(n === null
+    ? "The bundle carries no RFC 3161 time-stamp; this page does not grade independent time yet, so step 7 is not checked."
+    : `This page checked that the ${n} RFC 3161 time-stamp(s) are numbered without gaps, that none is a copy of another and that each one it could read covers ${NOTE}; it does not check their signatures and chains to a TSA root yet, so step 7 is not checked.`);
+};
 function rebuildProofHead(raw) {
   const s = new TextDecoder().decode(raw); const head = s.slice(0, s.indexOf("\n\n"));
   const p = parseProof(raw);
@@ -224,7 +230,7 @@ async function evidenceVerify(bytes, trust) {
   run.trusted = await trustedKeys(trust);
   run.policy = await parsePolicy(trust.policy);
   const steps = []; let unusable = null, stopped = null;
-  const fns = [run.step1, run.step2, run.step3, run.step4, run.step5, run.step6];
+  const fns = [run.step1, run.step2, run.step3, run.step4, run.step5, run.step6, run.step7];
   for (let n = 1; n <= fns.length; n++) {
     try {
       const detail = await fns[n - 1].call(run);
@@ -254,7 +260,7 @@ async function evidenceVerify(bytes, trust) {
       ran.has(5) ? (run.s.anchored ? { grade: "VERIFIED", status: "verified", detail: "Entry of the log, signed with a key you trust." } : { grade: "NOT ANCHORED IN TRUST", status: "not_anchored", detail: "Signed with the key shown in the bundle, which you have not confirmed." }) : notChecked(failed ? "Not checked: an earlier step failed." : notImpl));
     const step6 = (g) => failAt([6]) ? { grade: "FAILED", status: "failed", detail: "Failed at step 6." } : ran.has(6) ? g : notChecked(failed ? "Not checked: an earlier step failed." : notImpl);
     mk("signed_time", "Signed time (the log's clock)", step6(run.s.clock));
-    mk("independent_time", "Independent time (RFC 3161)", notChecked(failed ? "Not checked: an earlier step failed." : notImpl));
+    mk("independent_time", "Independent time (RFC 3161)", failAt([7]) ? { grade: "FAILED", status: "failed", detail: "Failed at step 7." } : notChecked(failed ? "Not checked: an earlier step failed." : notImpl));
     mk("witnesses", "Witnesses", step6(run.s.witnesses));
     if (failed) { verdict = "FAILED"; exit = 1; result = "failed"; summary = `Verification FAILED at step ${failed.number}, ${failed.title.toLowerCase()}${failed.files.length ? " (file: " + failed.files.join(", ") + ")" : ""}: ${failed.detail}`; }
     else { verdict = "NOT FULLY CHECKED BY THIS PAGE"; exit = null; result = "incomplete"; summary = `Steps 1 to ${lastImpl} passed. Steps ${lastImpl + 1} to 8 are not implemented in this verifier page yet, so this is NOT a verification: run 'evidence verify' for the verdict.`; }
