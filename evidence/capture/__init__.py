@@ -17,8 +17,9 @@ This package imports the browser machinery (Playwright, requests, warcio) only w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from evidence._internal.lazy import lazy_getattr
 from evidence.capture.errors import (
     BodyTooLargeError,
     BrowserError,
@@ -75,12 +76,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'evidence.capture' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -18,7 +18,9 @@ import; ``writer`` and ``dedup`` are loaded only when :class:`Log` is first used
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from evidence._internal.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from evidence.log.writer import Log
@@ -26,10 +28,4 @@ if TYPE_CHECKING:
 __all__ = ["Log"]
 
 
-def __getattr__(name: str) -> Any:
-    """Load :class:`Log` from :mod:`evidence.log.writer` on first use."""
-    if name == "Log":
-        from evidence.log.writer import Log
-
-        return Log
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, {"Log": "evidence.log.writer"})

@@ -16,9 +16,9 @@ below are loaded on first use, so ``import evidence.witness`` stays light (no st
 
 from __future__ import annotations
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
+
+from evidence._internal.lazy import lazy_getattr
 
 if _TYPE_CHECKING:
     from evidence.witness.app import (
@@ -96,13 +96,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'evidence.witness' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:
