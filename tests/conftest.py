@@ -31,3 +31,18 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "verifier: the verifier's own tests; they also run on the base install (tests/verifier_base.py, .ci/run)",
     )
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One real PostgreSQL server for the whole run (tests/pg_helpers.py); each test that needs
+    a clean database makes its own with ``postgres.create_database(name)``."""
+    from pg_helpers import PostgresServer, server_bin
+
+    if server_bin() is None:
+        pytest.skip("PostgreSQL's server programs are not installed (Debian: apt-get install postgresql)")
+    server = PostgresServer.start(tmp_path_factory.mktemp("postgres"))
+    try:
+        yield server
+    finally:
+        server.stop()
