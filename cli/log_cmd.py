@@ -119,6 +119,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from evidence.log.pgstore import migrate
+    from evidence.log.storage import is_database_url
+
+    if not is_database_url(args.target):
+        raise UsageError(f"the target must be a postgresql:// URL of an empty database, not {args.target!r}")
+    path, _ = log_dir_and_keys(args.dir, None)
+
+    def progress(msg: str) -> None:
+        if not args.quiet:
+            print(msg, file=sys.stderr)
+
+    files, size = migrate(path, args.target, progress=progress)
+    print(f"The log in {path} ({_entries(size)}, {files:,} files) is in the database, byte for byte.")
+    print("Serve it with: evidence log serve --storage URL --keys KEYDIR (on as many machines as you like).")
+    return EXIT_OK
+
+
 def cmd_note_verify(args: argparse.Namespace) -> int:
     keys = _vkeys(args.key, "verifier")
     data = _read_input(args.file, "note")
@@ -206,6 +224,18 @@ def register(sub: Any) -> None:
     p.add_argument("--origin", help="require this origin")
     add_quiet(p)
     p.set_defaults(func=cmd_audit)
+
+    p = log_sub.add_parser(
+        "migrate",
+        help="move a directory log into an empty PostgreSQL database, byte for byte",
+        description="Copy every checkpoint, tile and entry of the directory log LOGDIR into the empty "
+        "PostgreSQL database URL, then compare every byte. The directory is left as it was (stop its server "
+        "first). Run again, it only checks that the database holds exactly this log. See docs/operating.md.",
+    )
+    p.add_argument("dir", metavar="LOGDIR", help="the directory log to move")
+    p.add_argument("target", metavar="URL", help="the empty database: postgresql://USER@HOST:PORT/DATABASE")
+    add_quiet(p)
+    p.set_defaults(func=cmd_migrate)
 
     note = sub.add_parser("note", help="signed notes")
     note_sub = note.add_subparsers(dest="note_command", metavar="NOTECMD", parser_class=type(note))

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evidence.errors import EXIT_OK
+from evidence.errors import EXIT_OK, UsageError
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -22,11 +22,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .options import log_dir_and_keys
 
-    path, keys_dir = log_dir_and_keys(args.dir, args.keys)
+    location: Path | str
+    keys_dir: Path | None
+    if args.storage is not None:
+        from evidence.log.storage import is_database_url
+
+        if args.dir is not None or not is_database_url(args.storage):
+            raise UsageError(
+                "--storage takes a postgresql:// URL (and no LOGDIR); a directory log is served with LOGDIR",
+                hint="evidence log serve --storage postgresql://USER@HOST/DB --keys DIR (docs/operating.md)",
+            )
+        if not args.keys:
+            raise UsageError("a log in PostgreSQL needs --keys DIR: its private keys are never in the database")
+        location, keys_dir = args.storage, Path(args.keys)
+    else:
+        path, keys_dir = log_dir_and_keys(args.dir, args.keys)
+        location = path
+    beside = location.resolve().parent / SERVER_CONFIG_FILE if isinstance(location, Path) else None
     if args.config:
         config = load_server_config(args.config)
-    elif (path.resolve().parent / SERVER_CONFIG_FILE).is_file():
-        config = load_server_config(path.resolve().parent / SERVER_CONFIG_FILE)
+    elif beside is not None and beside.is_file():  # a database log's server.toml is given with --config
+        config = load_server_config(beside)
     else:
         config = ServerConfig()
     if args.prefix is not None:
@@ -34,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.tokens:
         config = replace(config, tokens=Path(args.tokens))
     serve(
-        path,
+        location,
         config,
         listen=args.listen,
         keys_dir=keys_dir,
@@ -54,6 +70,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="directory holding the log's private keys (default: LOGDIR/.state/keys; $EVIDENCE_HOME/keys for "
         "the home log)",
+    )
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        help="serve the log in this PostgreSQL database (postgresql://USER@HOST/DB) instead of LOGDIR: any "
+        "number of servers share it (needs --keys; see `evidence log migrate`)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
     p.set_defaults(func=cmd_serve)

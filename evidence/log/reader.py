@@ -13,7 +13,7 @@ from evidence import merkle
 from evidence.checkpoint import Checkpoint, SignedCheckpoint, TlogProof
 from evidence.errors import AuditError, EvidenceError, FormatError, LogCorruptError, LogError, SignatureError
 from evidence.log import tiles
-from evidence.log.storage import DirectoryStorage, HTTPStorage, open_storage, read_tile
+from evidence.log.storage import DirectoryStorage, Storage, open_storage, read_tile
 from evidence.note import ALG_COSIGNATURE_V1, ALG_ED25519, Verifier, open_note
 
 Progress = Callable[[str], None]
@@ -48,7 +48,7 @@ class LogReader:
     """Proofs and entries of a tlog-tiles log, computed from its tiles alone."""
 
     def __init__(
-        self, location: str | DirectoryStorage | HTTPStorage, cache: int = 1024, cache_bytes: int = 64 << 20
+        self, location: str | Storage, cache: int = 1024, cache_bytes: int = 64 << 20
     ) -> None:
         self.storage = open_storage(location) if isinstance(location, str) else location
         self._cache: dict[tuple[int, int, int], bytes] = {}

@@ -1,6 +1,8 @@
-"""Where a log's files live: a directory (the embedded default) or, read-only, HTTP.
+"""Where a log's files live: a directory (the embedded default), read-only HTTP, or (the
+``postgresql`` extra, :mod:`evidence.log.pgstore`) a PostgreSQL database several servers share.
 
-``Storage`` is the small protocol the sequencer and the reader need. Writes are durable
+``Storage`` is the small protocol the reader needs; ``WritableStorage`` what the writer
+(:class:`evidence.log.writer.Log`) needs on top. Writes are durable
 when :meth:`DirectoryStorage.write_many` returns: each file is written to a temporary name,
 fsynced, renamed into place, and the directories holding them are fsynced. Readers never
 see a partly written file.
@@ -31,6 +33,15 @@ MAX_JOURNAL_BYTES = 1 << 31
 MAX_OTHER_BYTES = 1 << 20
 #: The largest answer any file of a log can be (a full entry bundle of maximal entries).
 MAX_FETCH_BYTES = tiles.TILE_WIDTH * (2 + tiles.MAX_ENTRY_SIZE)
+
+
+#: How a PostgreSQL database is named where a log directory could be (the ``postgresql`` extra).
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_database_url(location: str) -> bool:
+    """Whether ``location`` names a PostgreSQL database (``postgresql://...``), not a directory."""
+    return location.startswith(DATABASE_SCHEMES)
 
 
 def describe_file(path: str) -> str:
@@ -87,6 +98,28 @@ class Storage(Protocol):
         ...
 
 
+class WritableStorage(Storage, Protocol):
+    """What the log's writer needs of where its files live (a directory, or PostgreSQL)."""
+
+    def write_many(self, files: Mapping[str, bytes], *, durable: bool = True) -> None:
+        """Write all files, each whole or not at all; durable on return when ``durable``."""
+        ...
+
+    def sync(self, paths: Iterable[str]) -> None:
+        """Make files written with ``durable=False`` durable."""
+        ...
+
+    def delete(self, paths: Iterable[str]) -> None:
+        """Remove files (absent ones are no error)."""
+        ...
+
+    def listdir(self, path: str) -> list[str]:
+        """The names of the files directly in the directory ``path`` (empty if there is none)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -127,6 +160,12 @@ class DirectoryStorage:
 
     def exists(self, path: str) -> bool:
         return self._full(path).is_file()
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(p.name for p in self._full(path.rstrip("/")).iterdir() if p.is_file())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
     def _write_one(self, item: tuple[Path, bytes]) -> Path:
         target, data = item

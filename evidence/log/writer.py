@@ -52,7 +52,7 @@ from evidence.errors import (
     SignatureError,
 )
 from evidence.log import tiles
-from evidence.log.storage import DirectoryStorage, read_tile
+from evidence.log.storage import DirectoryStorage, WritableStorage, is_database_url, read_tile
 from evidence.note import (
     ALG_COSIGNATURE_V1,
     ALG_ED25519,
@@ -125,7 +125,7 @@ class LogInfo:
         ).encode()
 
     @classmethod
-    def from_json(cls, raw: bytes, where: Path) -> LogInfo:
+    def from_json(cls, raw: bytes, where: Path | str) -> LogInfo:
         try:
             data = json.loads(raw)
             if data.get("format") != FORMAT:
@@ -184,6 +184,34 @@ def _number(
     return indices, fresh_entries, fresh_hashes
 
 
+def checked_batch(entries: Iterable[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """The entries of an append as bytes, and their leaf hashes; refuses an entry over 65,535 bytes."""
+    batch = [bytes(e) for e in entries]
+    for e in batch:
+        if len(e) > tiles.MAX_ENTRY_SIZE:
+            raise EntryTooLargeError(
+                f"an entry of {len(e)} bytes exceeds the 65,535-byte limit of tlog-tiles; "
+                "log a digest of large data, not the data itself"
+            )
+    sha = hashlib.sha256
+    return batch, [sha(b"\x00" + e).digest() for e in batch]
+
+
+def open_log_at(
+    location: str | os.PathLike[str],
+    *,
+    keys_dir: str | os.PathLike[str] | None = None,
+    after_checkpoint: AfterCheckpoint | None = None,
+) -> Log:
+    """The log in a directory, or (a ``postgresql://`` URL) in a PostgreSQL database that
+    several servers share (:class:`evidence.log.pgstore.PgLog`, the ``postgresql`` extra)."""
+    if is_database_url(str(location)):
+        from evidence.log.pgstore import PgLog
+
+        return PgLog.open(str(location), keys_dir=keys_dir, after_checkpoint=after_checkpoint)
+    return Log.open(location, keys_dir=keys_dir, after_checkpoint=after_checkpoint)
+
+
 def _key(h: bytes) -> int:
     """The de-duplication key of a leaf hash: its first 8 bytes as a signed integer."""
     return int.from_bytes(h[:8], "big", signed=True)
@@ -204,12 +232,13 @@ class Log:
         *,
         keys_dir: Path,
         after_checkpoint: AfterCheckpoint | None = None,
+        storage: WritableStorage | None = None,
     ) -> None:
         self.path = path
         self.info = info
         self.keys_dir = keys_dir
         self.after_checkpoint = after_checkpoint
-        self.storage = DirectoryStorage(path)
+        self.storage: WritableStorage = DirectoryStorage(path) if storage is None else storage
         self.verifier = Verifier.from_vkey(info.log_vkey)
         self.timestamp_verifier = Verifier.from_vkey(info.timestamp_vkey)
         self._signers: tuple[Signer, Signer] | None = None
@@ -318,8 +347,8 @@ class Log:
         read-only log directory is left as it is (the keys are also in ``log status``).
         """
         want = self.info.verification_keys()
-        with contextlib.suppress(OSError):
-            if self.verification_keys_path.read_bytes() == want:
+        with contextlib.suppress(LogError):
+            if self.storage.read(VERIFICATION_KEYS_FILE) == want:
                 return
         with contextlib.suppress(OSError, LogError):
             self.storage.write_many({VERIFICATION_KEYS_FILE: want})
@@ -408,7 +437,9 @@ class Log:
     def _fetch_tile(self, level: int, n: int, width: int) -> bytes:
         raw = read_tile(self.storage, level, n, width)
         if raw is None:
-            raise LogCorruptError(f"the tile {tiles.tile_path(level, n, width)} is missing from {self.path}")
+            raise LogCorruptError(
+                f"the tile {tiles.tile_path(level, n, width)} is missing from {self.storage.describe()}"
+            )
         return raw
 
     def prove(self, index: int, size: int | None = None) -> TlogProof:
@@ -478,10 +509,8 @@ class Log:
 
     def timestamps(self, size: int) -> list[bytes]:
         """The RFC 3161 tokens stored for the checkpoint of ``size``."""
-        d = self.path / history_dir(size)
-        if not d.is_dir():
-            return []
-        found = (self.storage.read(f"{history_dir(size)}/{f.name}") for f in sorted(d.glob("*.tsr")))
+        names = [n for n in self.storage.listdir(history_dir(size)) if n.endswith(".tsr")]
+        found = (self.storage.read(f"{history_dir(size)}/{n}") for n in names)
         return [raw for raw in found if raw is not None]
 
     # ------------------------------------------------------------------ appending
@@ -491,39 +520,36 @@ class Log:
         Durable when it returns: the entries are covered by a newly signed checkpoint. An
         entry already in the log (byte for byte) keeps its existing index.
         """
-        batch = [bytes(e) for e in entries]
-        for e in batch:
-            if len(e) > tiles.MAX_ENTRY_SIZE:
-                raise EntryTooLargeError(
-                    f"an entry of {len(e)} bytes exceeds the 65,535-byte limit of tlog-tiles; "
-                    "log a digest of large data, not the data itself"
-                )
+        batch, leafs = checked_batch(entries)
         if not batch:
             return []
-        sha = hashlib.sha256
-        leafs = [sha(b"\x00" + e).digest() for e in batch]
-        new_size: int | None = None
         with self._locked():
-            signed = self._recover()
-            size = signed.checkpoint.size
-            dedup = self._dedup_index()
-            indices, fresh_entries, fresh_hashes = self._assign(dedup, size, batch, leafs)
-            if fresh_hashes:
-                new_size = size + len(fresh_hashes)
-                files = self._integrate(size, fresh_entries, fresh_hashes)
-                self._wait_flushed()
-                # Write-ahead: one durable journal holds every new file, so the files
-                # themselves need no fsync before the commit. A crash before the commit is
-                # undone from it, one after it redone from it.
-                journal = f"{JOURNAL_DIR}/{new_size}"
-                self.storage.write_many({journal: encode_journal(new_size, files)})
-                self.storage.write_many(files, durable=False)
-                root = self._checked_root(signed.checkpoint, new_size)
-                self._sign_and_commit(new_size, root, signed.checkpoint)
-                self._flushing = self._flusher_pool().submit(self._flush, journal, list(files))
+            indices, new_size = self._append_locked(batch, leafs)
         if new_size is not None:
             self._run_after_checkpoint(new_size)
         return indices
+
+    def _append_locked(self, batch: Sequence[bytes], leafs: Sequence[bytes]) -> tuple[list[int], int | None]:
+        """Append under the lock: the indices, and the new size (None when all were logged already)."""
+        new_size: int | None = None
+        signed = self._recover()
+        size = signed.checkpoint.size
+        dedup = self._dedup_index()
+        indices, fresh_entries, fresh_hashes = self._assign(dedup, size, batch, leafs)
+        if fresh_hashes:
+            new_size = size + len(fresh_hashes)
+            files = self._integrate(size, fresh_entries, fresh_hashes)
+            self._wait_flushed()
+            # Write-ahead: one durable journal holds every new file, so the files
+            # themselves need no fsync before the commit. A crash before the commit is
+            # undone from it, one after it redone from it.
+            journal = f"{JOURNAL_DIR}/{new_size}"
+            self.storage.write_many({journal: encode_journal(new_size, files)})
+            self.storage.write_many(files, durable=False)
+            root = self._checked_root(signed.checkpoint, new_size)
+            self._sign_and_commit(new_size, root, signed.checkpoint)
+            self._flushing = self._flusher_pool().submit(self._flush, journal, list(files))
+        return indices, new_size
 
     def _assign(
         self, dedup: DedupIndex, size: int, batch: Sequence[bytes], leafs: Sequence[bytes]
@@ -626,7 +652,9 @@ class Log:
     def _read_signed(self) -> SignedCheckpoint:
         raw = self.storage.read(SIGNED_FILE)
         if raw is None:
-            raise LogCorruptError(f"the log {self.path} has no signed checkpoint ({SIGNED_FILE} is missing)")
+            raise LogCorruptError(
+                f"the log {self.storage.describe()} has no signed checkpoint ({SIGNED_FILE} is missing)"
+            )
         if self._verified is not None and self._verified[0] == raw:
             return self._verified[1]
         try:

@@ -54,17 +54,16 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 import socket
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from evidence._internal.files import read_file_or_none
-from evidence.errors import FormatError, LogCorruptError, UsageError
+from evidence.errors import FormatError, LogError, UsageError
 from evidence.log import tiles
-from evidence.log.writer import VERIFICATION_KEYS_FILE, Log, history_dir
+from evidence.log.storage import is_database_url
+from evidence.log.writer import VERIFICATION_KEYS_FILE, history_dir, open_log_at
 from evidence.server.batching import (
     Answer,
     Sequencer,
@@ -112,6 +111,9 @@ class LogServer:
         keys_dir: Path | None = None,
         announce: str | None = None,
     ) -> None:
+        # A log directory, or a postgresql:// URL (evidence.log.pgstore): files are read
+        # through the log's storage, never from the directory behind its back.
+        self.location: Path | str = path if (isinstance(path, str) and is_database_url(path)) else Path(path)
         self.path = Path(path)
         self.config = config
         self.keys_dir = keys_dir
@@ -121,7 +123,6 @@ class LogServer:
         self.sequencer: Sequencer | None = None
         self._public_info = b""
         self._verification_keys = b""
-        self._root = str(self.path) + os.sep
         self._add_target = (self.prefix + "/add").encode("ascii")
         self._auth_target = (self.prefix + "/auth").encode("ascii")
         self._starlette = self._build()
@@ -145,7 +146,7 @@ class LogServer:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        seq = Sequencer(self.path, self.config, keys_dir=self.keys_dir)
+        seq = Sequencer(self.location, self.config, keys_dir=self.keys_dir)
         seq.log.checkpoint()  # refuse to start on a damaged commit record
         self._public_info = seq.log.info.to_json()
         self._verification_keys = seq.log.info.verification_keys()
@@ -229,13 +230,10 @@ class LogServer:
     def _file(self, rel: str, media_type: str, cache: str) -> Any:
         from starlette.responses import Response
 
-        from evidence.log.storage import describe_file, max_file_size
-
+        assert self.sequencer is not None
         try:
-            data = read_file_or_none(
-                self._root + rel, limit=max_file_size(rel), what=describe_file(rel), error=LogCorruptError
-            )
-        except LogCorruptError as e:  # a FIFO, a device, a file larger than what it is: never served
+            data = self.sequencer.log.storage.read(rel)
+        except LogError as e:  # a FIFO, a device, a file larger than what it is: never served
             logger.error("refusing to serve %s: %s", rel, e.message)
             return Response(b"the file could not be read\n", 500, media_type="text/plain")
         if data is None:
@@ -245,11 +243,13 @@ class LogServer:
     def _listing(self, size: int) -> Any:
         from starlette.responses import Response
 
-        d = self.path / history_dir(size)
+        assert self.sequencer is not None
         try:
-            names = sorted(p.name for p in d.iterdir() if p.name == "checkpoint" or _TSR_NAME.match(p.name))
-        except (FileNotFoundError, NotADirectoryError):
-            return _not_found()
+            found = self.sequencer.log.storage.listdir(history_dir(size))
+        except LogError as e:
+            logger.error("refusing to list %s: %s", history_dir(size), e.message)
+            return Response(b"the listing could not be read\n", 500, media_type="text/plain")
+        names = [n for n in found if n == "checkpoint" or _TSR_NAME.match(n)]
         if "checkpoint" not in names:
             return _not_found()
         body = {
@@ -402,8 +402,8 @@ def serve(
     """
     import uvicorn
 
-    p = Path(path)
-    Log.open(p, keys_dir=keys_dir).close()  # a clear error now, not inside the event loop
+    p: Path | str = path if (isinstance(path, str) and is_database_url(path)) else Path(path)
+    open_log_at(p, keys_dir=keys_dir).close()  # a clear error now, not inside the event loop
     host, port = parse_listen(listen or config.listen or DEFAULT_LISTEN)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say so, and

@@ -22,8 +22,7 @@ from evidence.checkpoint import SignedCheckpoint, TlogProof
 from evidence.config import TSAConfig
 from evidence.errors import EvidenceError
 from evidence.log.reader import LogReader
-from evidence.log.storage import DirectoryStorage
-from evidence.log.writer import Log
+from evidence.log.writer import open_log_at
 from evidence.note import NoteSignature
 from evidence.server.config import (
     ServerConfig,
@@ -109,14 +108,15 @@ def _is_conflict(err: BaseException) -> bool:
 class Sequencer:
     """Queue -> writer thread (append) -> publisher thread (witness, time-stamp, prove, answer)."""
 
-    def __init__(self, path: Path, config: ServerConfig, *, keys_dir: Path | None = None) -> None:
+    def __init__(self, path: Path | str, config: ServerConfig, *, keys_dir: Path | None = None) -> None:
         self.path = path
         self.config = config
         # One Log for both threads: append and add_cosignatures serialise on its lock, and
-        # its readers are thread-safe; proofs for clients come from our own reader.
-        self.log = Log.open(path, keys_dir=keys_dir)
+        # its readers are thread-safe; proofs for clients come from our own reader. ``path``
+        # is a directory, or a postgresql:// URL of a log several servers share.
+        self.log = open_log_at(path, keys_dir=keys_dir)
         self.log.recover()  # republish a checkpoint a crash left unpublished, before serving it
-        self._reader = LogReader(DirectoryStorage(path))
+        self._reader = LogReader(self.log.storage)
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
         self._publish_cv = threading.Condition(self._lock)
