@@ -33,6 +33,10 @@ class RunningServer(ServerProcess):
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
     logs: list[Path] = field(default_factory=list)
+    #: A postgresql:// URL: serve the log in that database (``--storage``, with ``--keys``);
+    #: ``directory`` then only names the output files.
+    storage: str | None = None
+    keys: Path | None = None
 
     @property
     def url(self) -> str:
@@ -40,7 +44,8 @@ class RunningServer(ServerProcess):
         return f"http://127.0.0.1:{self.port}{self.prefix}/"
 
     def start(self) -> RunningServer:
-        cmd = [sys.executable, "-m", "evidence_cli.serve_cmd", str(self.directory), "--listen", "127.0.0.1:0"]
+        where = [str(self.directory)] if self.storage is None else ["--storage", self.storage, "--keys", str(self.keys)]
+        cmd = [sys.executable, "-m", "evidence_cli.serve_cmd", *where, "--listen", "127.0.0.1:0"]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
         self._launch(

@@ -45,7 +45,7 @@ from evidence.log.writer import (
     AfterCheckpoint,
     Log,
     LogInfo,
-    _number,
+    number_batch,
 )
 
 if TYPE_CHECKING:
@@ -63,7 +63,8 @@ __all__ = [
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS evidence_log_state (
     id smallint PRIMARY KEY CHECK (id = 1),
-    size bigint NOT NULL
+    size bigint NOT NULL,
+    signed bytea NOT NULL
 );
 CREATE TABLE IF NOT EXISTS evidence_log_files (
     path text COLLATE "C" PRIMARY KEY,
@@ -261,12 +262,14 @@ class PgStorage:
         if not files:
             return
         written = self._written()
-        with self._conn() as conn, (conn.transaction() if written is None else contextlib.nullcontext()):
+        with self._conn() as conn, conn.transaction() if written is None else contextlib.nullcontext():
             conn.execute(
                 "INSERT INTO evidence_log_files (path, data) SELECT * FROM unnest(%s::text[], %s::bytea[]) "
                 "ON CONFLICT (path) DO UPDATE SET data = excluded.data",
                 (list(files), list(files.values())),
             )
+            if SIGNED_FILE in files:  # the commit record is also in the state row (see PgLog._locked)
+                conn.execute("UPDATE evidence_log_state SET signed = %s WHERE id = 1", (files[SIGNED_FILE],))
         if written is not None:
             written.update(files)
 
@@ -341,8 +344,13 @@ class PgLog(Log):
             if raw is None:
                 raise storage.no_log()
             info = LogInfo.from_json(raw, f"{storage.describe()} ({META_FILE})")
-            log = cls(Path(storage.describe()), info, keys_dir=Path(keys_dir), after_checkpoint=after_checkpoint,
-                      storage=storage)
+            log = cls(
+                Path(storage.describe()),
+                info,
+                keys_dir=Path(keys_dir),
+                after_checkpoint=after_checkpoint,
+                storage=storage,
+            )
             log._load_signers()  # the wrong keys are refused now, not at the first append
         except BaseException:
             storage.close()
@@ -361,15 +369,14 @@ class PgLog(Log):
         with self._mutex:
             try:
                 with self.storage.transaction():
-                    rows = self.storage.execute(
-                        "SELECT s.size, f.data FROM evidence_log_state s LEFT JOIN evidence_log_files f "
-                        "ON f.path = %s WHERE s.id = 1 FOR UPDATE OF s",
-                        (SIGNED_FILE,),
-                    )
+                    # The signed note is in the locked row itself: a server that waited for the
+                    # lock gets the row as the other server committed it (a joined row would
+                    # come from the snapshot taken before the wait).
+                    rows = self.storage.execute("SELECT size, signed FROM evidence_log_state WHERE id = 1 FOR UPDATE")
                     if not rows:
                         raise LogCorruptError(f"the log in {self.storage.describe()} has no state row")
                     self._locked_size = int(rows[0][0])
-                    self.storage.seen(SIGNED_FILE, None if rows[0][1] is None else bytes(rows[0][1]))
+                    self.storage.seen(SIGNED_FILE, bytes(rows[0][1]))
                     yield
             except BaseException:
                 # What this transaction read of its own uncommitted tiles must not outlive it.
@@ -405,7 +412,7 @@ class PgLog(Log):
         rows = self.storage.execute(
             "SELECT hash, idx FROM evidence_log_entries WHERE hash = ANY(%s)", (list(set(leafs)),)
         )
-        indices, fresh_entries, fresh_hashes = _number(size, batch, leafs, {bytes(h): int(i) for h, i in rows})
+        indices, fresh_entries, fresh_hashes = number_batch(size, batch, leafs, {bytes(h): int(i) for h, i in rows})
         if not fresh_hashes:
             return indices, None
         new_size = size + len(fresh_hashes)
@@ -483,17 +490,22 @@ def migrate(directory: Path, url: str, *, progress: Any = None) -> tuple[int, in
                         _compare(store, files, size)
                         say(f"{store.describe()} already holds this log, byte for byte: nothing to copy")
                         return len(files), size
-                    with store._conn() as conn, conn.cursor().copy(
-                        "COPY evidence_log_files (path, data) FROM STDIN"
-                    ) as copy:
+                    with (
+                        store._conn() as conn,
+                        conn.cursor().copy("COPY evidence_log_files (path, data) FROM STDIN") as copy,
+                    ):
                         for item in files.items():
                             copy.write_row(item)
-                    with store._conn() as conn, conn.cursor().copy(
-                        "COPY evidence_log_entries (hash, idx) FROM STDIN"
-                    ) as copy:
+                    with (
+                        store._conn() as conn,
+                        conn.cursor().copy("COPY evidence_log_entries (hash, idx) FROM STDIN") as copy,
+                    ):
                         for row in _unique_first(_tile_hashes(files, size)):
                             copy.write_row(row)
-                    store.execute("INSERT INTO evidence_log_state (id, size) VALUES (1, %s)", (size,))
+                    store.execute(
+                        "INSERT INTO evidence_log_state (id, size, signed) VALUES (1, %s, %s)",
+                        (size, files[SIGNED_FILE]),
+                    )
                 _compare(store, files, size)
                 say(f"copied and compared {len(files):,} files byte for byte; {store.describe()} holds the log")
             finally:
@@ -520,8 +532,10 @@ def _compare(store: PgStorage, files: Mapping[str, bytes], size: int) -> None:
     missing = sorted(set(files) - set(stored))
     if not held or held[0][0] != size or extra or missing:
         what = (
-            f"{len(missing)} file(s) missing (first {missing[0]})" if missing
-            else f"{len(extra)} other file(s) (first {extra[0]})" if extra
+            f"{len(missing)} file(s) missing (first {missing[0]})"
+            if missing
+            else f"{len(extra)} other file(s) (first {extra[0]})"
+            if extra
             else f"a log of size {held[0][0] if held else 'unknown'}"
         )
         raise LogError(

@@ -165,7 +165,7 @@ def decode_journal(raw: bytes) -> tuple[int, dict[str, bytes]]:
     return int(size_text), files
 
 
-def _number(
+def number_batch(
     size: int, batch: Sequence[bytes], leafs: Sequence[bytes], existing: dict[bytes, int]
 ) -> tuple[list[int], list[bytes], list[bytes]]:
     """Indices for a batch appended to a tree of ``size``: ``existing`` ones for leaf hashes
@@ -564,7 +564,7 @@ class Log:
         if len(set(leafs)) == len(leafs):  # the common case: no entry twice in the batch
             indices, fresh_entries, fresh_hashes = list(range(size, size + len(leafs))), list(batch), list(leafs)
         else:
-            indices, fresh_entries, fresh_hashes = _number(size, batch, leafs, {})
+            indices, fresh_entries, fresh_hashes = number_batch(size, batch, leafs, {})
         if dedup.insert_if_new(fresh_hashes, size):
             return indices, fresh_entries, fresh_hashes
         # Some entries may be in the log already: look them up and confirm in the tiles.
@@ -575,7 +575,7 @@ class Log:
             cand = candidates.get(_key(h))
             if cand is not None and cand < size and reader.perfect(0, cand) == h:
                 existing[h] = cand
-        indices, fresh_entries, fresh_hashes = _number(size, batch, leafs, existing)
+        indices, fresh_entries, fresh_hashes = number_batch(size, batch, leafs, existing)
         dedup.insert(fresh_hashes, size)
         return indices, fresh_entries, fresh_hashes
 

@@ -1,0 +1,207 @@
+"""A log that several servers share, in a real PostgreSQL (tests/pg_helpers.py), served by real
+`evidence log serve --storage postgresql://...` processes.
+
+- Two servers on one database under concurrent clients (threads POSTing to both), one
+  SIGKILLed mid-run and restarted: every acknowledged entry is at its acknowledged index, no
+  index was handed out twice, an entry sent to one server keeps its index at the other,
+  every checkpoint either server published is consistent with every later one (proofs
+  from the final tiles), and `evidence log audit URL` is clean.
+- A directory log migrated with `evidence log migrate`: every checkpoint, tile and history
+  file served over HTTP is byte-identical to the directory's file; a second run only checks;
+  a database holding another log is refused and left as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import requests
+from server_helpers import RunningServer, Submitter, make_tokens, post, write_config
+from tools import project_command
+
+from evidence import merkle
+from evidence.checkpoint import SignedCheckpoint, TlogProof
+from evidence.log import Log
+from evidence.log.reader import LogReader, audit
+from evidence.log.storage import HTTPStorage
+
+pytest.importorskip("psycopg")
+
+ORIGIN = "test.example/pg-shared-log"
+
+
+def _evidence(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([project_command("evidence"), *args], capture_output=True, text=True, timeout=120)
+
+
+def _public_files(root: Path) -> dict[str, bytes]:
+    """Every file of a log directory a server serves (not .state/, not temporary files)."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".state" not in p.relative_to(root).parts and not p.name.startswith(".")
+    }
+
+
+@pytest.fixture(scope="module")
+def shared(postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:  # type: ignore[no-untyped-def]
+    base = tmp_path_factory.mktemp("pglog")
+    url = postgres.create_database("pglog_shared")
+    log = Log.create(base / "seed", ORIGIN, keys_dir=base / "keys")
+    log.append([b"seed entry %d" % i for i in range(10)])
+    verifier = log.verifier
+    log.close()
+    done = _evidence("log", "migrate", str(base / "seed"), url)
+    assert done.returncode == 0, done.stderr
+    [token] = make_tokens(base / "tokens", ["client"])
+    config = write_config(base / "server.toml", tokens=base / "tokens", linger=0.005)
+    servers = [RunningServer(base / f"server{k}", config, storage=url, keys=base / "keys").start() for k in ("a", "b")]
+    try:
+        yield SimpleNamespace(base=base, url=url, token=token, verifier=verifier, servers=servers, config=config)
+    finally:
+        for s in servers:
+            s.stop()
+
+
+class CheckpointWatcher:
+    """Reads /checkpoint from every server, over and over, keeping every distinct note seen."""
+
+    def __init__(self, servers: list[RunningServer]) -> None:
+        self.urls = [s.url for s in servers]
+        self.seen: dict[bytes, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> CheckpointWatcher:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for url in self.urls:
+                try:
+                    r = requests.get(url + "checkpoint", timeout=5)
+                except requests.RequestException:
+                    continue  # the server that was killed
+                if r.status_code == 200:
+                    self.seen.setdefault(r.content, url)
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def test_two_servers_share_one_log_and_a_sigkill_loses_nothing(shared: SimpleNamespace) -> None:
+    a, b = shared.servers
+    watcher = CheckpointWatcher([a, b]).start()
+    on_a = Submitter(a.port, shared.token, 6, prefix=b"via-a").start()
+    on_b = Submitter(b.port, shared.token, 6, prefix=b"via-b").start()
+    time.sleep(4)
+    b.kill()  # SIGKILL, mid-run: its clients' requests in flight get no answer
+    time.sleep(2)
+    on_b.stop()
+    b.start()  # back on the same database: it serves the log as the other server left it
+    more = Submitter(b.port, shared.token, 4, prefix=b"via-b-again").start()
+    time.sleep(2)
+    for s in (on_a, more):
+        s.stop()
+    watcher.stop()
+    assert not on_a.errors and not more.errors, (on_a.errors[:3], more.errors[:3])
+    acked = on_a.acked + on_b.acked + more.acked
+    assert len(on_a.acked) > 50 and len(on_b.acked) > 50 and len(more.acked) > 20, (
+        len(on_a.acked),
+        len(on_b.acked),
+        len(more.acked),
+    )
+    # No index handed out twice (every entry was distinct), none acknowledged and lost.
+    indices = [i for i, _ in acked]
+    assert len(set(indices)) == len(indices)
+    reader = LogReader(HTTPStorage(a.url))
+    signed = reader.signed_checkpoint([shared.verifier], origin=ORIGIN)
+    size = signed.checkpoint.size
+    assert max(indices) < size
+    width = 256
+    for index, entry in acked:
+        n = index // width
+        bundle = reader.fetch_bundle(n, min(width, size - n * width))
+        assert bundle[index % width] == entry, index
+    # An entry acknowledged by one server has the same index at the other.
+    index, entry = on_a.acked[0]
+    status, body = post(b.port, entry, shared.token)
+    assert status == 200 and TlogProof.parse(body).index == index
+    # Both servers published one history: each checkpoint seen (from either) is consistent
+    # with the final one, and no two checkpoints of one size differ.
+    hashes = reader.hashes(size)
+    by_size: dict[int, bytes] = {}
+    for note in shared_checkpoints(watcher.seen, shared.verifier):
+        cp = note.checkpoint
+        assert by_size.setdefault(cp.size, cp.root_hash) == cp.root_hash, f"two checkpoints of size {cp.size}"
+        merkle.verify_consistency(
+            cp.size, size, cp.root_hash, signed.checkpoint.root_hash, hashes.consistency_proof(cp.size)
+        )
+    assert set(watcher.seen.values()) == set(watcher.urls)  # checkpoints were read from both servers
+    sizes = sorted(by_size)
+    for old, new in itertools.pairwise(sizes):  # successive checkpoints, pairwise
+        merkle.verify_consistency(old, new, by_size[old], by_size[new], reader.hashes(new).consistency_proof(old))
+    # The whole log audits clean over HTTP, through either server.
+    for server in (a, b):
+        done = _evidence("log", "audit", server.url, "--log-key", shared.verifier.vkey(), "-q")
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert audit(b.url, [shared.verifier], origin=ORIGIN).entries == size
+
+
+def shared_checkpoints(seen: dict[bytes, str], verifier: object) -> list[SignedCheckpoint]:
+    out = []
+    for raw in seen:
+        signed = SignedCheckpoint.parse(raw)
+        signed.verify([verifier], origin=ORIGIN)  # type: ignore[list-item]
+        out.append(signed)
+    return out
+
+
+def test_migrated_log_is_served_byte_for_byte(postgres, shared: SimpleNamespace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    log = Log.create(tmp_path / "dir", "test.example/pg-migrated", keys_dir=tmp_path / "keys")
+    for k in range(6):  # full and partial tiles at two levels, several history checkpoints
+        log.append([b"migrated %d-%d" % (k, i) for i in range(70 if k < 5 else 20000)])
+    log.add_timestamp(log.size, b"not a real token, but bytes that must arrive unchanged")
+    key = log.verifier
+    log.close()
+    files = _public_files(tmp_path / "dir")
+    url = postgres.create_database("pglog_migrated")
+    done = _evidence("log", "migrate", str(tmp_path / "dir"), url)
+    assert done.returncode == 0, done.stderr
+    again = _evidence("log", "migrate", str(tmp_path / "dir"), url)  # a rerun only checks
+    assert again.returncode == 0 and "already holds this log" in again.stderr, again.stderr
+    # Into a database holding another log: refused, and that log is left as it was.
+    refused = _evidence("log", "migrate", str(tmp_path / "dir"), shared.url)
+    assert refused.returncode != 0 and "already holds a different log" in refused.stderr, refused.stderr
+    server = RunningServer(tmp_path / "served", None, storage=url, keys=tmp_path / "keys").start()
+    try:
+        for path, data in files.items():
+            r = requests.get(server.url + path, timeout=30)
+            assert r.status_code == 200 and r.content == data, path
+        tsr = next(p for p in files if p.endswith(".tsr"))
+        listing = requests.get(server.url + tsr.rsplit("/", 1)[0] + "/", timeout=30).json()
+        assert listing["timestamps"] == [tsr]
+        done = _evidence("log", "audit", server.url, "--log-key", key.vkey(), "-q")
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        server.stop()
+
+
+def test_serve_refuses_a_database_without_a_log_or_keys(postgres, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = postgres.create_database("pglog_empty")
+    cmd = [sys.executable, "-m", "evidence_cli.serve_cmd", "--storage", url, "--listen", "127.0.0.1:0"]
+    no_keys = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert no_keys.returncode != 0 and "--keys" in no_keys.stderr
+    empty = subprocess.run([*cmd, "--keys", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert empty.returncode != 0 and "holds no evidence log" in empty.stderr, empty.stderr
