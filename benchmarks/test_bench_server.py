@@ -24,6 +24,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,15 +96,31 @@ def _server_times(pid: int | None) -> tuple[float, float] | None:
     return cpu, wait
 
 
-def _load(port: int, token: str, clients: int, pid: int | None = None) -> dict[str, Any]:
+def _all_times(pids: Sequence[int | None]) -> tuple[float, float] | None:
+    """:func:`_server_times` summed over several servers."""
+    times = [_server_times(p) for p in pids]
+    if any(t is None for t in times):
+        return None
+    return sum(t[0] for t in times if t), sum(t[1] for t in times if t)
+
+
+def _load(
+    port: int | Sequence[int], token: str, clients: int, pid: int | Sequence[int | None] | None = None
+) -> dict[str, Any]:
+    """Closed-loop load; with several ports (servers of one log) the clients are split evenly
+    between them, one client process per server, and CPU figures are summed over ``pid``."""
+    ports = [port] if isinstance(port, int) else list(port)
+    pids = [pid] if pid is None or isinstance(pid, int) else list(pid)
     start_at = time.time() + 0.5 + WARMUP  # 0.5 s to start the client process
     stop_at = start_at + SECONDS
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        result = pool.apply_async(_client_process, (port, token, clients, start_at, stop_at))
+    with multiprocessing.get_context("fork").Pool(len(ports)) as pool:
+        results = [
+            pool.apply_async(_client_process, (p, token, clients // len(ports), start_at, stop_at)) for p in ports
+        ]
         time.sleep(max(0.0, start_at - time.time()))
-        before, t0 = _server_times(pid), time.time()
-        lat = sorted(result.get())
-        after, t1 = _server_times(pid), time.time()
+        before, t0 = _all_times(pids), time.time()
+        lat = sorted(x for r in results for x in r.get())
+        after, t1 = _all_times(pids), time.time()
     elapsed = max(1e-9, min(SECONDS, time.time() - start_at))
     server: dict[str, Any] = {}
     if before is not None and after is not None and lat:
