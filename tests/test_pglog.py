@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,9 @@ from tools import project_command
 
 from evidence import merkle
 from evidence.checkpoint import SignedCheckpoint, TlogProof
+from evidence.errors import LogError
 from evidence.log import Log
+from evidence.log.pgstore import migrate
 from evidence.log.reader import LogReader, audit
 from evidence.log.storage import HTTPStorage
 
@@ -157,9 +158,8 @@ def test_two_servers_share_one_log_and_a_sigkill_loses_nothing(shared: SimpleNam
     for old, new in itertools.pairwise(sizes):  # successive checkpoints, pairwise
         merkle.verify_consistency(old, new, by_size[old], by_size[new], reader.hashes(new).consistency_proof(old))
     # The whole log audits clean over HTTP, through either server.
-    for server in (a, b):
-        done = _evidence("log", "audit", server.url, "--log-key", shared.verifier.vkey(), "-q")
-        assert done.returncode == 0, done.stdout + done.stderr
+    done = _evidence("log", "audit", a.url, "--log-key", shared.verifier.vkey(), "-q")
+    assert done.returncode == 0, done.stdout + done.stderr
     assert audit(b.url, [shared.verifier], origin=ORIGIN).entries == size
 
 
@@ -177,17 +177,20 @@ def test_migrated_log_is_served_byte_for_byte(postgres, shared: SimpleNamespace,
     for k in range(6):  # full and partial tiles at two levels, several history checkpoints
         log.append([b"migrated %d-%d" % (k, i) for i in range(70 if k < 5 else 250)])
     log.add_timestamp(log.size, b"not a real token, but bytes that must arrive unchanged")
-    key = log.verifier
+    key, log_size = log.verifier, log.size
     log.close()
     files = _public_files(tmp_path / "dir")
     url = postgres.create_database("pglog_migrated")
     done = _evidence("log", "migrate", str(tmp_path / "dir"), url)
     assert done.returncode == 0, done.stderr
-    again = _evidence("log", "migrate", str(tmp_path / "dir"), url)  # a rerun only checks
-    assert again.returncode == 0 and "already holds this log" in again.stderr, again.stderr
+    said: list[str] = []
+    assert migrate(tmp_path / "dir", url, progress=said.append) == (len(files) + 2, log_size)  # a rerun only checks
+    assert "already holds this log, byte for byte" in said[-1]
     # Into a database holding another log: refused, and that log is left as it was.
-    refused = _evidence("log", "migrate", str(tmp_path / "dir"), shared.url)
-    assert refused.returncode != 0 and "already holds a different log" in refused.stderr, refused.stderr
+    before = requests.get(shared.servers[0].url + "checkpoint", timeout=30).content
+    with pytest.raises(LogError, match="already holds a different log"):
+        migrate(tmp_path / "dir", shared.url)
+    assert requests.get(shared.servers[0].url + "checkpoint", timeout=30).content == before
     server = RunningServer(tmp_path / "served", None, storage=url, keys=tmp_path / "keys").start()
     try:
         for path, data in files.items():
@@ -202,13 +205,18 @@ def test_migrated_log_is_served_byte_for_byte(postgres, shared: SimpleNamespace,
         server.stop()
 
 
-def test_serve_refuses_a_database_without_a_log_or_keys(postgres, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_serve_refuses_a_database_without_a_log_or_keys(
+    postgres, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    from evidence_cli.serve_cmd import main as serve_main
+
     url = postgres.create_database("pglog_empty")
-    cmd = [sys.executable, "-m", "evidence_cli.serve_cmd", "--storage", url, "--listen", "127.0.0.1:0"]
-    no_keys = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert no_keys.returncode != 0 and "--keys" in no_keys.stderr
-    empty = subprocess.run([*cmd, "--keys", str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert empty.returncode != 0 and "holds no evidence log" in empty.stderr, empty.stderr
+    assert serve_main(["--storage", url, "--listen", "127.0.0.1:0"]) != 0
+    assert "--keys" in capsys.readouterr().err
+    assert serve_main(["--storage", url, "--keys", str(tmp_path), "--listen", "127.0.0.1:0"]) != 0
+    assert "holds no evidence log" in capsys.readouterr().err
+    assert serve_main(["--storage", "/not/a/url", "--keys", str(tmp_path)]) != 0
+    assert "postgresql:// URL" in capsys.readouterr().err
 
 
 def test_after_checkpoint_hook_and_timestamps_work_in_process(shared: SimpleNamespace) -> None:
