@@ -201,21 +201,18 @@ def tsa_pin_lines(tsa: RunningTSA) -> str:
     """The TSA pinned by fingerprints (a page opens no files; its root certificate is given apart)."""
     from cryptography import x509
 
-    fps = [
-        hashlib.sha256(
-            x509.load_pem_x509_certificate(p.read_bytes()).public_bytes(
-                __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER
-            )
-        ).hexdigest()
-        for p in (tsa.root_path, tsa.cert_path)
-    ]
-    return f"tsa-root {tsa.name}-root sha256:{fps[0]}\ntsa {tsa.name} sha256:{fps[1]} {tsa.name}-root\n"
+    from evidence.timestamp import certificate_fingerprint
+
+    root, cert = (
+        certificate_fingerprint(x509.load_pem_x509_certificate(p.read_bytes())) for p in (tsa.root_path, tsa.cert_path)
+    )
+    return f"tsa-root {tsa.name}-root sha256:{root}\ntsa {tsa.name} sha256:{cert} {tsa.name}-root\n"
 
 
 def _cli(paths: list[Path], policy: Path, root: Path) -> list[dict[str, Any]]:
     proc = subprocess.run(
         [project_command("evidence"), "verify", "--json-lines", "--trust", str(policy), "--tsa-cert", str(root)]
-        + list(map(str, paths)),
+        + [str(p) for p in paths],
         capture_output=True,
         text=True,
         timeout=1800,
@@ -348,4 +345,43 @@ def test_the_drop_zone_shows_the_numbered_steps(browser: Browser, corpus: Corpus
     assert "[PASS] The bundle is a complete, undamaged WACZ container" in text
     assert "[PASS] Independent time-stamps (RFC 3161)" in text
     assert "[NOT IMPLEMENTED IN THIS PAGE] The capture records agree with each other" in text
+    assert browser.routed == [browser.url] and browser.requests == [browser.url]
+
+
+def page_lookup(b: Browser, data: bytes, trust: dict[str, Any], answer: str) -> dict[str, Any]:
+    result: dict[str, Any] = b.evaluate(
+        "async ([d, t, a]) => await window.evidenceLookup(Uint8Array.from(atob(d), c => c.charCodeAt(0)), t, a)",
+        [base64.b64encode(data).decode(), trust, answer],
+    )
+    return result
+
+
+@pytest.mark.browser
+def test_a_pasted_lookup_answer_confirms_the_seal_only_with_the_log_key(browser: Browser, corpus: Corpus) -> None:
+    data = corpus.bundles["valid"].read_bytes()
+    files = members(corpus.bundles["valid"])
+    digest = hashlib.sha256(files["evidence/manifest.json"]).hexdigest()
+    proof = files["evidence/entry.tlog-proof"].decode()
+    index = int(next(line for line in proof.splitlines() if line.startswith("index "))[6:])
+
+    def answer(**change: Any) -> str:
+        return json.dumps(
+            {"manifest_sha256": digest, "origin": ORIGIN, "entries": [{"index": index, "proof": proof}]} | change
+        )
+
+    keys = {"logKeys": corpus.trust["logKeys"]}
+    got = page_lookup(browser, data, keys, answer())
+    assert got["confirmed"] and got["entries"][0]["ok"] and got["summary"].startswith("CONFIRMED"), got
+    assert page_lookup(browser, data, {"policy": corpus.trust["policy"]}, answer())["confirmed"]
+    unkeyed = page_lookup(browser, data, {}, answer())
+    assert not unkeyed["confirmed"] and not unkeyed["anchored"] and "NOT CONFIRMED" in unkeyed["summary"]
+    assert not page_lookup(browser, data, keys, answer(manifest_sha256="0" * 64))["confirmed"]
+    empty = page_lookup(browser, data, keys, answer(entries=[]))
+    assert not empty["confirmed"] and "NO entry" in empty["summary"]
+    other = page_lookup(browser, data, keys, answer(entries=[{"index": index + 1, "proof": proof}]))
+    assert not other["confirmed"] and "not" in other["entries"][0]["detail"]
+    line = next(x for x in proof.splitlines() if x.startswith(f"\u2014 {ORIGIN} "))  # the log's own signature
+    forged = proof.replace(line, line[:-8] + "AAAAAAA=")
+    assert not page_lookup(browser, data, keys, answer(entries=[{"index": index, "proof": forged}]))["confirmed"]
+    assert not page_lookup(browser, data, keys, "not json")["confirmed"]
     assert browser.routed == [browser.url] and browser.requests == [browser.url]
