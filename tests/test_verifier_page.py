@@ -129,6 +129,8 @@ class Corpus:
     policy_path: Path
     trust: dict[str, Any]
     tsa_root: Path
+    #: A witness that cosigned only the refreshed bundle's newer checkpoint.
+    witness: str
 
 
 @pytest.fixture(scope="module")
@@ -192,9 +194,39 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, local_tsa: RunningTSA) -> C
         put(f"crafted {case}", lambda d, c=craft: d.write_bytes(c(copy.deepcopy(raws))))
     for case, (_name, craft, _words) in FAILED_CASES.items():
         put(f"damaged {case}", lambda d, c=craft: d.write_bytes(c(copy.deepcopy(raws))))
+    witness = refresh_corpus(root, bundle.path, log, local_tsa, put, out)
     root_pem = local_tsa.root_path.read_text()
     trust = {"logKeys": [log.verifier.vkey(), log.timestamp_verifier.vkey()], "tsaRoots": [root_pem], "policy": policy}
-    return Corpus(out, policy_path, trust, local_tsa.root_path)
+    return Corpus(out, policy_path, trust, local_tsa.root_path, witness)
+
+
+def refresh_corpus(root: Path, bundle: Path, log: Any, tsa: RunningTSA, put: Any, out: dict[str, Path]) -> str:
+    """A refreshed copy of the bundle (the log grew, a witness cosigned the newer checkpoint, a
+    token over it) and its refresh files damaged; returns the witness's vkey."""
+    import shutil
+
+    from evidence.bundle.refresh_writer import refresh_bundle
+    from evidence.note import ALG_COSIGNATURE_V1, Note, Signer
+
+    w1 = Signer.generate("witness-one.example", ALG_COSIGNATURE_V1)
+    log.append([b"later entry %d" % i for i in range(3)])
+    note = Note.parse(log.checkpoint_note(log.size))
+    log.add_cosignatures(log.size, [w1.signature_line(note.text_bytes, int(time.time()))])
+    refreshed = root / "refreshed.wacz"
+    shutil.copy(bundle, refreshed)
+    outcome = refresh_bundle(refreshed, location=str(log.path), log_keys=[log.verifier], tsas=[tsa.config()])
+    assert outcome.changed and outcome.tokens == 1
+    out["refreshed"] = refreshed
+    files = members(refreshed)
+    for name in ("evidence/refresh-1.note", "evidence/refresh-1.consistency", "evidence/refresh-1.1.tsr"):
+        data = files[name]
+        for kind, new in (("flip", flip(data)), ("truncate", truncate(data)), ("remove", None)):
+            for rehash in (True, False):
+                put(
+                    f"refreshed {kind} {name} rehash={rehash}",
+                    lambda d, name=name, new=new, r=rehash: rewrite(refreshed, d, change={name: new}, rehash=r),
+                )
+    return w1.verifier().vkey()
 
 
 def tsa_pin_lines(tsa: RunningTSA) -> str:
@@ -283,7 +315,7 @@ def test_page_without_keys_is_not_anchored_and_names_the_fingerprint(browser: Br
     assert browser.routed == [browser.url] and browser.requests == [browser.url]
 
 
-def _trust_cases(corpus: Corpus) -> dict[str, tuple[str, bool]]:
+def _trust_cases(corpus: Corpus) -> dict[str, tuple[str, bool, str]]:
     """Trust policies (and whether the TSA root is given) that take steps 6 and 7 down other paths."""
     from evidence.note import ALG_COSIGNATURE_V1, Signer
 
@@ -291,7 +323,7 @@ def _trust_cases(corpus: Corpus) -> dict[str, tuple[str, bool]]:
     absent = Signer.generate("witness.test/w1", ALG_COSIGNATURE_V1).verifier().vkey()
     head, tsa = policy.split("quorum none\n")
     late = tsa.replace(" local-tsa-root\n", " local-tsa-root not-after 2001-01-01T00:00:00Z\n")
-    return {
+    cases = {
         "quorum of the log's clock": (policy.replace("quorum none", "quorum log-clock"), True),
         "quorum of a witness that did not cosign": (f"{head}witness w1 {absent}\nquorum w1\n{tsa}", True),
         "group any of the clock and an absent witness": (
@@ -304,16 +336,25 @@ def _trust_cases(corpus: Corpus) -> dict[str, tuple[str, bool]]:
         "no TSA pinned, its root given": (f"{head}quorum none\n", True),
         "no TSA pinned, nothing given": (f"{head}quorum none\n", False),
     }
+    out = {case: (p, root, "valid") for case, (p, root) in cases.items()}
+    witnessed = f"{head}witness w1 {corpus.witness}\nquorum w1\n{tsa}"
+    out["a witness that cosigned only the refresh, valid bundle"] = (witnessed, True, "valid")
+    out["a witness that cosigned only the refresh, refreshed bundle"] = (witnessed, True, "refreshed")
+    out["refreshed bundle, no trust policy"] = ("", False, "refreshed")
+    out["refreshed bundle, no TSA pinned"] = (f"{head}quorum none\n", True, "refreshed")
+    return out
 
 
 @pytest.mark.browser
 def test_page_agrees_with_the_cli_under_other_trust(browser: Browser, corpus: Corpus, tmp_path: Path) -> None:
-    bundle = corpus.bundles["valid"]
     wrong = []
-    for case, (policy, with_root) in _trust_cases(corpus).items():
+    for case, (policy, with_root, which) in _trust_cases(corpus).items():
+        bundle = corpus.bundles[which]
         path = tmp_path / "p.policy"
         path.write_text(policy)
-        args = ["--trust", str(path)] + (["--tsa-cert", str(corpus.tsa_root)] if with_root else [])
+        args = ["--trust", str(path)] if policy else ["--log-key", str(tmp_path / "k")]
+        (tmp_path / "k").write_text("\n".join(corpus.trust["logKeys"]) + "\n")
+        args += ["--tsa-cert", str(corpus.tsa_root)] if with_root else []
         proc = subprocess.run(
             [project_command("evidence"), "verify", "--json", *args, str(bundle)],
             capture_output=True,

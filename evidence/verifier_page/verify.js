@@ -133,7 +133,6 @@ class Run {
     if (lk.type !== 1 || lk.name !== origin) throw new StepFail(`The first key in ${VKEY} is not the signing key of the log '${origin}'.`, [VKEY]);
     if (ck.type !== 4 || ck.name !== origin + "/timestamp") throw new StepFail(`The second key in ${VKEY} is not the clock (timestamp cosignature) key of the log '${origin}'.`, [VKEY]);
     this.s.clockKey = ck; this.s.logKey = lk;
-    if ([...this.byName.keys()].some(n => REFRESH_RE.test(n))) throw new NotImplemented("The bundle carries refreshed checkpoints ('evidence refresh'); this page does not check refreshes yet, so step 5 is not complete.");
     const trusted = this.trusted.filter(k => k.type === 1 && k.name === origin);
     const note = this.s.proof.note;
     if (trusted.length) {
@@ -146,7 +145,7 @@ class Run {
       this.s.anchored = true;
       this.s.logDetail = `Entry of the log '${origin}', signed with a key you trust.`;
       const source = this.policy.logs.some(k => k.vkey === signers[0].vkey) ? "your trust policy lists" : "you gave";
-      return `The checkpoint is signed by the log key ${lk.vkey} (fingerprint sha256:${lk.fingerprint}), which ${source}; ${VKEY} shows the same key.`;
+      return `The checkpoint is signed by the log key ${lk.vkey} (fingerprint sha256:${lk.fingerprint}), which ${source}; ${VKEY} shows the same key.` + await this.refreshed([signers[0]]);
     }
     try { await openNote(note, [lk]); } catch (e) {
       if (e.message.includes("no Ed25519")) throw e;
@@ -157,7 +156,22 @@ class Run {
     this.toConfirm.push({ what: "Log key", identity: lk.vkey, fingerprint: "sha256:" + lk.fingerprint, how: `Ask the operator of the log '${origin}' for its verification-keys.txt (the log key and the clock key), through a channel you trust, never from this bundle; compare, then paste them here or add a 'log' line to your trust policy.` });
     const others = [...new Set(this.keys.filter(k => k.type === 1).map(k => k.name))].sort();
     const why = this.policy.logs.length ? `Your trust policy does not list the log '${origin}'` : others.length ? `The log keys you gave are for other logs (${others.join(", ")}), not for '${origin}'` : "No trusted log key was given";
-    return `${why}. The checkpoint is validly signed by the key shown in ${VKEY}, ${lk.vkey} (fingerprint sha256:${lk.fingerprint}), but a key found inside a bundle proves nothing by itself: NOT ANCHORED IN TRUST.`;
+    return `${why}. The checkpoint is validly signed by the key shown in ${VKEY}, ${lk.vkey} (fingerprint sha256:${lk.fingerprint}), but a key found inside a bundle proves nothing by itself: NOT ANCHORED IN TRUST.` + await this.refreshed([lk]);
+  }
+  // Checkpoints added later by 'evidence refresh' (step5_log_signature.refreshed, bundle/refresh.check_refresh).
+  async refreshed(keys) {
+    const cosigners = [], seen = new Set();
+    for (const k of [...this.keys.filter(k => k.type === 4), ...this.policy.witnesses.map(w => w.verifier), this.s.clockKey]) if (!seen.has(k.vkey)) { seen.add(k.vkey); cosigners.push(k); }
+    let checks;
+    try { checks = await checkRefresh(this, keys, cosigners); } catch (e) {
+      if (e instanceof StepFail || !(e instanceof RefreshError)) throw e;
+      throw new StepFail(`A refreshed checkpoint added to the bundle later does not check out: ${e.message}`, [PROOF]);
+    }
+    this.s.refreshes = checks;
+    if (!checks.length) return "";
+    const newest = checks.reduce((a, b) => (b.size > a.size ? b : a));
+    const tokens = checks.reduce((n, c) => n + c.tokens.length, 0);
+    return ` The bundle also carries ${checks.length} newer checkpoint(s) of the same log, added later by 'evidence refresh' (newest: ${entriesText(newest.size)}); each is signed by the same key and proven append-only consistent with the checkpoint above, so it contains this entry too. Their cosignatures count in step 6 and their ${tokens} RFC 3161 time-stamp(s) in step 7.`;
   }
   async step6() {
     const origin = this.s.proof.cp.origin, clockName = origin + "/timestamp", note = this.s.proof.note;
@@ -248,6 +262,89 @@ function cosignedText(found, short = false) {
   return short ? `at ${isoTime(ts)} (on ${where.split(",")[0]})` : `cosigned at ${isoTime(ts)}, on ${where}, which contains this entry.`;
 }
 class NotImplemented extends Error {}
+class RefreshError extends Error {}
+const REFRESH_FILE_RE = /^evidence\/refresh-([1-9][0-9]{0,2})\.(note|consistency|([1-9][0-9]{0,2})\.tsr)$/;
+async function refreshRead(run, name, limit) {
+  const e = run.byName.get(name);
+  if (e.size > limit) throw new RefreshError(`${name} is larger than ${limit} bytes`);
+  try { return await readMember(run.b, e); } catch (err) { throw new RefreshError(`${name} cannot be read: ${err.message}`); }
+}
+function parseConsistency(data, where) {
+  if (data.length > 64 * 1024) throw new RefreshError(`${where} is too large to be a consistency proof`);
+  if (data.length && data[data.length - 1] !== 10) throw new RefreshError(`${where} does not end with a newline`);
+  if (data.some(b => b > 127)) throw new RefreshError(`${where} is not ASCII text`);
+  const lines = data.length ? new TextDecoder().decode(data).split("\n").slice(0, -1) : [];
+  const hashes = lines.map((line, n) => {
+    let raw; try { raw = b64dec(line, "x"); } catch (e) { if (/canonical/.test(e.message)) raw = null; else throw new RefreshError(`${where}, line ${n + 1}: not base64`); }
+    if (!raw || raw.length !== 32) throw new RefreshError(`${where}, line ${n + 1}: not the canonical base64 of a 32-byte hash`);
+    return raw;
+  });
+  if (hashes.length > 128) throw new RefreshError(`${where} holds ${hashes.length} hashes; no consistency proof is that long`);
+  return hashes;
+}
+const EMPTY_ROOT_HEX = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+// merkle.verify_consistency (RFC 9162 2.1.4.2): null if (newSize, newRoot) extends (oldSize, oldRoot), else why.
+async function consistencyProblem(oldSize, newSize, oldRoot, newRoot, proof) {
+  if (oldSize > newSize) return `the newer tree (${entriesText(newSize)}) is smaller than the older one (${entriesText(oldSize)}): the log went backwards`;
+  if (oldSize === 0) { if (proof.length) return "a consistency proof from the empty tree must be empty"; if (hex(oldRoot) !== EMPTY_ROOT_HEX) return "a tree of size 0 must have the empty-tree root"; return null; }
+  if (oldSize === newSize) { if (proof.length) return "a consistency proof between equal sizes must be empty"; return eq(oldRoot, newRoot) ? null : `two different roots for the same tree size ${oldSize}: the log forked (${hex(oldRoot)} vs ${hex(newRoot)})`; }
+  if (!proof.length) return "the consistency proof is empty";
+  const path = [...proof];
+  const pow2 = n => n > 0 && (Math.log2(n) % 1 === 0);
+  if (pow2(oldSize)) path.unshift(oldRoot);
+  let fn = oldSize - 1, sn = newSize - 1;
+  const half = n => Math.floor(n / 2);
+  while (fn % 2 === 1) { fn = half(fn); sn = half(sn); }
+  let fr = path[0], sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return "the consistency proof is longer than the tree sizes allow";
+    if (fn % 2 === 1 || fn === sn) {
+      fr = await nodeHash(c, fr); sr = await nodeHash(c, sr);
+      if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) { fn = half(fn); sn = half(sn); }
+    } else sr = await nodeHash(sr, c);
+    fn = half(fn); sn = half(sn);
+  }
+  if (sn !== 0) return "the consistency proof is shorter than the tree sizes need";
+  if (!eq(fr, oldRoot)) return `the consistency proof does not reproduce the older root: expected ${hex(oldRoot)}, calculated ${hex(fr)}`;
+  if (!eq(sr, newRoot)) return `the consistency proof does not reproduce the newer root: expected ${hex(newRoot)}, calculated ${hex(sr)}`;
+  return null;
+}
+async function checkRefresh(run, trustedKeys, cosigners) {
+  const found = new Map();
+  for (const name of run.byName.keys()) {
+    const m = REFRESH_FILE_RE.exec(name); if (!m) continue;
+    const k = +m[1]; if (!found.has(k)) found.set(k, { tokens: new Map() });
+    const slot = found.get(k); if (m[3]) slot.tokens.set(+m[3], name); else slot[m[2]] = name;
+  }
+  const groups = [];
+  [...found.keys()].sort((a, b) => a - b).forEach((k, i) => {
+    const slot = found.get(k);
+    if (k !== i + 1) throw new RefreshError(`the refreshed checkpoints are numbered with a gap (refresh-${i + 1} is missing)`);
+    for (const part of ["note", "consistency"]) if (!slot[part]) throw new RefreshError(`evidence/refresh-${k}.${part} is missing; a refresh needs both files`);
+    const js = [...slot.tokens.keys()].sort((a, b) => a - b);
+    if (js.some((j, n) => j !== n + 1)) throw new RefreshError(`the time-stamps of refresh ${k} are numbered with a gap`);
+    groups.push({ k, note: slot.note, consistency: slot.consistency, tokens: js.map(j => slot.tokens.get(j)) });
+  });
+  const b = run.s.proof.cp, keys = trustedKeys.filter(k => k.type === 1), out = [], roots = new Map([[b.size, b.root]]);
+  for (const g of groups) {
+    const raw = await refreshRead(run, g.note, 1 << 20);
+    let note, cp;
+    try { note = parseNote(raw); cp = parseCheckpoint(note.text); } catch (e) { throw new RefreshError(`${g.note} is not a signed checkpoint: ${e.message}`); }
+    if (cp.origin !== b.origin) throw new RefreshError(`${g.note} is a checkpoint of the log '${cp.origin}', not of '${b.origin}'`);
+    let logKey;
+    try { [logKey] = await openNote(note, keys); } catch (e) { if (e.message.includes("no Ed25519")) throw e; throw new RefreshError(`${g.note} is not signed by the log's key: ${e.message}`); }
+    if (cp.size < b.size) throw new RefreshError(`${g.note} is a checkpoint of ${entriesText(cp.size)}, fewer than the bundle's ${b.size}: a log never shrinks; this one rolled back`);
+    const proof = parseConsistency(await refreshRead(run, g.consistency, 64 * 1024), g.consistency);
+    const why = await consistencyProblem(b.size, cp.size, b.root, cp.root, proof);
+    if (why) throw new RefreshError(`${g.consistency} does not prove that the log's tree of ${entriesText(cp.size)} (${g.note}) extends the bundle's tree of ${entriesText(b.size)}: ${why}. Either file was altered, or the log rewrote history.`);
+    if (roots.has(cp.size) && !eq(roots.get(cp.size), cp.root)) throw new RefreshError(`${g.note} signs a different tree of ${entriesText(cp.size)} than another checkpoint in the bundle: the log showed two different histories (a fork)`);
+    roots.set(cp.size, cp.root);
+    let cos; try { cos = await cosignatures(note, cosigners); } catch (e) { throw new RefreshError(`${g.note}: ${e.message}`); }
+    for (const t of g.tokens) await refreshRead(run, t, 1 << 20);
+    out.push({ k: g.k, notePath: g.note, note: raw, size: cp.size, logKey, cosignatures: [...cos].map(([k, t]) => [k.vkey, t]), tokens: g.tokens });
+  }
+  return out;
+}
 Run.prototype.step7 = async function () { return await step7(this); };
 Run.prototype.step8 = async function () { throw new NotImplemented("This page does not check step 8 (the capture records: times, the web archive, its index, pages.jsonl, report.html and VERIFY.txt) yet, so the bundle is not fully checked."); };
 function rebuildProofHead(raw) {
