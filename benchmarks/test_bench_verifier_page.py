@@ -12,9 +12,10 @@ command itself as a subprocess, start-up included):
 - large: a hand-made capture (tests/handmade.py) whose WARC holds one extra resource of
   random bytes, so that the bundle is about 50 MB (BENCH_PAGE_MB sets the size).
 
-The page implements steps 1-6 (step 6 for the log's clock only), so its verdict is NOT FULLY
-CHECKED BY THIS PAGE; the CLI's is VERIFIED. Figures go in benchmarks/README.md
-("## Verifier page"). Needs Chromium (skips otherwise).
+The page implements steps 1-7 (RFC 3161 signatures and chains included, not step 8), so its
+verdict is NOT FULLY CHECKED BY THIS PAGE; the CLI's is VERIFIED. Both get the same trust: a
+policy pinning the log, its clock and the TSA by fingerprint, and the TSA's root certificate.
+Figures go in benchmarks/README.md ("## Verifier page"). Needs Chromium (skips otherwise).
 """
 
 from __future__ import annotations
@@ -56,13 +57,23 @@ class Case:
     """A bundle with the trust the CLI and the page are given."""
 
     def __init__(self, path: Path, log: Any, tsa: RunningTSA, root: Path) -> None:
+        from cryptography import x509
+        from test_verifier_page import tsa_pin_lines
+
         self.path = path
         text = f"log {log.verifier.vkey()}\nwitness clock {log.timestamp_verifier.vkey()}\nquorum none\n"
-        text += tsa.policy_lines()
+        text += tsa_pin_lines(tsa)
         self.policy = TrustPolicy.parse(text)
         self.policy_path = root / "trust.policy"
         self.policy_path.write_text(text)
-        self.trust = {"logKeys": [log.verifier.vkey(), log.timestamp_verifier.vkey()], "tsaRoots": [], "policy": text}
+        self.root_path = tsa.root_path
+        self.root = x509.load_pem_x509_certificate(tsa.root_path.read_bytes())
+        pem = tsa.root_path.read_text()
+        self.trust = {
+            "logKeys": [log.verifier.vkey(), log.timestamp_verifier.vkey()],
+            "tsaRoots": [pem],
+            "policy": text,
+        }
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +139,15 @@ def _page_once(b: Any, trust: dict[str, Any]) -> tuple[float, dict[str, Any]]:
 def _cli_once(case: Case) -> float:
     t = time.perf_counter()
     proc = subprocess.run(
-        [project_command("evidence"), "verify", "--trust", str(case.policy_path), str(case.path)],
+        [
+            project_command("evidence"),
+            "verify",
+            "--trust",
+            str(case.policy_path),
+            "--tsa-cert",
+            str(case.root_path),
+            *[str(case.path)],
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -155,10 +174,11 @@ def _run(name: str, benchmark: Any, page: Any, case: Case, rounds: int) -> float
 
     report = benchmark.pedantic(once, rounds=rounds, iterations=1)
     assert report["verdict"] == "NOT FULLY CHECKED BY THIS PAGE" and report["failed_step"] is None
+    assert {c["key"]: c["grade"] for c in report["claims"]}["independent_time"] == "VERIFIED"
     api: list[float] = []
     for _ in range(rounds):
         t = time.perf_counter()
-        result = verify(case.path, trust=case.policy)
+        result = verify(case.path, trust=case.policy, tsa_pins=[case.root])
         api.append(time.perf_counter() - t)
         assert result.verdict is Verdict.VERIFIED
     cli = [_cli_once(case) for _ in range(3)]

@@ -13,7 +13,7 @@ from importlib import resources
 __all__ = ["SOURCES", "build", "page_bytes", "page_sha256"]
 
 #: The script modules, in the order they are concatenated.
-SOURCES = ("zip.js", "json.js", "crypto.js", "tsa.js", "verify.js", "ui.js")
+SOURCES = ("zip.js", "json.js", "crypto.js", "tsa.js", "trust.js", "verify.js", "lookup.js", "ui.js")
 _MARK = "/*SCRIPT*/"
 
 

@@ -21,6 +21,19 @@
     const trust = { logKeys: $("keys").value.split("\n").filter(l => l.trim()), tsaRoots: $("roots").value.trim() ? [$("roots").value] : [], policy: $("policy").value };
     try { show(await window.evidenceVerify(bytes, trust)); } catch (e) { $("out").textContent = "Error: " + e.message; }
   }
+  async function lookup() {
+    const out = $("lookupout");
+    if (!bytes) { out.textContent = "Drop the bundle first."; return; }
+    const trust = { logKeys: $("keys").value.split("\n").filter(l => l.trim()), policy: $("policy").value };
+    try {
+      const r = await window.evidenceLookup(bytes, trust, $("lookup").value);
+      out.textContent = "";
+      const h = document.createElement("h3"); h.textContent = r.summary; h.className = r.confirmed ? "pass" : "fail"; out.append(h);
+      const ul = document.createElement("ul");
+      for (const e of r.entries) { const li = document.createElement("li"); li.className = e.ok ? "pass" : "fail"; li.textContent = e.detail; ul.append(li); }
+      out.append(ul);
+    } catch (e) { out.textContent = "Error: " + e.message; }
+  }
   function load(f) { fname = f.name; f.arrayBuffer().then(b => { bytes = new Uint8Array(b); go(); }); }
   window.addEventListener("DOMContentLoaded", () => {
     const dz = $("drop");
@@ -29,5 +42,6 @@
     dz.addEventListener("drop", e => { e.preventDefault(); dz.classList.remove("over"); if (e.dataTransfer.files[0]) load(e.dataTransfer.files[0]); });
     $("file").addEventListener("change", e => { if (e.target.files[0]) load(e.target.files[0]); });
     $("again").addEventListener("click", go);
+    $("checklookup").addEventListener("click", lookup);
   });
 })();
