@@ -58,7 +58,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_log_dir(add)
     which = add.add_mutually_exclusive_group()
-    which.add_argument("--size", type=int, action="append", metavar="N", help="checkpoint size (repeatable)")
+    which.add_argument(
+        "--size", type=int, action="append", metavar="N", help="checkpoint size (repeatable)"
+    )
     which.add_argument(
         "--missing",
         action="store_true",
@@ -143,7 +145,8 @@ def _add(args: argparse.Namespace) -> int:
     if not tsas:
         raise UsageError(
             "no time-stamping authority to ask",
-            hint=f"Give --tsa URL, or add a [[tsa]] entry to {config.path} (see docs/timestamping.md).",
+            hint=f"Give --tsa URL, or add a [[tsa]] entry to {config.path} "
+            "(see docs/timestamping.md).",
         )
     with open_log(args.dir) as log:
         if args.missing:
@@ -163,7 +166,9 @@ def _add(args: argparse.Namespace) -> int:
                 report = stamp_checkpoint(log, size, asking)
             for outcome in report.outcomes:
                 if outcome.token is not None:
-                    how = "verified against its pins" if outcome.verified_on_receipt else "not pinned"
+                    how = (
+                        "verified against its pins" if outcome.verified_on_receipt else "not pinned"
+                    )
                     print(
                         f"checkpoint {size}: time-stamp from {outcome.tsa} at "
                         f"{outcome.token.gen_time:%Y-%m-%dT%H:%M:%SZ} stored ({how})"
@@ -223,7 +228,8 @@ def _status(args: argparse.Namespace) -> int:
                     print(f"  REJECTED: {_indented(check.error or '')}")
     if lacking:
         print(
-            f"{lacking} checkpoint(s) lack an independent time-stamp; 'evidence timestamp add --missing' requests them."
+            f"{lacking} checkpoint(s) lack an independent time-stamp; "
+            "'evidence timestamp add --missing' requests them."
         )
     return EXIT_OK
 
