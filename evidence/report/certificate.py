@@ -263,7 +263,7 @@ _T: dict[str, tuple[str, str]] = {
     "grade": ("Grade", "评级"),
     "what_checked": ("What was checked, against what", "核验了什么、依据什么"),
     "no_claim": ("No claim could be graded.", "没有可评级的结论。"),
-    "h_to_confirm": ("Found in the bundle, not anchored in trust", "证据包内附带、未锚定于可信密钥的密钥"),
+    "h_to_confirm": ("Found in the bundle, not anchored in trust", "证据包内附带、未锚定于可信密钥的密钥和证书"),
     "to_confirm_ok": (
         "Also in the bundle, not needed for this verdict and not established by it. To make them count, confirm "
         "these fingerprints with their owners through a separate channel and verify again trusting them.",
@@ -1083,7 +1083,7 @@ def _steps(p: Page) -> str:
 
     parts = [p.h2("h_steps"), "<table>\n"]
     for s in p.report.steps:
-        mark = p.label("pass" if s.ok else "fail")
+        mark = " / ".join(t for _, t in p.words("pass" if s.ok else "fail"))
         files = f" File: {', '.join(s.files)}." if (not s.ok and s.files) else ""
         cls = "" if s.ok else ' class="fail"'
         title = p.each(s.title, _STEP_ZH.get(s.number, s.title))
