@@ -11,8 +11,9 @@ Owns:
   modules here that import starlette and uvicorn, lazily).
 
 May import the log, the witness client, ``evidence.timestamp``, ``evidence.config``,
-``evidence.bundle.format`` (the entry of a manifest digest) and ``evidence._internal``; nothing on the verify path imports this package. The names below are
-loaded on first use, so ``import evidence.server`` stays light.
+``evidence.bundle.format`` (the entry of a manifest digest) and ``evidence._internal``;
+nothing on the verify path imports this package. The names below are loaded on first use,
+so ``import evidence.server`` stays light.
 """
 
 from __future__ import annotations
