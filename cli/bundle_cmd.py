@@ -1,13 +1,17 @@
 """``evidence report BUNDLE -o FILE.pdf|FILE.html``: a graded certificate of preservation.
 
     evidence report BUNDLE -o FILE.pdf [--trust POLICY | --log-key VKEY ...] [--tsa-cert PEM ...] [--force]
+                    [--lang en|zh|en,zh] [--form fre902]
 
 The bundle is verified under the user's trust (the same options as ``evidence verify``),
 and the certificate is generated from that verification: every claim with its grade and
 what it was checked against, the verdict, warnings, the sealed capture facts and the
 screenshot, all in one self-contained file. The bundle's own ``report.html`` is never
 opened. PDF output is rendered by Chromium with JavaScript off and every request refused
-(:mod:`evidence.report.pdf`).
+(:mod:`evidence.report.pdf`), with the bundle's file name, its evidence number and "page N / M"
+at the foot of every page. ``--lang`` chooses English, Simplified Chinese or both;
+``--form fre902`` writes the US certification form (FRE 902(13)/(14)) instead of the
+certificate (:mod:`evidence.report.fre902`).
 
 Exit status, as ``evidence verify``: 0 VERIFIED, 3 VERIFIED BUT NOT ANCHORED IN TRUST, 1
 FAILED (the file written says FAILED and is not a certificate), 2 unusable input or usage
@@ -96,13 +100,14 @@ def write_atomically(dest: Path, data: bytes, *, force: bool) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from evidence import __version__
     from evidence.bundle import BundleView
-    from evidence.report import CertificateContext, read_certified, render_certificate
+    from evidence.report import CertificateContext, evidence_number, parse_languages, read_certified
     from evidence.verify import Verdict, verify
 
     from .options import trust_from_args
 
     out = Path(args.output)
     _check_output(out, args.force)
+    langs = parse_languages(args.lang)
     policy, keys, certs, source = trust_from_args(args)
     bundle = Path(args.bundle)
     before = _bundle_digest(bundle)
@@ -127,13 +132,28 @@ def cmd_report(args: argparse.Namespace) -> int:
         made_at=utc_text(datetime.now(UTC)) + " (the clock of the computer that made it)",
         tool=f"evidence {__version__}",
     )
-    html = render_certificate(report, data, context)
+    if args.form == "fre902":
+        from evidence.report.fre902 import render_fre902
+
+        if data is None:
+            print(f"error: no form written: the bundle did not verify ({report.summary})", file=sys.stderr)
+            return report.exit_code
+        html = render_fre902(report, data, context)
+    else:
+        from evidence.report import render_certificate
+
+        html = render_certificate(report, data, context, langs=langs)
     if out.suffix.lower() == ".html":
         payload = html
     else:
-        from evidence.report.pdf import html_to_pdf
+        from evidence.report.certificate import CJK_FONTS
+        from evidence.report.derived import bounded_html
+        from evidence.report.pdf import html_to_pdf, page_footer
 
-        payload = html_to_pdf(html, executable=args.browser).pdf
+        number = evidence_number(report) if data is not None else None
+        left = bounded_html(bundle.name) + (f" \u00b7 {bounded_html(number.label)}" if number is not None else "")
+        footer = page_footer(left, fonts=f"'DejaVu Sans',{CJK_FONTS},sans-serif")
+        payload = html_to_pdf(html, executable=args.browser, footer=footer).pdf
     write_atomically(out, payload, force=args.force)
     if report.verdict is Verdict.FAILED:
         failed = report.failed_step
@@ -161,5 +181,17 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="FILE.pdf or FILE.html")
     add_trust_arguments(p)
     p.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    p.add_argument(
+        "--lang",
+        default="en",
+        metavar="en|zh|en,zh",
+        help="the certificate's language: English (en, the default), Simplified Chinese (zh) or both (en,zh)",
+    )
+    p.add_argument(
+        "--form",
+        choices=["fre902"],
+        help="write a form instead of the certificate: fre902, a certification template for US Federal Rules of "
+        "Evidence 902(13)/(14), filled in from the bundle, to be signed (a template, not legal advice)",
+    )
     add_browser(p)
     p.set_defaults(func=cmd_report)

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "verify a bundle under your trust and write a graded certificate of preservation (PDF or HTML)",
     ),
     "verify": ("verify_cmd", "verify a proof bundle offline (plain-language verdict)"),
+    "lookup": (
+        "lookup_cmd",
+        "ask the operator's log whether it holds a bundle's seal (GET /lookup/<sha256>) and check its proofs",
+    ),
     "witness": ("witness_cmd", "run a C2SP tlog-witness that cosigns other logs' checkpoints"),
     "refresh": ("refresh_cmd", "add the log's newer (better-witnessed) checkpoint and a consistency proof to a bundle"),
     "verifier-page": (

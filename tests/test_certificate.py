@@ -18,9 +18,11 @@ real PDFs read back with pdftotext.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import datetime as dt
 import hashlib
 import http.server
+import json
 import re
 import struct
 import subprocess
@@ -49,6 +51,7 @@ from evidence.verify import Grade, Report, Verdict, verify
 ORIGIN = "certificate.test/evidence"
 TSA_CLAIM = "Independent time (RFC 3161)"
 SHOT = "evidence/screenshot-viewport.png"
+FULL = "evidence/screenshot-full.png"
 
 pytestmark = pytest.mark.browser
 
@@ -333,7 +336,7 @@ def test_certificate_shows_the_grades_the_trust_the_facts_and_the_screenshot(
     assert f"Checked against {report.trust} (from trust policy {made.policy_path})" in text
     sha = hashlib.sha256(made.bundle.read_bytes()).hexdigest()
     assert f"Bundle file SHA-256 {sha}" in text
-    shot = members(made.bundle)[SHOT]
+    shot = members(made.bundle)[FULL]  # the whole page
     assert f'src="data:image/png;base64,{base64.b64encode(shot).decode()}"'.encode() in page
     manifest_fact = dict(report.facts)["Manifest SHA-256"]
     assert manifest_fact in text and "capture machine clock" in text
@@ -373,20 +376,24 @@ def test_capture_warnings_are_shown_prominently_and_long_values_bounded(
         made.bundle,
         tmp_path / "warned.wacz",
         made.log,
-        sealed={"evidence/capture.json": (json.dumps(cap, indent=2, sort_keys=True) + "\n").encode(), SHOT: bomb},
+        sealed={
+            "evidence/capture.json": (json.dumps(cap, indent=2, sort_keys=True) + "\n").encode(),
+            SHOT: bomb,
+            FULL: bomb,
+        },
         tsas=[made.tsa.config()],
     )
     page = _render_to(resealed, tmp_path / "w.html", ["--trust", str(made.policy_path)], capsys, expect=0)
     text = html_text(page)
     assert "Warnings recorded by the capture" in text and 'CLOAKING: the raw fetch got "999 EUR"' in text
-    assert text.index("Warnings recorded by the capture") < text.index("1. The claims, each graded")
+    assert text.index("Warnings recorded by the capture") < text.index("The claims, each graded")
     assert 'CLOAKING: the raw fetch got "999 EUR"' in html_text(members(resealed)[REPORT_PATH])
     for shown in (page, members(resealed)[REPORT_PATH]):
         assert b"T" * 10_001 not in shown and b"(200000 characters in all; the whole value is in the bundle)" in shown
         assert b"warning 98" in shown and b"warning 99" not in shown and b"and 51 more, in the bundle" in shown
         assert b"https://x.example/99" in shown and b"https://x.example/100" not in shown
         assert b"and 50 more steps, in capture.json" in shown
-    assert b"data:image" not in page and "declares 100000 x 100000 pixels" in text
+    assert b'id="screenshot"' not in page and "declares 100000 x 100000 pixels" in text
 
 
 def test_failed_bundle_gives_a_document_that_says_failed_and_shows_nothing_of_it(
@@ -440,7 +447,7 @@ def test_two_certificates_in_one_folder_are_independent_and_self_contained(
         made.bundle,
         made.root / "other.wacz",
         made.log,
-        sealed={SHOT: files["evidence/screenshot-full.png"]},
+        sealed={FULL: files[SHOT]},
         tsas=[made.tsa.config()],
     )
     folder = tmp_path / "out"
@@ -451,7 +458,7 @@ def test_two_certificates_in_one_folder_are_independent_and_self_contained(
         pages[name] = _render_to(bundle, folder / f"{name}.html", trust, capsys, expect=0)
         _render_to(bundle, folder / f"{name}.pdf", trust, capsys, expect=0)
     assert sorted(p.name for p in folder.iterdir()) == ["one.html", "one.pdf", "two.html", "two.pdf"]
-    shots = {"one": files[SHOT], "two": members(other)[SHOT]}
+    shots = {"one": files[FULL], "two": members(other)[FULL]}
     assert shots["one"] != shots["two"]
     for name, page in pages.items():
         mine = base64.b64encode(shots[name]).decode()
@@ -593,3 +600,230 @@ def test_the_command_line(made: Made, tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert f"Wrote {out}: VERIFIED." in r.stdout and out.read_bytes().startswith(b"%PDF")
+
+
+# --------------------------------------------------------------------------- languages, evidence number, QR (issue 14)
+
+CASE, OPERATOR = "2026-017", "J. Smith"
+
+
+def _tool(name: str) -> str:
+    """A system tool (poppler-utils, zbar-tools) on a plain PATH, or skip saying which package brings it."""
+    import os
+    import shutil
+
+    found = shutil.which(name, path=os.defpath + ":/usr/bin:/usr/local/bin")
+    if found is None:
+        package = {"zbarimg": "zbar-tools"}.get(name, "poppler-utils")
+        pytest.skip(f"{name} is needed for this test (apt-get install {package})")
+    return found
+
+
+@dataclass(frozen=True)
+class Rendered:
+    bundle: Path
+    policy: Path
+    report: Report
+    pdf: Path
+    html: Path
+
+
+@pytest.fixture(scope="module")
+def bilingual(made: Made, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    """A bundle with a case and an operator, its certificate in English and Chinese, as PDF and HTML."""
+    from evidence_cli.main import main
+
+    def edit(manifest: dict[str, object]) -> None:
+        manifest["case"], manifest["operator"] = CASE, OPERATOR
+
+    root = tmp_path_factory.mktemp("bilingual")
+    cap = json.loads(members(made.bundle)["evidence/capture.json"])
+    cap["options"]["case"], cap["options"]["operator"] = CASE, OPERATOR
+    sealed = {"evidence/capture.json": (json.dumps(cap, indent=2, sort_keys=True) + "\n").encode()}
+    bundle = reseal(
+        made.bundle, root / "case.wacz", made.log, sealed=sealed, edit_manifest=edit, tsas=[made.tsa.config()]
+    )
+    report = verify(bundle, trust=made.policy)
+    assert report.verdict is Verdict.VERIFIED, report.render_text()
+    out = {}
+    for suffix in ("pdf", "html"):
+        out[suffix] = root / f"certificate.{suffix}"
+        args = ["report", str(bundle), "-o", str(out[suffix]), "--trust", str(made.policy_path), "--lang", "en,zh"]
+        assert main(args) == 0
+    return Rendered(bundle, made.policy_path, report, out["pdf"], out["html"])
+
+
+def _cli_main(argv: list[str]) -> int:
+    from evidence_cli.main import main
+
+    return main(argv)
+
+
+def _expected_summary(report: Report) -> list[str]:
+    """The summary's facts as the test computes them from the verification itself."""
+    d = dict(report.data)
+    when = dt.datetime.fromisoformat(str(d["capture_started"]).replace("Z", "+00:00"))
+    return [
+        f"On {when.day} {when:%B} {when.year} at {when:%H:%M:%S} UTC, {OPERATOR} preserved {d['url']} for case {CASE}.",
+        f"as entry {d['entry_index']} of the log {d['log_origin']}",
+        f"evidence number {d['log_origin']}#{d['entry_index']}",
+        f"{when.year}年{when.month}月{when.day}日 {when:%H:%M:%S}（UTC），{OPERATOR}保全了网页",
+        f"记为日志 {d['log_origin']} 的第 {d['entry_index']} 号日志条目",
+    ]
+
+
+def _check_qr(images: list[Path], report: Report) -> None:
+    from evidence.report import EvidenceNumber
+
+    r = subprocess.run(
+        [_tool("zbarimg"), "--quiet", "--raw", *map(str, images)], capture_output=True, text=True, timeout=60
+    )
+    codes = [line for line in r.stdout.splitlines() if line.startswith("evidence:")]
+    assert len(codes) == 1, (r.returncode, r.stdout, r.stderr)
+    number = EvidenceNumber.parse_qr(codes[0])
+    d = dict(report.data)
+    assert (number.origin, number.index, number.tree_size) == (d["log_origin"], d["entry_index"], d["tree_size"])
+    assert number.manifest_sha256 == d["manifest_sha256"] and number.root_hash.hex() == d["root_hash"]
+
+
+def test_the_pdf_certificate_in_both_languages_embeds_a_cjk_font_and_its_qr_decodes(
+    bilingual: Rendered, tmp_path: Path
+) -> None:
+    text = pdf_text(bilingual.pdf)
+    # The text without the page footers (they fall amid a sentence broken across pages), and
+    # without spaces (pdftotext breaks Chinese lines with one).
+    raw = subprocess.run([_tool("pdftotext"), str(bilingual.pdf), "-"], capture_output=True, text=True, check=True)
+    footer = re.compile(r"^(\d+ / \d+|" + re.escape(bilingual.bundle.name) + " · .*#\\d+)$")
+    flat = "".join(w for line in raw.stdout.splitlines() if not footer.match(line.strip()) for w in line.split())
+    for sentence in _expected_summary(bilingual.report):
+        assert "".join(sentence.split()) in flat, sentence
+    assert "Independent time: the files existed no later than" in text and "独立时间：时间戳机构" in flat
+    for zh in (
+        "电子证据保全证书",
+        "证据编号",
+        "封存：每个文件的指纹（SHA-256 哈希值）",
+        "时间来源",
+        "如何核验",
+        "术语说明",
+    ):
+        assert zh in text, zh
+    # Page numbers and the bundle's name at the foot of every page.
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(
+        [_tool("pdfinfo"), str(bilingual.pdf)], capture_output=True, text=True, check=True).stdout).group(1))  # type: ignore[union-attr]  # fmt: skip
+    assert pages >= 2 and f"1 / {pages}" in text and f"{pages} / {pages}" in text
+    assert text.count(bilingual.bundle.name) >= pages
+
+    # The Chinese is drawn with glyphs embedded in the PDF, not left to the reader's machine.
+    # Chromium embeds the CFF outlines of Noto CJK as Type 3 fonts (docs/design.md): the
+    # English-only certificate has none, the bilingual one has them, and every font is embedded.
+    def fonts(pdf: Path) -> list[list[str]]:
+        out = subprocess.run([_tool("pdffonts"), str(pdf)], capture_output=True, text=True, check=True).stdout
+        return [line.split() for line in out.splitlines()[2:]]
+
+    english = tmp_path / "en.pdf"
+    assert _cli_main(["report", str(bilingual.bundle), "-o", str(english), "--trust", str(bilingual.policy)]) == 0
+    assert all(f[-5] == "yes" for f in fonts(bilingual.pdf)), fonts(bilingual.pdf)
+    assert any("Type" in f and "3" in f for f in fonts(bilingual.pdf))
+    assert not any("Type" in f and "3" in f for f in fonts(english)), fonts(english)
+    assert "电子证据保全证书" not in pdf_text(english)
+    # The pages as images: the QR code decodes to the verified facts.
+    subprocess.run(
+        [_tool("pdftoppm"), "-r", "150", "-f", "1", "-l", "2", "-png", str(bilingual.pdf), str(tmp_path / "page")],
+        check=True, timeout=120,
+    )  # fmt: skip
+    _check_qr(sorted(tmp_path.glob("page*.png")), bilingual.report)
+
+
+def test_the_html_certificate_renders_in_chromium_with_the_summary_cjk_text_and_a_qr_that_decodes(
+    bilingual: Rendered, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    page_html = bilingual.html.read_bytes()
+    text = html_text(page_html)
+    for sentence in _expected_summary(bilingual.report):
+        assert sentence in text, sentence
+    shot = tmp_path / "html.png"
+
+    def render() -> tuple[str, bytes, bytes]:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+            try:
+                page = browser.new_page(java_script_enabled=False, viewport={"width": 1000, "height": 800})
+                page.set_content(page_html.decode())
+                page.screenshot(path=str(shot), full_page=True)
+                heading = page.locator("h1 span[lang='zh-Hans']").first
+                drawn, words = heading.screenshot(), heading.inner_text()
+                # Not tofu: the same heading in characters no font has (private use) draws boxes;
+                # the Chinese one must look different from them.
+                head = page_html.decode().split("</h1>", 1)[0] + "</h1></body></html>"
+                page.set_content(head.replace("电子证据保全证书", "\ue000" * 8))
+                boxes = page.locator("h1 span[lang='zh-Hans']").first.screenshot()
+                return words, drawn, boxes
+            finally:
+                browser.close()
+
+    # Playwright's sync API refuses a thread with an asyncio loop (an earlier test's): a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        words, drawn, boxes = pool.submit(render).result(timeout=120)
+    assert words == "电子证据保全证书" and drawn != boxes
+    _check_qr([shot], bilingual.report)
+
+
+def test_chinese_only_and_a_bad_language(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = _render_to(made.bundle, tmp_path / "zh.html", ["--trust", str(made.policy_path), "--lang", "zh"], capsys,
+                      expect=0)  # fmt: skip
+    text = html_text(page)
+    assert b'<html lang="zh-Hans">' in page
+    assert "电子证据保全证书" in text and "核验结论: 已验证" in text and "已确认： 保全文件的完整性" in text
+    assert "Certificate of preservation" not in text and "The claims, each graded" not in text
+    code, out = _cli(["report", str(made.bundle), "-o", str(tmp_path / "x.html"), "--lang", "fr"], capsys)
+    assert code == 2 and "give en, zh or en,zh" in out and not (tmp_path / "x.html").exists()
+
+
+def test_no_evidence_number_without_a_trusted_log_key(
+    made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = _render_to(made.bundle, tmp_path / "n.html", [], capsys, expect=3)
+    text = html_text(page)
+    assert "No evidence number is given" in text and 'id="qr"' not in page.decode()
+    assert "their place in a log is NOT established" in text
+    assert "as entry" not in text
+
+
+def test_the_fre902_form_is_filled_in_from_the_bundle_and_marked_as_a_template(
+    bilingual: Rendered, made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evidence import __version__
+
+    page = _render_to(bilingual.bundle, tmp_path / "form.html",
+                      ["--trust", str(made.policy_path), "--form", "fre902"], capsys, expect=0)  # fmt: skip
+    text = html_text(page)
+    d = dict(bilingual.report.data)
+    assert text.count("TEMPLATE, NOT LEGAL ADVICE.") == 2
+    assert "Federal Rules of Evidence 902(11), 902(13) and 902(14)" in text
+    assert f"evidence {__version__}" in text and OPERATOR in text and CASE in text
+    assert d["manifest_sha256"] in text and f"evidence number {d['log_origin']}#{d['entry_index']}" in text
+    for f in json.loads(members(bilingual.bundle)["evidence/manifest.json"])["files"]:
+        assert f["sha256"] in text
+    assert "Signature" in text and "28 U.S.C. § 1746" in text
+    files = members(made.bundle)
+    bad = rewrite(made.bundle, tmp_path / "bad.wacz", change={SHOT: files[FULL]})
+    code, out = _cli(["report", str(bad), "-o", str(tmp_path / "f.html"), "--form", "fre902", "--trust",
+                      str(made.policy_path)], capsys)  # fmt: skip
+    assert code == 1 and "no form written" in out and not (tmp_path / "f.html").exists()
+
+
+def test_the_qr_text_format_round_trips_and_refuses_malformed_text() -> None:
+    from evidence.errors import FormatError
+    from evidence.report import EvidenceNumber
+
+    n = EvidenceNumber("log.example/a;b c", 11, 12, "ab" * 32, bytes(range(32)))
+    text = n.qr_text()
+    assert text.startswith("evidence:1;o=log.example/a%3Bb%20c;i=11;s=12;m=")
+    assert EvidenceNumber.parse_qr(text) == n and n.label == "log.example/a;b c#11"
+    assert EvidenceNumber.parse_qr(text + ";x=later") == n
+    for bad in ("evidence:2;o=a", text.replace("i=11", "i=12"), text.replace("i=11", "i=-1"),
+                text.replace(";m=ab", ";m=zz"), text.replace(";s=12", ""), text + ";o=x"):  # fmt: skip
+        with pytest.raises(FormatError):
+            EvidenceNumber.parse_qr(bad)

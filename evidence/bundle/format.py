@@ -46,7 +46,12 @@ TSA_CERT_RE = re.compile(r"\Aevidence/tsa-([1-9][0-9]{0,2})\.pem\Z")
 
 def log_entry(manifest_bytes: bytes) -> bytes:
     """The log entry for a manifest: a versioned record holding its SHA-256."""
-    return ENTRY_HEADER + b"manifest-sha256 " + hashlib.sha256(manifest_bytes).hexdigest().encode() + b"\n"
+    return entry_for_digest(hashlib.sha256(manifest_bytes).hexdigest())
+
+
+def entry_for_digest(manifest_sha256: str) -> bytes:
+    """The log entry for a manifest known only by its SHA-256 (64 lower-case hex digits)."""
+    return ENTRY_HEADER + b"manifest-sha256 " + manifest_sha256.encode("ascii") + b"\n"
 
 
 def page_entry(facts: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +119,7 @@ __all__ = [
     "VERIFY_PATH",
     "VKEY_PATH",
     "WARC_PATH",
+    "entry_for_digest",
     "log_entry",
     "member_order",
     "package_fields",

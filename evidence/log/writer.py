@@ -579,6 +579,21 @@ class Log:
         dedup.insert(fresh_hashes, size)
         return indices, fresh_entries, fresh_hashes
 
+    def find(self, entries: Sequence[bytes]) -> dict[bytes, int]:
+        """The index of each of ``entries`` that is in the log (by the de-duplication index,
+        every hit confirmed against the leaf hash in the tiles); entries not in it are left out."""
+        leafs = [hashlib.sha256(b"\x00" + e).digest() for e in entries]
+        found: dict[bytes, int] = {}
+        with self._locked():
+            size = self._recover().checkpoint.size
+            candidates = self._dedup_index().lookup(leafs) if leafs else {}
+            reader = self._reader(size)
+            for entry, h in zip(entries, leafs, strict=True):
+                cand = candidates.get(_key(h))
+                if cand is not None and cand < size and reader.perfect(0, cand) == h:
+                    found[entry] = cand
+        return found
+
     def _run_after_checkpoint(self, size: int) -> None:
         if self.after_checkpoint is None:
             return

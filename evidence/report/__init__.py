@@ -27,6 +27,8 @@ if TYPE_CHECKING:
         MAX_IMAGE_SIDE,
         CertificateContext,
         CertifiedData,
+        evidence_number,
+        parse_languages,
         read_certified,
         render_certificate,
     )
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
         render_report,
         render_verify_txt,
     )
+    from evidence.report.number import EvidenceNumber
 
 _EXPORTS = {
     **dict.fromkeys(
@@ -51,11 +54,14 @@ _EXPORTS = {
             "MAX_IMAGE_SIDE",
             "CertificateContext",
             "CertifiedData",
+            "evidence_number",
+            "parse_languages",
             "read_certified",
             "render_certificate",
         ),
         "evidence.report.certificate",
     ),
+    "EvidenceNumber": "evidence.report.number",
 }
 
 __all__ = [
@@ -67,7 +73,10 @@ __all__ = [
     "MAX_SHOWN_VALUE",
     "CertificateContext",
     "CertifiedData",
+    "EvidenceNumber",
+    "evidence_number",
     "old_edition_warning",
+    "parse_languages",
     "read_certified",
     "render_certificate",
     "render_report",

@@ -25,7 +25,7 @@ from typing import Any
 
 from evidence.errors import ReportError
 
-__all__ = ["PdfRendering", "html_to_pdf", "sandbox_enabled"]
+__all__ = ["PdfRendering", "html_to_pdf", "page_footer", "sandbox_enabled"]
 
 #: Chromium flags: no background traffic, and no host name resolves (a fence behind the route).
 _ARGS = (
@@ -54,8 +54,23 @@ def sandbox_enabled() -> bool:
     return geteuid is None or geteuid() != 0
 
 
-def html_to_pdf(html: bytes, *, executable: str | None = None, timeout_s: float = 60.0) -> PdfRendering:
+def page_footer(left: str, *, fonts: str = "sans-serif") -> str:
+    """A footer template for :func:`html_to_pdf`: ``left`` (HTML, escaped by the caller) and
+    "page N / M" (Chromium fills in ``pageNumber`` and ``totalPages``)."""
+    return (
+        f'<div style="font-size:8px;font-family:{fonts};width:100%;margin:0 12mm;display:flex;'
+        f'justify-content:space-between;color:#444"><span>{left}</span>'
+        '<span><span class="pageNumber"></span> / <span class="totalPages"></span></span></div>'
+    )
+
+
+def html_to_pdf(
+    html: bytes, *, executable: str | None = None, timeout_s: float = 60.0, footer: str = ""
+) -> PdfRendering:
     """Render ``html`` (UTF-8) to an A4 PDF with JavaScript off and every request refused.
+
+    ``footer``: a Chromium footer template printed on every page (:func:`page_footer`), or
+    "" for none.
 
     The rendering runs in a thread of its own, under a total deadline: Playwright's sync API
     refuses to run in a thread that already drives a browser (a program that called
@@ -67,7 +82,7 @@ def html_to_pdf(html: bytes, *, executable: str | None = None, timeout_s: float 
 
     def work() -> None:
         try:
-            box["result"] = _render(html, executable=executable, timeout_s=timeout_s)
+            box["result"] = _render(html, executable=executable, timeout_s=timeout_s, footer=footer)
         except BaseException as e:  # handed to the caller's thread
             box["error"] = e
 
@@ -86,7 +101,7 @@ def html_to_pdf(html: bytes, *, executable: str | None = None, timeout_s: float 
     return result
 
 
-def _render(html: bytes, *, executable: str | None, timeout_s: float) -> PdfRendering:
+def _render(html: bytes, *, executable: str | None, timeout_s: float, footer: str = "") -> PdfRendering:
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
@@ -122,7 +137,17 @@ def _render(html: bytes, *, executable: str | None, timeout_s: float) -> PdfRend
                 context.route("**/*", refuse)
                 page = context.new_page()
                 page.set_content(html.decode("utf-8", "replace"), wait_until="load", timeout=ms)
-                pdf = page.pdf(format="A4", print_background=True)
+                if footer:
+                    pdf = page.pdf(
+                        format="A4",
+                        print_background=True,
+                        display_header_footer=True,
+                        header_template="<span></span>",
+                        footer_template=footer,
+                        margin={"top": "12mm", "bottom": "16mm", "left": "10mm", "right": "10mm"},
+                    )
+                else:
+                    pdf = page.pdf(format="A4", print_background=True)
             finally:
                 browser.close()
     except PlaywrightError as e:

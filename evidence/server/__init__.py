@@ -6,12 +6,14 @@ Owns:
 - :mod:`~evidence.server.tokens`: the bearer tokens allowed to add entries.
 - :mod:`~evidence.server.batching`: the writer and publisher threads (class
   :class:`~evidence.server.batching.Sequencer`; the log itself is :class:`evidence.log.Log`).
+- :mod:`~evidence.server.lookup`: ``GET /lookup/<manifest-sha256>`` and its per-address rate limit.
 - :mod:`~evidence.server.app`: the ASGI app and :func:`~evidence.server.app.serve` (the only
   modules here that import starlette and uvicorn, lazily).
 
-May import the log, the witness client, ``evidence.timestamp``, ``evidence.config`` and
-``evidence._internal``; nothing on the verify path imports this package. The names below are
-loaded on first use, so ``import evidence.server`` stays light.
+May import the log, the witness client, ``evidence.timestamp``, ``evidence.config``,
+``evidence.bundle.format`` (the entry of a manifest digest) and ``evidence._internal``;
+nothing on the verify path imports this package. The names below are loaded on first use,
+so ``import evidence.server`` stays light.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ about twice the CPU per request.
   origin and keys), ``GET /verification-keys.txt`` (the log key and clock key, the file
   verifiers give to ``evidence verify --log-key``), ``GET /history/<N>/`` (a JSON listing
   of that checkpoint's files) and ``GET /status`` (JSON: sizes, the last result of every witness and TSA).
+- ``GET /lookup/<manifest-sha256>`` (no login, rate-limited per client address): every entry
+  for that manifest digest with its tlog-proof, as JSON (:mod:`evidence.server.lookup`).
 - **POST /add** (``Authorization: Bearer <token>``): the body is one entry's raw bytes. The
   answer is the entry's C2SP ``tlog-proof`` against a checkpoint that covers it, carrying
   the witness cosignatures obtained; the RFC 3161 tokens over that exact checkpoint note
@@ -73,6 +75,7 @@ from evidence.server.config import (
     ServerConfig,
     parse_listen,
 )
+from evidence.server.lookup import RateLimiter, lookup_answer
 from evidence.server.tokens import (
     MAX_AUTH_HEADER,
     TokenSet,
@@ -125,6 +128,7 @@ class LogServer:
         self._verification_keys = b""
         self._add_target = (self.prefix + "/add").encode("ascii")
         self._auth_target = (self.prefix + "/auth").encode("ascii")
+        self._lookup_rate = RateLimiter(config.lookup_per_minute)
         self._starlette = self._build()
         self.app = self  # ASGI: POST /add is handled here directly, everything else by Starlette
 
@@ -185,7 +189,22 @@ class LogServer:
             return Response(b"POST entries to /add\n", 405, media_type="text/plain", headers={"Allow": "POST"})
         if rel == "auth":
             return Response(b"POST to /auth checks a token\n", 405, media_type="text/plain", headers={"Allow": "POST"})
+        if rel.startswith("lookup/"):
+            return await self._lookup(request, rel[len("lookup/") :])
         return self._get(rel)
+
+    async def _lookup(self, request: Any, digest: str) -> Any:
+        from starlette.responses import Response
+
+        client = request.client.host if request.client is not None else ""
+        delay = self._lookup_rate.wait(client)
+        if delay > 0:
+            body = json.dumps({"error": "too many lookups from this address; try again later"}).encode() + b"\n"
+            headers = {"Retry-After": str(int(delay) + 1), "Cache-Control": CACHE_NONE}
+            return Response(body, 429, media_type=JSON_TYPE, headers=headers)
+        assert self.sequencer is not None
+        status, body = await asyncio.to_thread(lookup_answer, self.sequencer.log, digest)
+        return Response(body, status, media_type=JSON_TYPE, headers={"Cache-Control": CACHE_NONE})
 
     def _get(self, rel: str) -> Any:
         from starlette.responses import Response

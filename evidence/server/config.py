@@ -39,6 +39,7 @@ _SERVER_KEYS = frozenset(
         "max_batch",
         "max_pending",
         "max_request_bytes",
+        "lookup_per_minute",
         "witness_timeout",
         "tsa_wait",
         "head_timeout",
@@ -92,6 +93,8 @@ class ServerConfig:
     - ``submit_timeout``: how long a client's request waits for its proof; an entry
       appended by then is answered with its proof against the newest signed checkpoint,
       one not appended yet with 503 (resubmitting it returns its index);
+    - ``lookup_per_minute``: ``GET /lookup/<sha256>`` answers each client address at most this
+      many times a minute (a burst of as many), then 429 with ``Retry-After``;
     - ``witnesses``, ``tsas``: whom to ask for cosignatures and RFC 3161 tokens.
     """
 
@@ -107,6 +110,7 @@ class ServerConfig:
     head_timeout: float = 10.0
     body_timeout: float = 30.0
     submit_timeout: float = 120.0
+    lookup_per_minute: int = 60
     witnesses: tuple[WitnessConfig, ...] = ()
     tsas: tuple[TSAConfig, ...] = ()
 
@@ -130,6 +134,8 @@ class ServerConfig:
                 raise FormatError(f"{key} must be between 0 and 600 seconds, not {getattr(self, key)}")
         if not 0 < self.submit_timeout <= 3600:
             raise FormatError(f"submit_timeout must be between 0 and 3600 seconds, not {self.submit_timeout}")
+        if not 1 <= self.lookup_per_minute <= 100_000:
+            raise FormatError(f"lookup_per_minute must be between 1 and 100,000, not {self.lookup_per_minute}")
         if not _PREFIX_RE.match(self.prefix) or any(seg in (".", "..") for seg in self.prefix.split("/")):
             raise FormatError(
                 f"the URL prefix {self.prefix!r} must be empty or look like /log or /firm/log "
@@ -217,6 +223,7 @@ def parse_server_config(text: str, base_dir: Path, *, where: str = SERVER_CONFIG
             head_timeout=float(_number(data, "head_timeout", ServerConfig.head_timeout, where)),
             body_timeout=float(_number(data, "body_timeout", ServerConfig.body_timeout, where)),
             submit_timeout=float(_number(data, "submit_timeout", ServerConfig.submit_timeout, where)),
+            lookup_per_minute=_number(data, "lookup_per_minute", ServerConfig.lookup_per_minute, where, integer=True),
             witnesses=witnesses,
             tsas=tsas,
         )
