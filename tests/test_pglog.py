@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import subprocess
 import threading
@@ -234,3 +235,22 @@ def test_after_checkpoint_hook_and_timestamps_work_in_process(shared: SimpleName
         assert log.append([b"in-process entry"]) == [first]  # logged already: same index, no new checkpoint
         assert seen == [first + 1]
         assert log.entry(first) == b"in-process entry" and first + 1 in log.checkpoint_sizes()
+
+
+def test_lookup_by_hash_answers_from_either_server_of_the_shared_log(shared: SimpleNamespace) -> None:
+    from evidence.bundle.format import log_entry
+    from evidence.log.pgstore import PgLog
+    from evidence.verify.lookup import check_lookup
+
+    manifest = b'{"shared-log lookup": true}'
+    with PgLog.open(shared.url, keys_dir=shared.base / "keys") as log:
+        [index] = log.append([log_entry(manifest)])
+    digest = hashlib.sha256(manifest).hexdigest()
+    for server in shared.servers:
+        if server.proc is None:  # the SIGKILL test stopped it
+            continue
+        r = requests.get(server.url + "lookup/" + digest, timeout=30)
+        assert r.status_code == 200, r.text
+        assert [e["index"] for e in r.json()["entries"]] == [index]
+        assert check_lookup(server.url, r.content, manifest, [shared.verifier], anchored=True).confirmed
+        assert requests.get(server.url + "lookup/" + "0" * 64, timeout=30).status_code == 404

@@ -26,6 +26,7 @@ key directory (``--keys``), the same key files on every machine.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -408,6 +409,24 @@ class PgLog(Log):
                 )
         self._trusted_state = data
         return signed
+
+    def find(self, entries: Sequence[bytes]) -> dict[bytes, int]:
+        """As :meth:`Log.find`, from the shared de-duplication table and without the write lock
+        (a lookup must not queue behind appends); every hit is confirmed against the leaf hash
+        in the tiles of the latest signed checkpoint."""
+        leafs = [hashlib.sha256(b"\x00" + e).digest() for e in entries]
+        if not leafs:
+            return {}
+        size = self.checkpoint().checkpoint.size
+        rows = self.storage.execute("SELECT hash, idx FROM evidence_log_entries WHERE hash = ANY(%s)", (leafs,))
+        candidates = {bytes(h): int(i) for h, i in rows}
+        reader = self._reader(size)
+        found: dict[bytes, int] = {}
+        for entry, h in zip(entries, leafs, strict=True):
+            cand = candidates.get(h)
+            if cand is not None and cand < size and reader.perfect(0, cand) == h:
+                found[entry] = cand
+        return found
 
     def _append_locked(self, batch: Sequence[bytes], leafs: Sequence[bytes]) -> tuple[list[int], int | None]:
         signed = self._recover()
