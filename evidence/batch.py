@@ -232,13 +232,17 @@ def capture_outcome(
     out_dir: str | os.PathLike[str],
     tsas: Sequence[TSAConfig],
     progress: ProgressCallback | None = None,
+    options: CaptureOptions | None = None,
 ) -> Outcome:
-    """Capture and seal one URL with a job's slot; a failure of this URL is the outcome's error."""
+    """Capture and seal one URL with a job's slot (``options``: instead of the browser's
+    defaults); a failure of this URL is the outcome's error."""
     from evidence.api import capture_with
 
     t0 = time.perf_counter()
     try:
-        bundle = capture_with(slot.capturer, slot.log, url, out_dir=out_dir, tsas=tsas, progress=progress)
+        bundle = capture_with(
+            slot.capturer, slot.log, url, out_dir=out_dir, tsas=tsas, progress=progress, options=options
+        )
     except EvidenceError as e:
         return Outcome(url, None, e, time.perf_counter() - t0)
     return Outcome(url, bundle, None, time.perf_counter() - t0)
@@ -273,6 +277,7 @@ def job_log_opener(shared: SealableLog, spec: Any, *, tsas: Sequence[TSAConfig],
 __all__ = [
     "DEFAULT_JOBS",
     "MAX_JOBS",
+    "LogOpener",
     "Outcome",
     "Slot",
     "capture_many",
