@@ -95,11 +95,11 @@ def add_queue(p: argparse.ArgumentParser) -> None:
 
 
 def queue_url(args: argparse.Namespace) -> str:
-    from evidence.queue.store import check_queue_url
-
+    """``--queue`` (or ``$EVIDENCE_QUEUE``), which must be given; its form is checked where it is used
+    (:func:`evidence.queue.store.check_queue_url`)."""
     if not args.queue:
         raise UsageError("give the queue's database with --queue postgresql://... (or set EVIDENCE_QUEUE)")
-    return check_queue_url(args.queue)
+    return str(args.queue)
 
 
 def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
