@@ -42,6 +42,8 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="a worker silent this long is taken for dead and its jobs go back on the queue (default 60)",
     )
+    p.add_argument("--no-pdf", action="store_true", help="do not make page.pdf (recorded as turned off)")
+    p.add_argument("--no-mhtml", action="store_true", help="do not make page.mhtml (recorded as turned off)")
     p.add_argument("--drain", action="store_true", help="stop once the queue has no job left, instead of waiting")
     add_browser(p)
     p.set_defaults(func=cmd_worker)
@@ -62,6 +64,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         heartbeat_s=args.heartbeat,
         stall_s=args.stall_timeout,
         drain=args.drain,
+        options=tuple((k, False) for k, off in (("pdf", args.no_pdf), ("mhtml", args.no_mhtml)) if off),
     )
     run_worker(settings)
     return EXIT_OK

@@ -70,6 +70,8 @@ class WorkerSettings:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     #: Stop once the queue is empty (for scripts and tests), instead of waiting for more jobs.
     drain: bool = False
+    #: Capture options of every job (CaptureOptions fields, e.g. ``(("pdf", False),)``).
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 def check_settings(s: WorkerSettings) -> WorkerSettings:
@@ -190,6 +192,7 @@ def make_task(
         given = (("case", case), ("operator", operator), ("notes", notes))
         extra: dict[str, Any] = {k: v for k, v in given if v is not None}
         options = replace(slots.options, **extra) if extra else None
+        say(f"{where} capturing {url}")
         outcome = capture_outcome(slots.get(), url, out_dir=settings.out_dir, tsas=tsas, options=options)
         if outcome.bundle is None:
             assert outcome.error is not None
@@ -251,7 +254,7 @@ async def _run(settings: WorkerSettings, say: Callable[[str], None]) -> None:
     # A failed try is said by this worker in one plain line; procrastinate's own traceback of it is noise.
     logging.getLogger("procrastinate.worker").addFilter(_NotJobErrors())
     await asyncio.to_thread(ensure_schema, settings.queue_url)
-    options = check_options({})
+    options = check_options(dict(settings.options))
     the_log, tsas = await asyncio.to_thread(open_session_log, log=settings.log, tsa=settings.tsa)
     slots = _Slots(options, settings.executable, job_log_opener(the_log, settings.log, tsas=tsas, origin=None))
     # procrastinate runs a synchronous task in the loop's default executor: bound it to
