@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from evidence.errors import EvidenceError, UsageError
 
 if TYPE_CHECKING:
+    from evidence.api import LogLike
     from evidence.bundle import Bundle
     from evidence.capture import CaptureOptions, Capturer
     from evidence.capture.budget import ProgressCallback
@@ -176,7 +177,7 @@ def capture_many(
     *,
     jobs: int = DEFAULT_JOBS,
     out_dir: str | os.PathLike[str] = ".",
-    log: Any = None,
+    log: LogLike = None,
     tsa: str | Sequence[str] | None = None,
     executable: str | None = None,
     origin: str | None = None,
