@@ -267,6 +267,7 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     quiet = args.quiet or args.json
     printing = threading.Lock()  # one message at a time, from any job
+    stopping = threading.Event()  # set on Ctrl-C: captures cut short by it are not reported as failures
 
     def say(msg: str) -> None:
         if not quiet:
@@ -287,7 +288,8 @@ def _run(args: argparse.Namespace) -> int:
             if progress is not None:
                 progress.close()
         result = _result(listed, outcome)
-        _report(say, label, result, outcome, args.from_file)
+        if not stopping.is_set():
+            _report(say, label, result, outcome, args.from_file)
         return result
 
     with contextlib.ExitStack() as stack:
@@ -301,7 +303,7 @@ def _run(args: argparse.Namespace) -> int:
             say(f"warning: no time-stamping authority is configured: no independent time-stamp. {_tsa_setup_hint()}")
         try:
             for n, result in run_jobs(
-                urls, one, jobs=jobs, slot=lambda: job_slot(opts, args.browser, per_job), inline=inline
+                urls, one, jobs=jobs, slot=lambda: job_slot(opts, args.browser, per_job), inline=inline, stop=stopping
             ):
                 batch.done[n] = result
         except KeyboardInterrupt:

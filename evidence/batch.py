@@ -95,6 +95,7 @@ def run_jobs(
     jobs: int,
     slot: Callable[[], contextlib.AbstractContextManager[Slot]],
     inline: Slot | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[tuple[int, R]]:
     """Run ``work(slot, n, item)`` for every item, ``jobs`` at a time; yield ``(n, result)`` in
     the caller's thread as each finishes (``n`` is the item's position, from 0).
@@ -108,6 +109,8 @@ def run_jobs(
     a moment to end; a capture still running then is abandoned with its thread (its
     temporary folder is removed by the next capture into that folder, once this process has
     ended: :func:`evidence.bundle.remove_stale`); no bundle is ever left half-written.
+    ``stop`` (made here if not given) is set from then on: ``work`` may look at it to stay
+    quiet about the captures that were cut short.
     """
     check_jobs(jobs)
     if jobs == 1 and inline is not None:
@@ -118,7 +121,7 @@ def run_jobs(
     for n, item in enumerate(items):
         todo.put((n, item))
     done: queue.SimpleQueue[tuple[int, R] | _Stop] = queue.SimpleQueue()
-    stop = threading.Event()
+    stop = stop or threading.Event()
 
     def job() -> None:
         error: BaseException | None = None
