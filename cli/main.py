@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "witness": ("witness_cmd", "run a C2SP tlog-witness that cosigns other logs' checkpoints"),
     "refresh": ("refresh_cmd", "add the log's newer (better-witnessed) checkpoint and a consistency proof to a bundle"),
+    "queue": ("queue_cmd", "add captures to a PostgreSQL job queue for capture workers, and show their status"),
+    "worker": ("worker_cmd", "run a capture worker: take capture jobs from a PostgreSQL queue, seal them into the log"),
     "verifier-page": (
         "verifier_page_cmd",
         "write the single-file offline verifier page (verify.html) and print its SHA-256",

@@ -86,6 +86,22 @@ def add_browser(target: Any) -> None:
     target.add_argument("--browser", metavar="PATH", help=BROWSER_HELP)
 
 
+QUEUE_HELP = "the queue's PostgreSQL database, postgresql://USER@HOST[:PORT]/DBNAME (default: $EVIDENCE_QUEUE)"
+
+
+def add_queue(p: argparse.ArgumentParser) -> None:
+    """``--queue URL`` (``args.queue``), defaulting to ``$EVIDENCE_QUEUE``."""
+    p.add_argument("--queue", metavar="URL", default=os.environ.get("EVIDENCE_QUEUE"), help=QUEUE_HELP)
+
+
+def queue_url(args: argparse.Namespace) -> str:
+    """``--queue`` (or ``$EVIDENCE_QUEUE``), which must be given; its form is checked where it is used
+    (:func:`evidence.queue.store.check_queue_url`)."""
+    if not args.queue:
+        raise UsageError("give the queue's database with --queue postgresql://... (or set EVIDENCE_QUEUE)")
+    return str(args.queue)
+
+
 def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
     """``--trust`` / ``--log-key`` / ``--tsa-cert``, shared by ``evidence verify`` and ``evidence report``
     (``--trust`` and ``--log-key`` exclude each other)."""

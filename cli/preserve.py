@@ -11,14 +11,15 @@ written to a file to rerun).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evidence.errors import (
     EXIT_INTERRUPTED,
@@ -34,6 +35,9 @@ from evidence.errors import (
 
 from .options import add_browser, add_quiet
 from .url_list import ListedURL, read_list
+
+if TYPE_CHECKING:
+    from evidence.batch import Outcome, Slot
 
 EPILOG = """exit codes:
   0    every URL preserved
@@ -81,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", help="who preserved it, recorded in the bundle")
     p.add_argument("--notes", help="free-text notes, recorded in the bundle")
     p.add_argument("--json", action="store_true", help="print one JSON document with the results")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="capture N pages at once, each with its own browser (default 1; 2 per processor core "
+        "at most: docs/capture.md, 'Many pages at once')",
+    )
     add_quiet(p)
     g = p.add_argument_group("capture options")
     g.add_argument("--viewport", metavar="WxH", help="browser window size (default 1280x800)")
@@ -216,8 +228,17 @@ class _Batch:
 
     def __init__(self, urls: list[ListedURL]) -> None:
         self.urls = urls
-        self.results: list[dict[str, Any]] = []
+        self.done: dict[int, dict[str, Any]] = {}  # position in the list -> its result
         self.tsas_asked = False
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        """The results so far, in the order of the list (jobs may finish in any order)."""
+        return [self.done[n] for n in sorted(self.done)]
+
+    @property
+    def remaining(self) -> list[str]:
+        return [u.url for n, u in enumerate(self.urls) if n not in self.done]
 
     @property
     def ok(self) -> list[dict[str, Any]]:
@@ -235,70 +256,56 @@ class _Batch:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from evidence.api import capture_with, session
+    import threading
 
+    from evidence.api import check_options, close_log, open_session_log
+    from evidence.batch import capture_outcome, check_jobs, job_log_opener, job_slot, run_jobs
+
+    jobs = check_jobs(args.jobs)
     batch = _Batch(_urls(args))
     urls = batch.urls
     out = Path(args.output)
     quiet = args.quiet or args.json
+    printing = threading.Lock()  # one message at a time, from any job
+    stopping = threading.Event()  # set on Ctrl-C: captures cut short by it are not reported as failures
 
     def say(msg: str) -> None:
         if not quiet:
-            print(msg, file=sys.stderr)
+            with printing:
+                print(msg, file=sys.stderr)
 
-    with session(log=args.log, tsa=args.tsa, executable=args.browser, origin=args.origin, **_options(args)) as (
-        capturer,
-        log,
-        tsas,
-    ):
+    opts = check_options(_options(args))
+    log, tsas = open_session_log(log=args.log, tsa=args.tsa, origin=args.origin)
+    shared = job_log_opener(log, None, tsas=tsas, origin=args.origin)
+    per_job = job_log_opener(log, args.log, tsas=tsas, origin=args.origin)
+
+    def one(slot: Slot, n: int, listed: ListedURL) -> dict[str, Any]:
+        label = f"[{n + 1}/{len(urls)}]"
+        progress = None if quiet else _Progress(label)
+        try:
+            outcome = capture_outcome(slot, listed.url, out_dir=out, tsas=tsas, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+        result = _result(listed, outcome)
+        if not stopping.is_set():
+            _report(say, label, result, outcome, args.from_file)
+        return result
+
+    with contextlib.ExitStack() as stack:
+        stack.callback(close_log, log)
+        inline = stack.enter_context(job_slot(opts, args.browser, shared)) if jobs == 1 else None
         log_key = log.verifier.vkey()
         batch.tsas_asked = bool(tsas)
-        say(f"Preserving {len(urls)} page(s) into the log {log.origin!r} ({getattr(log, 'path', '')})")
+        at_once = f", {jobs} at a time" if jobs > 1 else ""
+        say(f"Preserving {len(urls)} page(s){at_once} into the log {log.origin!r} ({getattr(log, 'path', '')})")
         if not tsas:
             say(f"warning: no time-stamping authority is configured: no independent time-stamp. {_tsa_setup_hint()}")
         try:
-            for n, listed in enumerate(urls, start=1):
-                url = listed.url
-                t0 = time.perf_counter()
-                progress = None if quiet else _Progress(f"[{n}/{len(urls)}]")
-                try:
-                    bundle = capture_with(capturer, log, url, out_dir=out, tsas=tsas, progress=progress)
-                except EvidenceError as e:
-                    kind = "could not be captured" if isinstance(e, CaptureError) else "failed"
-                    where = f" (line {listed.line} of {args.from_file})" if listed.line else ""
-                    say(f"[{n}/{len(urls)}] FAILED {url}{where}: {kind}: {e.diagnostics()}")
-                    failed: dict[str, Any] = {"url": url, "ok": False, "error": e.diagnostics()}
-                    failed["kind"] = type(e).__name__
-                    if listed.line:
-                        failed["line"] = listed.line
-                    batch.results.append(failed)
-                    continue
-                finally:
-                    if progress is not None:
-                        progress.close()
-                took = time.perf_counter() - t0
-                flag = f" (HTTP {bundle.status}: error page preserved)" if bundle.http_error else ""
-                say(f"[{n}/{len(urls)}] ok {url} -> {bundle.path} in {took:.1f}s{flag}")
-                for w in bundle.warnings:
-                    say("    warning: " + w.replace("\n", "\n             "))
-                batch.results.append(
-                    {
-                        "url": url,
-                        "ok": True,
-                        "bundle": str(bundle.path),
-                        "final_url": bundle.final_url,
-                        "status": bundle.status,
-                        "http_error": bundle.http_error,
-                        "log_origin": bundle.log_origin,
-                        "log_index": bundle.log_index,
-                        "checkpoint_size": bundle.checkpoint.size,
-                        "checkpoint_root": bundle.checkpoint.root_hash.hex(),
-                        "manifest_sha256": bundle.manifest_sha256,
-                        "timestamps": bundle.timestamps,
-                        "warnings": list(bundle.warnings),
-                        "seconds": round(took, 2),
-                    }
-                )
+            for n, result in run_jobs(
+                urls, one, jobs=jobs, slot=lambda: job_slot(opts, args.browser, per_job), inline=inline, stop=stopping
+            ):
+                batch.done[n] = result
         except KeyboardInterrupt:
             return _interrupted(args, batch, out, log_key)
         command = verify_command(log, tsas if any(r.get("timestamps") for r in batch.results) else ())
@@ -309,6 +316,51 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _summary(batch.results, command, no_tsa_answered=batch.exit_code() == EXIT_NO_TIMESTAMP)
     return batch.exit_code()
+
+
+def _result(listed: ListedURL, outcome: Outcome) -> dict[str, Any]:
+    """One URL's entry in the results (and in --json)."""
+    url, bundle, e = listed.url, outcome.bundle, outcome.error
+    if bundle is None:
+        assert e is not None
+        failed: dict[str, Any] = {"url": url, "ok": False, "error": e.diagnostics()}
+        failed["kind"] = type(e).__name__
+        if listed.line:
+            failed["line"] = listed.line
+        return failed
+    return {
+        "url": url,
+        "ok": True,
+        "bundle": str(bundle.path),
+        "final_url": bundle.final_url,
+        "status": bundle.status,
+        "http_error": bundle.http_error,
+        "log_origin": bundle.log_origin,
+        "log_index": bundle.log_index,
+        "checkpoint_size": bundle.checkpoint.size,
+        "checkpoint_root": bundle.checkpoint.root_hash.hex(),
+        "manifest_sha256": bundle.manifest_sha256,
+        "timestamps": bundle.timestamps,
+        "warnings": list(bundle.warnings),
+        "seconds": round(outcome.seconds, 2),
+    }
+
+
+def _report(
+    say: Callable[[str], None], label: str, result: dict[str, Any], outcome: Outcome, source: str | None
+) -> None:
+    """The progress line of one finished URL (and its warnings)."""
+    if not result["ok"]:
+        kind = "could not be captured" if isinstance(outcome.error, CaptureError) else "failed"
+        where = f" (line {result['line']} of {source})" if result.get("line") else ""
+        say(f"{label} FAILED {result['url']}{where}: {kind}: {result['error']}")
+        return
+    bundle = outcome.bundle
+    assert bundle is not None
+    flag = f" (HTTP {bundle.status}: error page preserved)" if bundle.http_error else ""
+    lines = [f"{label} ok {result['url']} -> {bundle.path} in {outcome.seconds:.1f}s{flag}"]
+    lines += ["    warning: " + w.replace("\n", "\n             ") for w in bundle.warnings]
+    say("\n".join(lines))
 
 
 def verify_command(log: Any, tsas: Sequence[Any] = ()) -> str:
@@ -344,8 +396,7 @@ def _tsa_setup_hint() -> str:
 
 def _interrupted(args: argparse.Namespace, batch: _Batch, out: Path, log_key: str) -> int:
     """Ctrl-C during a batch: say what was preserved, and write what remains to a file."""
-    done = len(batch.results)
-    remaining = [u.url for u in batch.urls[done:]]
+    remaining = batch.remaining
     rerun: Path | None = None
     if remaining:
         rerun = _write_remaining(out, remaining)

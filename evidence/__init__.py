@@ -11,7 +11,8 @@ The small public face of the library. Everything else is importable but not prom
     >>> [index] = log.append([b"entry"])                                     # doctest: +SKIP
 
 ``evidence.capture`` is the one-call function (it keeps its browser between calls);
-``evidence.Session`` captures a batch with one browser and an explicit lifetime. The
+``evidence.Session`` captures a batch with one browser and an explicit lifetime;
+``evidence.capture_many(urls, jobs=N)`` captures a batch N pages at once. The
 capture machinery lives in the package of the same name, imported as
 ``from evidence.capture import Capturer, CaptureOptions``.
 """
@@ -40,6 +41,7 @@ from evidence.errors import (
 
 if _TYPE_CHECKING:
     from evidence.api import Session, capture
+    from evidence.batch import capture_many
     from evidence.bundle import Bundle
     from evidence.log import Log
     from evidence.trust import TrustPolicy
@@ -50,6 +52,7 @@ if _TYPE_CHECKING:
 _LAZY = {
     "capture": "evidence.api",
     "Session": "evidence.api",
+    "capture_many": "evidence.batch",
     "Bundle": "evidence.bundle",
     "Log": "evidence.log",
     "TrustPolicy": "evidence.trust",
@@ -110,5 +113,6 @@ __all__ = [
     "VerificationError",
     "__version__",
     "capture",
+    "capture_many",
     "verify",
 ]

@@ -122,6 +122,23 @@ def _check_options(options: dict[str, Any]) -> None:
         )
 
 
+def check_options(options: dict[str, Any]) -> CaptureOptions:
+    """The :class:`CaptureOptions` of these keyword options, or a UsageError naming the unknown ones."""
+    _check_options(options)
+    return CaptureOptions(**options)
+
+
+def open_session_log(
+    *, log: LogLike = None, tsa: str | Sequence[str] | None = None, origin: str | None = None
+) -> tuple[SealableLog, tuple[TSAConfig, ...]]:
+    """The log and the TSAs of a batch, as :func:`session` resolves them; a log that cannot
+    take entries is refused now, before the first capture."""
+    tsas = resolve_tsas(tsa)
+    the_log = resolve_log(log, tsas=tsas, origin=origin)
+    _check_writable(the_log)
+    return the_log, tsas
+
+
 @contextmanager
 def session(
     *,
@@ -137,9 +154,7 @@ def session(
     :class:`~evidence.capture.Capturer`, the log and the TSAs, for :func:`capture_with`.
     """
     _check_options(options)
-    tsas = resolve_tsas(tsa)
-    the_log = resolve_log(log, tsas=tsas, origin=origin)
-    _check_writable(the_log)
+    the_log, tsas = open_session_log(log=log, tsa=tsa, origin=origin)
     with Capturer(CaptureOptions(**options), executable=executable) as capturer:
         yield capturer, the_log, tsas
 
@@ -190,7 +205,8 @@ def _check_writable(the_log: object) -> None:
         check_writable()
 
 
-def _close_log(the_log: object) -> None:
+def close_log(the_log: object) -> None:
+    """Close a log object that has a ``close`` (a log server's client), ignoring errors."""
     close = getattr(the_log, "close", None)
     if callable(close):
         with contextlib.suppress(Exception):
@@ -241,7 +257,7 @@ class Session:
         """Stop the browser (and close the log if this session opened it). Safe to call twice."""
         self._capturer.close()
         if self._own_log:
-            _close_log(self.log)
+            close_log(self.log)
 
     def __enter__(self) -> Session:
         return self
@@ -330,4 +346,4 @@ def capture(
         )
     finally:
         if not isinstance(log, Log):
-            _close_log(the_log)
+            close_log(the_log)

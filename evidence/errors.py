@@ -136,6 +136,10 @@ class CaptureError(EvidenceError):
     """A page could not be captured; nothing was written."""
 
 
+class QueueError(EvidenceError):
+    """The capture queue (its PostgreSQL database) could not be reached or used."""
+
+
 class BundleFormatError(EvidenceError):
     """A proof bundle is unreadable or structurally wrong."""
 
