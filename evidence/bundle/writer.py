@@ -35,6 +35,7 @@ from evidence import __version__
 from evidence._internal import jsonstrict
 from evidence._internal.words import entries
 from evidence.bundle.format import (
+    ATTEMPTS_PATH,
     CAPTURE_ARTIFACTS,
     DATAPACKAGE,
     DATAPACKAGE_DIGEST,
@@ -69,6 +70,7 @@ from evidence.checkpoint import Checkpoint, SignedCheckpoint
 from evidence.errors import BundleFormatError, CaptureError, EvidenceError, LogError
 
 if TYPE_CHECKING:
+    from evidence.log.attempts import Attempt
     from evidence.log.remote import SealableLog
 
 
@@ -92,6 +94,8 @@ class Bundle:
     http_error: bool
     timestamps: int
     warnings: tuple[str, ...] = ()
+    #: The index of this capture's attempt record in the log (None: no attempt was recorded).
+    attempt_index: int | None = None
 
     def summary(self) -> str:
         cp = self.checkpoint
@@ -181,8 +185,13 @@ def seal(
     *,
     name: str | None = None,
     tsas: Sequence[Any] = (),
+    attempt: Attempt | None = None,
 ) -> Bundle:
     """Seal a finished capture directory into ``log`` and write its bundle into ``out_dir``.
+
+    With ``attempt`` (:func:`evidence.log.attempts.attempt`), the manifest's entry is appended
+    together with the attempt's ``sealed`` record, and the bundle lists that record and the
+    earlier attempts of the same case in ``evidence/attempts.json``.
 
     The bundle file appears whole or not at all. If the entry was logged but the bundle
     could not be written (for example, the disk is full), the error says so and names
@@ -203,7 +212,10 @@ def seal(
         sealed = _sealed_members(capture_dir, staging, facts)
         manifest_bytes = build_manifest(sealed, facts, log_origin=log.origin)
         entry = log_entry(manifest_bytes)
-        [index] = log.append([entry])
+        if attempt is None:
+            [index] = log.append([entry])
+        else:
+            index = attempt.seal_entry(entry, manifest_bytes)
         try:
             signed = log.checkpoint()
             size = signed.checkpoint.size
@@ -238,6 +250,9 @@ def seal(
                 Member(NOTE_PATH, note),
                 Member(VKEY_PATH, (log.verifier.vkey() + "\n" + log.timestamp_verifier.vkey() + "\n").encode()),
             ]
+            listed = attempt.attempts_file(size) if attempt is not None else None
+            if listed is not None:
+                proof_members.append(Member(ATTEMPTS_PATH, listed))
             parsed_tokens = []
             for k, der in enumerate(tokens, start=1):
                 proof_members.append(Member(f"evidence/checkpoint.{k}.tsr", der))
@@ -280,6 +295,7 @@ def seal(
         http_error=bool(facts.get("http_error")),
         timestamps=len(tokens),
         warnings=tuple(warnings),
+        attempt_index=attempt.recorded.index if attempt is not None and attempt.recorded is not None else None,
     )
 
 
