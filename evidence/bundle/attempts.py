@@ -73,7 +73,7 @@ _WORDS = {
     "LogError": "the log could not be written",
     "BundleFormatError": "the bundle could not be written",
     "KeyboardInterrupt": "interrupted by the operator",
-    "Terminated": "the capture was stopped (SIGTERM)",
+    "Terminated": "stopped by SIGTERM",
     "SystemExit": "the program ended",
     "process-ended": "the capture's process ended without recording an outcome",
     "no-bundle": "the attempt ended without a bundle",
