@@ -157,7 +157,7 @@ def test_failed_and_abandoned_attempts_are_on_the_record_and_in_the_next_bundle(
     # 3. The next capture of the case succeeds: its bundle names both earlier attempts.
     bundle = evidence.capture(site.url("/listing"), out_dir=out, log=str(log_dir), case=CASE, executable=chromium)
     assert bundle.attempt_index is not None and bundle.attempt_index == bundle.log_index + 1
-    size, own, earlier = parse_attempts_file(members(bundle.path)[ATTEMPTS_PATH])
+    _size, own, earlier = parse_attempts_file(members(bundle.path)[ATTEMPTS_PATH])
     assert own.record.outcome == "sealed" and own.record.manifest_sha256 == bundle.manifest_sha256
     assert [a.index for a in earlier] == [listed[0]["index"], listed[1]["index"]]
     report = verify(bundle.path, log_keys=_keys(log_dir))
