@@ -35,6 +35,7 @@ from evidence import __version__
 from evidence._internal import jsonstrict
 from evidence._internal.words import entries
 from evidence.bundle.format import (
+    ATTEMPTS_FORMAT,
     ATTEMPTS_PATH,
     CAPTURE_ARTIFACTS,
     DATAPACKAGE,
@@ -118,8 +119,11 @@ def build_manifest(
     *,
     log_origin: str,
     salt: bytes | None = None,
+    attempts: bool = False,
 ) -> bytes:
-    """``evidence/manifest.json``: the leaf preimage (see docs/bundle-format.md)."""
+    """``evidence/manifest.json``: the leaf preimage (see docs/bundle-format.md). With
+    ``attempts``, it says that the bundle carries ``evidence/attempts.json`` (so removing
+    that file is caught)."""
     files = []
     for m in sorted(sealed, key=lambda m: m.path):
         digest, size = m.digest()
@@ -140,6 +144,8 @@ def build_manifest(
         "operator": (facts.get("options") or {}).get("operator"),
         "files": files,
     }
+    if attempts:
+        manifest["attempts"] = ATTEMPTS_FORMAT
     return _json_bytes(manifest)
 
 
@@ -210,7 +216,8 @@ def seal(
     with tempfile.TemporaryDirectory(prefix=f".evidence-seal-{os.getpid()}-", dir=out_dir) as tmp:
         staging = Path(tmp)
         sealed = _sealed_members(capture_dir, staging, facts)
-        manifest_bytes = build_manifest(sealed, facts, log_origin=log.origin)
+        recorded = attempt is not None and attempt.store is not None
+        manifest_bytes = build_manifest(sealed, facts, log_origin=log.origin, attempts=recorded)
         entry = log_entry(manifest_bytes)
         if attempt is None:
             [index] = log.append([entry])

@@ -14,7 +14,7 @@ from typing import Any
 
 from evidence import merkle
 from evidence.bundle.attempts import SEALED, AttemptRecord, describe_earlier, parse_attempts_file
-from evidence.bundle.format import ATTEMPTS_PATH, MANIFEST_PATH, PROOF_PATH, attempt_entry
+from evidence.bundle.format import ATTEMPTS_FORMAT, ATTEMPTS_PATH, MANIFEST_PATH, PROOF_PATH, attempt_entry
 from evidence.checkpoint import SignedCheckpoint
 from evidence.errors import FormatError, InclusionError
 from evidence.verify.common import Fail
@@ -66,7 +66,17 @@ def check_attempts(
     """Every record listed hashes to the entry included at its index in the bundle's checkpoint;
     the bundle's own record says ``sealed`` with this manifest's SHA-256 and names exactly the
     earlier attempts listed; every earlier one is of the same case and log, and older."""
+    declared = manifest.get("attempts")
+    if declared is not None and declared != ATTEMPTS_FORMAT:
+        raise Fail(f"{MANIFEST_PATH} names an unknown attempts format {str(declared)[:80]!r}.", MANIFEST_PATH)
     if not ctx.v.has(ATTEMPTS_PATH):
+        if declared is not None:
+            raise Fail(
+                f"{MANIFEST_PATH} says this bundle carries its attempt records ({ATTEMPTS_PATH}), but the bundle has "
+                "no such file: it was removed, hiding this capture's attempt and the earlier attempts of its case.",
+                ATTEMPTS_PATH,
+                MANIFEST_PATH,
+            )
         return None
     raw = ctx.read(ATTEMPTS_PATH, limit=MAX_ATTEMPTS_BYTES)
     try:
