@@ -240,9 +240,20 @@ def test_another_bundles_attempt_record_fails_at_step_8(root: Path, sealed_case:
     _failed_at_8(bad, log, "not 'sealed' with this bundle's manifest")
 
 
-def test_a_bundle_without_attempts_verifies_as_before(root: Path, sealed_case: tuple[Path, Log]) -> None:
+def test_removing_attempts_json_fails_at_step_8(root: Path, sealed_case: tuple[Path, Log]) -> None:
+    """The manifest says the bundle carries its attempts: hiding them all is caught too."""
     path, log = sealed_case
-    old = rewrite(path, root / "old.wacz", change={ATTEMPTS_PATH: None})
+    bad = rewrite(path, root / "removed.wacz", change={ATTEMPTS_PATH: None})
+    _failed_at_8(bad, log, "it was removed")
+
+
+def test_a_bundle_sealed_without_attempts_verifies_as_before(root: Path, sealed_case: tuple[Path, Log]) -> None:
+    """What a log that keeps no attempt records (and every bundle before them) gives."""
+    _, log = sealed_case
+    d, _url = _hand_capture(root / "hand-old", "K-1")
+    old = seal(d, log, root / "vout", name="old.wacz").path
+    assert ATTEMPTS_PATH not in members(old)
+    assert "attempts" not in json.loads(members(old)["evidence/manifest.json"])
     report = verify(old, log_keys=[log.verifier.vkey(), log.timestamp_verifier.vkey()])
     assert report.verdict is Verdict.VERIFIED, report.render_text()
     assert "Attempts" not in dict(report.facts)
