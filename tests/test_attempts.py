@@ -293,9 +293,36 @@ def test_a_record_left_pending_by_a_crash_is_logged_by_the_next_attempt(root: Pa
     assert AttemptFiles(log.path).pending() == []
 
 
+def test_an_attempt_whose_process_is_killed_is_recorded_as_abandoned_by_the_next(root: Path) -> None:
+    """SIGKILL gives the process no chance to record anything: the marker it left stands."""
+    log_dir = root / "killedlog"
+    Log.create(log_dir, "attempts.test/killed").close()
+    code = (
+        "import os, signal, sys\n"
+        "from evidence.log import Log\n"
+        "from evidence.log.attempts import attempt\n"
+        f"with attempt(Log.open({str(log_dir)!r}), url='http://127.0.0.1:9/k', case='K-4'):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    log = Log.open(log_dir)
+    assert list_attempts(log, "K-4") == []  # nothing recorded yet: the marker waits
+    with pytest.raises(CaptureError), attempt(log, url="http://127.0.0.1:9/", case="K-4"):
+        raise CaptureError("next")
+    found = list_attempts(log, "K-4")
+    assert [(a.record.outcome, a.record.error_kind) for a in found] == [
+        ("abandoned", "process-ended"),
+        ("failed", "CaptureError"),
+    ]
+    assert found[0].record.url == "http://127.0.0.1:9/k"
+    assert not list((log_dir / ".state" / "attempts" / "open").iterdir())
+
+
 def test_an_attempt_that_cannot_be_recorded_still_raises_its_own_error(root: Path) -> None:
     log = Log.create(root / "brokenlog", "attempts.test/broken")
-    (log.path / ".state" / "attempts").write_text("not a directory")  # the records cannot be written
+    (log.path / ".state" / "attempts").mkdir(parents=True)
+    (log.path / ".state" / "attempts" / "pending").write_text("not a directory")  # no record can be written
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(ConnectionFailedError) as raised, attempt(log, url="http://127.0.0.1:9/", case="K-3"):

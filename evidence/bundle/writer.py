@@ -345,7 +345,7 @@ def remove_stale(out_dir: Path) -> list[Path]:
         if not m:
             continue
         pid = int(m.group(1) or m.group(2))
-        if pid == os.getpid() or _alive(pid):
+        if pid == os.getpid() or process_alive(pid):
             continue
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
@@ -355,7 +355,8 @@ def remove_stale(out_dir: Path) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (one we may not signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -376,6 +377,7 @@ __all__ = [
     "build_manifest",
     "bundle_name",
     "capture_warnings",
+    "process_alive",
     "refresh_command",
     "remove_stale",
     "seal",

@@ -23,7 +23,9 @@ Where the records are kept (the log holds only their salted digests):
 - a directory log: ``<log>/.state/attempts/<index>.json``, each written atomically and
   durably (:class:`AttemptFiles`); a record is first written to ``pending/`` and moved
   after its entry is in the log, so a crash in between is repaired by the next attempt
-  (the log de-duplicates, so the entry keeps its index);
+  (the log de-duplicates, so the entry keeps its index). While an attempt runs,
+  ``open/<pid>-*.json`` holds the ``abandoned`` record (kind ``process-ended``) that the
+  next attempt appends if this process is killed (SIGKILL, power loss);
 - a log server: ``POST /attempts`` (appends, answers the tlog-proof) and
   ``GET /attempts?case=C&from=N&limit=M`` (lists), both with the bearer token;
 - another log object may provide ``attempt_store()`` returning an :class:`AttemptStore`.
@@ -83,6 +85,9 @@ __all__ = [
 #: Where a directory log keeps its attempt records (private, like the rest of ``.state``).
 ATTEMPTS_DIR = ".state/attempts"
 PENDING = "pending"
+OPEN = "open"
+#: The message of the ``abandoned`` record of a process that died during its attempt.
+DIED = "the capturing process ended (killed, or the machine stopped) before it recorded an outcome"
 
 
 class Terminated(KeyboardInterrupt):
@@ -153,6 +158,35 @@ class AttemptFiles:
         if pending is not None:
             self.storage.delete([pending])
 
+    def put_open(self, record: bytes) -> str:
+        """Mark an attempt as running: ``open/<pid>-<sha16>.json`` holds the ``abandoned`` record
+        that stands if this process dies before it records an outcome."""
+        name = f"{ATTEMPTS_DIR}/{OPEN}/{os.getpid()}-{hashlib.sha256(record).hexdigest()[:16]}.json"
+        self.storage.write_many({name: record})
+        return name
+
+    def drop(self, name: str) -> None:
+        self.storage.delete([name])
+
+    def orphans(self) -> list[tuple[str, bytes]]:
+        """The open markers of processes that no longer run (killed, or the machine stopped)."""
+        from evidence.bundle.writer import process_alive
+
+        d = self.dir / OPEN
+        try:
+            names = sorted(os.listdir(d))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        out = []
+        for n in names:
+            pid = n.partition("-")[0]
+            if not n.endswith(".json") or not pid.isdigit() or int(pid) == os.getpid() or process_alive(int(pid)):
+                continue
+            raw = self._read(d / n)
+            if raw is not None:
+                out.append((f"{ATTEMPTS_DIR}/{OPEN}/{n}", raw))
+        return out
+
     def pending(self) -> list[tuple[str, bytes]]:
         """The pending records (name, bytes); damaged ones are set aside as ``*.damaged``."""
         d = self.dir / PENDING
@@ -204,9 +238,19 @@ class LocalAttempts:
         self.log = log
         self.files = AttemptFiles(log.path)
 
+    def begin(self, record: bytes) -> str:
+        return self.files.put_open(record)
+
+    def end(self, marker: str) -> None:
+        self.files.drop(marker)
+
     def recover(self) -> None:
-        """Finish what a crash left: append every pending record (an entry already logged keeps
-        its index) and move it into place."""
+        """Finish what a crash left: the attempt of a process that died is recorded as abandoned
+        (``process-ended``); every pending record is appended (an entry already logged keeps
+        its index) and moved into place."""
+        for name, raw in self.files.orphans():
+            self.files.put_pending(raw)
+            self.files.drop(name)
         for name, raw in self.files.pending():
             [index] = self.log.append([attempt_entry(raw)])
             self.files.commit(index, raw, name)
@@ -295,6 +339,20 @@ class Attempt:
         self.recorded: StoredAttempt | None = None
         #: The earlier attempts of the same case a sealed record names.
         self.earlier: tuple[StoredAttempt, ...] = ()
+        self._marker: str | None = None
+        begin = getattr(store, "begin", None)
+        if callable(begin):  # a directory log: what stands if this process is killed
+            # Best effort: if even this cannot be written, recording the outcome fails too, and says so.
+            with contextlib.suppress(EvidenceError, OSError):
+                self._marker = begin(self._record(ABANDONED, error=("process-ended", None, DIED)))
+
+    def close(self) -> None:
+        """Drop the running-attempt marker (the outcome is recorded, or could not be)."""
+        marker, self._marker = self._marker, None
+        end = getattr(self.store, "end", None)
+        if marker is not None and callable(end):
+            with contextlib.suppress(EvidenceError, OSError):
+                end(marker)
 
     def _record(self, outcome: str, **fields: Any) -> bytes:
         return make_record(
@@ -405,11 +463,14 @@ def attempt(
         operator=operator,
     )
     try:
-        yield a
-    except BaseException as err:
         try:
-            a.finish(_outcome(err), err)
-        except BaseException as why:  # the record failed: the original error goes on, and says so
-            _not_recorded(err, why)
-        raise
-    a.finish(FAILED, None)
+            yield a
+        except BaseException as err:
+            try:
+                a.finish(_outcome(err), err)
+            except BaseException as why:  # the record failed: the original error goes on, and says so
+                _not_recorded(err, why)
+            raise
+        a.finish(FAILED, None)
+    finally:
+        a.close()
