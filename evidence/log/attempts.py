@@ -293,7 +293,8 @@ class RemoteAttempts:
 
 def store_for(log: object) -> AttemptStore | None:
     """The attempt store of ``log``: its own ``attempt_store()`` if it has one, else the one
-    for a directory log or a log server; None for a log that keeps no attempts."""
+    for a directory log or a log server that keeps them (``keeps_attempts()``); None for a log
+    that keeps no attempts (a log server from before them)."""
     own = getattr(log, "attempt_store", None)
     if callable(own):
         store: AttemptStore | None = own()
@@ -302,7 +303,8 @@ def store_for(log: object) -> AttemptStore | None:
 
     if isinstance(log, Log):
         return LocalAttempts(log)
-    if callable(getattr(log, "add_attempt", None)) and callable(getattr(log, "list_attempts", None)):
+    keeps = getattr(log, "keeps_attempts", None)
+    if callable(keeps) and keeps():
         return RemoteAttempts(log)
     return None
 

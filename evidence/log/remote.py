@@ -123,6 +123,7 @@ class RemoteLog:
         self._notes: dict[int, bytes] = {}
         self._latest: SignedCheckpoint | None = None
         self._local_tokens: dict[int, list[bytes]] = {}
+        self._keeps_attempts: bool | None = None
         pinned = Verifier.from_vkey(verifier) if isinstance(verifier, str) else verifier
         origin, served, clock = self._describe()
         if pinned is not None and served != pinned:
@@ -318,6 +319,14 @@ class RemoteLog:
         from evidence.bundle.format import attempt_entry
 
         return self._add(attempt_entry(record), path="attempts", body=record)
+
+    def keeps_attempts(self) -> bool:
+        """Whether the server keeps attempt records (a server from before them answers 404 at
+        ``/attempts``: then captures are sealed without them, as before). Asked once."""
+        if self._keeps_attempts is None:
+            status, _ = self._request("GET", "attempts?limit=1", timeout=self.timeout, auth=True)
+            self._keeps_attempts = status not in (404, 405)
+        return self._keeps_attempts
 
     def list_attempts(
         self, case: str | None = None, *, start: int = 0, limit: int = 100
