@@ -92,6 +92,18 @@ def _listed(env: dict[str, str], where: str, case: str) -> list[dict[str, Any]]:
     return [a["record"] | {"index": a["index"]} for a in doc["attempts"]]
 
 
+def _audit(env: dict[str, str], log_dir: Path) -> None:
+    """`evidence log audit` passes on the log, attempt entries mixed in."""
+    r = subprocess.run(
+        [EVIDENCE, "log", "audit", str(log_dir), "--log-key", str(log_dir / "verification-keys.txt"), "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def _hand_capture(root: Path, case: str | None) -> tuple[Path, str]:
     d = capture_dir(root)
     facts = json.loads((d / "capture.json").read_text())
@@ -172,14 +184,7 @@ def test_failed_and_abandoned_attempts_are_on_the_record_and_in_the_next_bundle(
     assert _listed(env, str(log_dir), CASE)[-1]["outcome"] == "sealed"
 
     # 4. The log, attempt entries mixed in, still audits.
-    r = subprocess.run(
-        [EVIDENCE, "log", "audit", str(log_dir), "--log-key", str(log_dir / "verification-keys.txt"), "-q"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
+    _audit(env, log_dir)
 
 
 # --------------------------------------------------------------------------- the verifier
@@ -361,14 +366,7 @@ def test_a_log_server_records_attempts(root: Path, env: dict[str, str], monkeypa
         server.stop()
     # The server kept the records beside its log; the log audits with attempt entries in it.
     assert len(AttemptFiles(d).list("K-9")) == 2
-    r = subprocess.run(
-        [EVIDENCE, "log", "audit", str(d), "--log-key", str(d / "verification-keys.txt"), "-q"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
+    _audit(env, d)
 
 
 def test_unknown_log_types_record_nothing_but_still_seal() -> None:

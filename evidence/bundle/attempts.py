@@ -182,7 +182,23 @@ def make_record(
         "manifest_sha256": manifest_sha256,
         "earlier": [{"index": i, "sha256": h} for i, h in list(earlier)[-MAX_EARLIER:]],
     }
-    return (json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+    return _canonical(record)
+
+
+def _canonical(obj: Any) -> bytes:
+    """A record's one serialisation: sorted keys, no whitespace, UTF-8, one final newline."""
+    return (json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _load(raw: bytes, fmt: str, subject: str, kind: str) -> dict[str, Any]:
+    """Strict JSON of an object whose ``format`` is ``fmt``, else a FormatError."""
+    try:
+        d = jsonstrict.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise FormatError(f"{subject} is not strict JSON: {e}") from e
+    if not isinstance(d, dict) or d.get("format") != fmt:
+        raise FormatError(f"{subject} is not {kind} (format {fmt})")
+    return d
 
 
 def _opt_str(d: dict[str, Any], key: str) -> str | None:
@@ -203,14 +219,8 @@ def parse_record(raw: bytes) -> AttemptRecord:
     of its fields (so one record has one reading). Raises :class:`FormatError`."""
     if len(raw) > MAX_RECORD_BYTES:
         raise FormatError(f"an attempt record is at most {MAX_RECORD_BYTES} bytes; this one is {len(raw)}")
-    try:
-        d = jsonstrict.loads(raw)
-    except (ValueError, RecursionError) as e:
-        raise FormatError(f"the attempt record is not strict JSON: {e}") from e
-    if not isinstance(d, dict) or d.get("format") != ATTEMPT_FORMAT:
-        raise FormatError(f"not an attempt record (format {ATTEMPT_FORMAT})")
-    canonical = (json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
-    if canonical != raw:
+    d = _load(raw, ATTEMPT_FORMAT, "the attempt record", "an attempt record")
+    if _canonical(d) != raw:
         raise FormatError("the attempt record is not in its canonical form (sorted keys, no spaces, one newline)")
     try:
         log = d["log"]
@@ -309,12 +319,7 @@ def encode_attempts_file(own: ListedAttempt, earlier: Sequence[ListedAttempt], t
 def parse_attempts_file(raw: bytes) -> tuple[int, ListedAttempt, tuple[ListedAttempt, ...]]:
     """(tree size, own attempt, earlier attempts) from ``evidence/attempts.json``; strictly.
     Raises :class:`FormatError`; checks no proof (the verifier does)."""
-    try:
-        d = jsonstrict.loads(raw)
-    except (ValueError, RecursionError) as e:
-        raise FormatError(f"it is not strict JSON: {e}") from e
-    if not isinstance(d, dict) or d.get("format") != ATTEMPTS_FORMAT:
-        raise FormatError(f"it is not a list of attempts (format {ATTEMPTS_FORMAT})")
+    d = _load(raw, ATTEMPTS_FORMAT, "it", "a list of attempts")
     size = _index(d.get("tree_size"), "its tree_size")
 
     def one(x: Any, where: str) -> ListedAttempt:
