@@ -141,7 +141,8 @@ def test_preserve_batch_cli(tmp_path: Path, home: Path, site: Any, chromium: str
     assert len(ok) == 2 and len(bad) == 1
     assert bad[0]["kind"] == "InvalidURLError" and bad[0]["line"] == 3 and "'javascript:'" in bad[0]["error"]
     assert "Traceback" not in r.stderr
-    assert [x["log_index"] for x in ok] == [0, 1]
+    # Entries: the listing's manifest (0) and attempt (1), the bad line's failed attempt (2), the 404's (3, 4).
+    assert [x["log_index"] for x in ok] == [0, 3]
     assert ok[1]["http_error"] is True and ok[1]["status"] == 404
     assert sorted(p.name for p in out.iterdir()) == sorted(Path(x["bundle"]).name for x in ok)
     assert doc["log_key"].startswith("evidence-log.localhost/")
