@@ -137,6 +137,45 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_attempts(args: argparse.Namespace) -> int:
+    """List the attempt records kept beside a log (directory or server), oldest first."""
+    import json
+
+    from evidence.log.attempts import list_attempts
+
+    where = args.log or args.dir
+    if where is not None and str(where).startswith(("http://", "https://")):
+        from evidence.log.remote import open_remote_log
+
+        log: Any = open_remote_log(str(where))
+    else:
+        log = _open_for_reading(where)
+    with log:
+        found = list_attempts(log, args.case)
+        origin = log.origin
+    if args.json:
+        doc = [{"index": a.index, "sha256": a.record.sha256, "record": a.record.to_dict()} for a in found]
+        print(json.dumps({"log_origin": origin, "case": args.case, "attempts": doc}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    scope = f" for case {args.case!r}" if args.case is not None else ""
+    print(f"{len(found)} attempt(s){scope} in the log {origin!r}:")
+    for a in found:
+        r = a.record
+        who = f" by {r.operator}" if r.operator else ""
+        case = f" case {r.case!r}" if args.case is None and r.case else ""
+        print(f"  entry {a.index}  {r.started} .. {r.finished}  {r.in_words()}{case}{who}  {r.target}")
+        if r.outcome != "sealed" and r.error_message:
+            print(f"      {r.error_message[:300]}")
+        if r.manifest_sha256:
+            print(f"      manifest SHA-256 {r.manifest_sha256}")
+    return EXIT_OK
+
+
+def _open_for_reading(where: str | None) -> Log:
+    path, _ = log_dir_and_keys(where, None)
+    return Log.open(path)
+
+
 def cmd_note_verify(args: argparse.Namespace) -> int:
     keys = _vkeys(args.key, "verifier")
     data = _read_input(args.file, "note")
@@ -236,6 +275,13 @@ def register(sub: Any) -> None:
     p.add_argument("target", metavar="URL", help="the empty database: postgresql://USER@HOST:PORT/DATABASE")
     add_quiet(p)
     p.set_defaults(func=cmd_migrate)
+
+    p = log_sub.add_parser("attempts", help="list every capture attempt on the record (sealed, failed, abandoned)")
+    add_log_dir(p)
+    p.add_argument("--log", metavar="DIR|URL", help="the log directory or log server URL (default: the embedded log)")
+    p.add_argument("--case", help="only the attempts of this case")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_attempts)
 
     note = sub.add_parser("note", help="signed notes")
     note_sub = note.add_subparsers(dest="note_command", metavar="NOTECMD", parser_class=type(note))

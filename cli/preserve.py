@@ -208,6 +208,9 @@ def _main(argv: Sequence[str] | None) -> int:
     from evidence.timestamp import MissingTimestampWarning
 
     args = _parser().parse_args(argv)
+    from evidence.log.attempts import terminate_on_sigterm
+
+    terminate_on_sigterm()  # a stopped capture is recorded as abandoned, and cleans up as on Ctrl-C
     try:
         with warnings.catch_warnings():
             # Each bundle reports the TSAs that gave no token in its own warning lines.

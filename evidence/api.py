@@ -41,6 +41,7 @@ from evidence.errors import UsageError
 from evidence.log import Log
 
 if TYPE_CHECKING:
+    from evidence.log.attempts import Attempt
     from evidence.log.remote import SealableLog
 
 LogLike = Log | str | os.PathLike[str] | None
@@ -172,7 +173,28 @@ def capture_with(
 ) -> Bundle:
     """Capture one URL with a running browser and seal it into ``the_log``. ``progress``
     is called with a short label as each step starts (see :meth:`Capturer.capture`),
-    then with ``"sealing into the log"``."""
+    then with ``"sealing into the log"``.
+
+    The attempt is put on the record whatever its outcome (:func:`evidence.log.attempts.attempt`):
+    sealed, failed (the error's kind) or abandoned (interrupted)."""
+    from evidence.log.attempts import attempt
+
+    opts = options or capturer.options
+    with attempt(the_log, url=url, case=opts.case, operator=opts.operator) as a:
+        return _capture_and_seal(capturer, the_log, url, a, out_dir, tsas, name, options, progress)
+
+
+def _capture_and_seal(
+    capturer: Capturer,
+    the_log: SealableLog,
+    url: str,
+    a: Attempt,
+    out_dir: str | os.PathLike[str],
+    tsas: Sequence[TSAConfig],
+    name: str | None,
+    options: CaptureOptions | None,
+    progress: ProgressCallback | None,
+) -> Bundle:
     out = Path(out_dir)
     created = [p for p in (out, *out.parents) if not p.exists()]
     try:
@@ -186,7 +208,7 @@ def capture_with(
             capturer.capture(url, cap_dir, options, progress=progress)
             if progress is not None:
                 progress("sealing into the log")
-            return seal(cap_dir, the_log, out, name=name, tsas=tsas)
+            return seal(cap_dir, the_log, out, name=name, tsas=tsas, attempt=a)
     except BaseException:
         # A failed (or interrupted) capture leaves nothing: not even the folders made for it.
         for folder in created:  # deepest first

@@ -400,9 +400,12 @@ def make_bundle(root: Path, tsa_url: str | None, origin: str, *, name: str = "li
     from evidence.bundle import seal
     from evidence.config import TSAConfig
     from evidence.log import Log
+    from evidence.log.attempts import attempt
 
     log = Log.create(root / "log", origin=origin)
     log.append([b"other entry 0", b"other entry 1"])
     tsas = [TSAConfig(name="local-tsa", url=tsa_url)] if tsa_url else []
-    bundle = seal(capture_dir(root), log, root / "out", name=name, tsas=tsas)
+    # Recorded as an attempt, as every capture is: the bundle carries evidence/attempts.json.
+    with attempt(log, url=REQUESTED) as a:
+        bundle = seal(capture_dir(root), log, root / "out", name=name, tsas=tsas, attempt=a)
     return bundle, log

@@ -116,7 +116,8 @@ def test_what_preserve_prints_reaches_verified_without_a_time_stamp(preserved: P
     assert "VERDICT: VERIFIED\n" in r.stdout
     # No time-stamp at all: step 7 says NONE, not PASS.
     assert "7. [NONE] Independent time-stamps" in r.stdout
-    assert "under a signed checkpoint of 1 entry\n" in preserved.plain_stdout
+    # Each capture is two entries: its manifest and its attempt record (issue 13).
+    assert "under a signed checkpoint of 2 entries\n" in preserved.plain_stdout
 
 
 def test_what_preserve_prints_reaches_verified_with_a_pinned_tsa(preserved: Preserved) -> None:
@@ -126,7 +127,7 @@ def test_what_preserve_prints_reaches_verified_with_a_pinned_tsa(preserved: Pres
         r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "7. [PASS] Independent time-stamps" in r.stdout
-    assert "checkpoint of 3 entries" in preserved.stamped_stdout
+    assert "checkpoint of 6 entries" in preserved.stamped_stdout
 
 
 def test_hints_never_send_the_user_to_the_key_inside_the_bundle(preserved: Preserved, tmp_path: Path) -> None:
@@ -219,7 +220,7 @@ def test_verify_many_bundles_gives_a_line_each_a_summary_and_the_worst_exit(
 
 def test_verify_json_has_machine_keys_and_numbers(preserved: Preserved, local_tsa: RunningTSA) -> None:
     keys = str(preserved.home / "log" / "verification-keys.txt")
-    bundle = preserved.stamped[1]  # the 404 page, entry 2
+    bundle = preserved.stamped[1]  # the 404 page, entry 4 (each capture: a manifest and an attempt entry)
     r = subprocess.run(
         [EVIDENCE, "verify", str(bundle), "--log-key", keys, "--tsa-cert", str(local_tsa.root_path), "--json"],
         capture_output=True,
@@ -230,7 +231,7 @@ def test_verify_json_has_machine_keys_and_numbers(preserved: Preserved, local_ts
     doc = json.loads(r.stdout)
     facts = doc["facts"]
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", k) for k in facts), facts.keys()
-    assert facts["http_status"] == 404 and facts["entry_index"] == 2 and facts["tree_size"] == 3
+    assert facts["http_status"] == 404 and facts["entry_index"] == 4 and facts["tree_size"] == 6
     assert facts["log_origin"] == preserved.log.origin
     assert isinstance(facts["signed_time_unix"], int)
     assert datetime.fromisoformat(facts["signed_time"]).timestamp() == facts["signed_time_unix"]

@@ -254,3 +254,32 @@ def test_lookup_by_hash_answers_from_either_server_of_the_shared_log(shared: Sim
         assert [e["index"] for e in r.json()["entries"]] == [index]
         assert check_lookup(server.url, r.content, manifest, [shared.verifier], anchored=True).confirmed
         assert requests.get(server.url + "lookup/" + "0" * 64, timeout=30).status_code == 404
+
+
+def test_attempt_records_posted_to_one_server_are_kept_in_the_database_and_listed_by_both(
+    shared: SimpleNamespace,
+) -> None:
+    from evidence.capture.errors import ConnectionFailedError
+    from evidence.errors import CaptureError
+    from evidence.log.attempts import AttemptFiles, attempt, list_attempts
+    from evidence.log.pgstore import PgLog
+    from evidence.log.remote import RemoteLog
+
+    live = [s for s in shared.servers if s.proc is not None]
+    assert live, "no log server is running"
+    with (
+        RemoteLog(live[0].url, token=shared.token) as log,
+        pytest.raises(CaptureError),
+        attempt(log, url="https://shop.example/1", case="PG-1", operator="A"),
+    ):
+        raise ConnectionFailedError("the server refused the connection")
+    for server in live:
+        with RemoteLog(server.url, token=shared.token) as log:
+            found = list_attempts(log, "PG-1")
+        assert [a.record.outcome for a in found] == ["failed"], server.url
+    # The record is a row of the shared database, not a file beside either server.
+    with PgLog.open(shared.url, keys_dir=shared.base / "keys") as log:
+        [stored] = AttemptFiles.of(log).list("PG-1")
+        assert log.entry(stored.index).startswith(b"evidence-attempt/v1\n")
+    for server in shared.servers:
+        assert not any(server.directory.rglob("attempts")), server.directory

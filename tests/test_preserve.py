@@ -141,7 +141,8 @@ def test_preserve_batch_cli(tmp_path: Path, home: Path, site: Any, chromium: str
     assert len(ok) == 2 and len(bad) == 1
     assert bad[0]["kind"] == "InvalidURLError" and bad[0]["line"] == 3 and "'javascript:'" in bad[0]["error"]
     assert "Traceback" not in r.stderr
-    assert [x["log_index"] for x in ok] == [0, 1]
+    # Entries: the listing's manifest (0) and attempt (1), the bad line's failed attempt (2), the 404's (3, 4).
+    assert [x["log_index"] for x in ok] == [0, 3]
     assert ok[1]["http_error"] is True and ok[1]["status"] == 404
     assert sorted(p.name for p in out.iterdir()) == sorted(Path(x["bundle"]).name for x in ok)
     assert doc["log_key"].startswith("evidence-log.localhost/")
@@ -152,7 +153,8 @@ def test_a_batch_where_every_capture_fails_writes_nothing_and_exits_5(
 ) -> None:
     """A bad address, a name that does not resolve and a refused connection: each fails with
     its own kind, no folder is left behind (not even the output folder it would have made),
-    nothing is logged, and the exit code says that nothing was preserved (not a usage error)."""
+    nothing is logged but the three failed attempts (issue 13: every attempt is on the record),
+    and the exit code says that nothing was preserved (not a usage error)."""
     import socket
 
     with socket.socket() as s:
@@ -173,7 +175,12 @@ def test_a_batch_where_every_capture_fails_writes_nothing_and_exits_5(
     assert "refused" in doc["results"][2]["error"].lower() and "Traceback" not in r.stderr
     assert "Did you mean http://broken.example/?" in doc["results"][0]["error"]
     assert not (tmp_path / "new").exists(), list(tmp_path.rglob("*"))
-    assert Log.open(home / "log", keys_dir=home / "keys").size == 0
+    with Log.open(home / "log", keys_dir=home / "keys") as log:
+        from evidence.log.attempts import list_attempts
+
+        assert log.size == 3
+        recorded = [(a.record.outcome, a.record.error_kind) for a in list_attempts(log)]
+    assert recorded == [("failed", k) for k in ("InvalidURLError", "HostNotFoundError", "ConnectionFailedError")]
     # The same through the library: nothing is left either.
     with pytest.raises(evidence.CaptureError):
         evidence.capture(f"http://127.0.0.1:{port}/", out_dir=tmp_path / "lib" / "out", executable=chromium)
@@ -320,7 +327,8 @@ def test_a_bundle_preserved_while_the_tsa_was_down_gets_its_time_stamp_later(
         [again] = (tmp_path / "out2").glob("*.wacz")
         shown = f"next step:  once the time-stamping authority answers: evidence refresh {again} --tsa {failing.url}"
         assert shown + "\n" in text.stdout
-        assert "checkpoint of 2 entries" in text.stdout and "timestamp add" not in text.stdout + text.stderr
+        # Two captures, each a manifest entry and its attempt record.
+        assert "checkpoint of 4 entries" in text.stdout and "timestamp add" not in text.stdout + text.stderr
         with zipfile.ZipFile(bundle) as zf:  # the certificate and VERIFY.txt say where a later time-stamp would be
             assert "evidence refresh" in zf.read("evidence/report.html").decode()
             assert "evidence/refresh-<k>.<j>.tsr" in zf.read("evidence/VERIFY.txt").decode()

@@ -70,6 +70,7 @@ BUNDLE_FILES = (
     "evidence/tsa-1.pem",
     "evidence/report.html",
     "evidence/VERIFY.txt",
+    "evidence/attempts.json",
     "datapackage.json",
     "datapackage-digest.json",
 )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.bundle import (
+    ATTEMPTS_PATH,
     DATAPACKAGE,
     DATAPACKAGE_DIGEST,
     MANIFEST_PATH,
@@ -118,7 +119,7 @@ def expected_step(name: str) -> int:
         return 5
     if TOKEN_RE.match(name) or TSA_CERT_RE.match(name):
         return 7
-    if name in (REPORT_PATH, VERIFY_PATH):
+    if name in (REPORT_PATH, VERIFY_PATH, ATTEMPTS_PATH):
         return 8
     return 2  # sealed files and the manifest itself
 
@@ -172,6 +173,9 @@ def reseal(
     ]
     manifest["salt"] = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()
     manifest["log"] = {"origin": log.origin}
+    # The resealed copy is a new seal with no attempt record of its own: no attempts.json.
+    manifest.pop("attempts", None)
+    files.pop(ATTEMPTS_PATH, None)
     if edit_manifest is not None:
         edit_manifest(manifest)
     manifest_bytes = json_bytes(manifest)

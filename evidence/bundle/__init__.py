@@ -27,6 +27,7 @@ from evidence._internal.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from evidence.bundle.format import (
+        ATTEMPTS_PATH,
         CAPTURE_ARTIFACTS,
         DATAPACKAGE,
         DATAPACKAGE_DIGEST,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
         VERIFY_PATH,
         VKEY_PATH,
         WARC_PATH,
+        attempt_entry,
         log_entry,
         member_order,
         package_fields,
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     **dict.fromkeys(
         (
+            "ATTEMPTS_PATH",
             "CAPTURE_ARTIFACTS",
             "DATAPACKAGE",
             "DATAPACKAGE_DIGEST",
@@ -80,6 +83,7 @@ _EXPORTS = {
             "VERIFY_PATH",
             "VKEY_PATH",
             "WARC_PATH",
+            "attempt_entry",
             "log_entry",
             "member_order",
             "package_fields",
@@ -96,6 +100,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ATTEMPTS_PATH",
     "CAPTURE_ARTIFACTS",
     "DATAPACKAGE",
     "DATAPACKAGE_DIGEST",
@@ -120,6 +125,7 @@ __all__ = [
     "WARC_PATH",
     "Bundle",
     "BundleView",
+    "attempt_entry",
     "build_manifest",
     "log_entry",
     "member_order",

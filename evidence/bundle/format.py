@@ -13,6 +13,11 @@ from typing import Any
 
 MANIFEST_FORMAT = "evidence-manifest/1"
 ENTRY_HEADER = b"evidence-entry/v1\n"
+#: An attempt record's format, and the header of its log entry (distinct from a manifest's).
+ATTEMPT_FORMAT = "evidence-attempt/1"
+ATTEMPT_HEADER = b"evidence-attempt/v1\n"
+#: The format of ``evidence/attempts.json``: the bundle's own attempt and the earlier ones.
+ATTEMPTS_FORMAT = "evidence-attempts/1"
 TOOL_NAME = "preserve-evidence"
 
 WARC_PATH = "archive/data.warc.gz"
@@ -24,6 +29,7 @@ NOTE_PATH = "evidence/checkpoint.note"
 VKEY_PATH = "evidence/log.vkey"
 REPORT_PATH = "evidence/report.html"
 VERIFY_PATH = "evidence/VERIFY.txt"
+ATTEMPTS_PATH = "evidence/attempts.json"
 DATAPACKAGE = "datapackage.json"
 DATAPACKAGE_DIGEST = "datapackage-digest.json"
 
@@ -52,6 +58,11 @@ def log_entry(manifest_bytes: bytes) -> bytes:
 def entry_for_digest(manifest_sha256: str) -> bytes:
     """The log entry for a manifest known only by its SHA-256 (64 lower-case hex digits)."""
     return ENTRY_HEADER + b"manifest-sha256 " + manifest_sha256.encode("ascii") + b"\n"
+
+
+def attempt_entry(record_bytes: bytes) -> bytes:
+    """The log entry for an attempt record: a versioned record holding its SHA-256."""
+    return ATTEMPT_HEADER + b"attempt-sha256 " + hashlib.sha256(record_bytes).hexdigest().encode() + b"\n"
 
 
 def page_entry(facts: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +113,10 @@ def member_order(path: str) -> tuple[int, str]:
 
 
 __all__ = [
+    "ATTEMPTS_FORMAT",
+    "ATTEMPTS_PATH",
+    "ATTEMPT_FORMAT",
+    "ATTEMPT_HEADER",
     "CAPTURE_ARTIFACTS",
     "DATAPACKAGE",
     "DATAPACKAGE_DIGEST",
@@ -119,6 +134,7 @@ __all__ = [
     "VERIFY_PATH",
     "VKEY_PATH",
     "WARC_PATH",
+    "attempt_entry",
     "entry_for_digest",
     "log_entry",
     "member_order",

@@ -35,6 +35,8 @@ from evidence import __version__
 from evidence._internal import jsonstrict
 from evidence._internal.words import entries
 from evidence.bundle.format import (
+    ATTEMPTS_FORMAT,
+    ATTEMPTS_PATH,
     CAPTURE_ARTIFACTS,
     DATAPACKAGE,
     DATAPACKAGE_DIGEST,
@@ -69,6 +71,7 @@ from evidence.checkpoint import Checkpoint, SignedCheckpoint
 from evidence.errors import BundleFormatError, CaptureError, EvidenceError, LogError
 
 if TYPE_CHECKING:
+    from evidence.log.attempts import Attempt
     from evidence.log.remote import SealableLog
 
 
@@ -92,6 +95,8 @@ class Bundle:
     http_error: bool
     timestamps: int
     warnings: tuple[str, ...] = ()
+    #: The index of this capture's attempt record in the log (None: no attempt was recorded).
+    attempt_index: int | None = None
 
     def summary(self) -> str:
         cp = self.checkpoint
@@ -114,8 +119,11 @@ def build_manifest(
     *,
     log_origin: str,
     salt: bytes | None = None,
+    attempts: bool = False,
 ) -> bytes:
-    """``evidence/manifest.json``: the leaf preimage (see docs/bundle-format.md)."""
+    """``evidence/manifest.json``: the leaf preimage (see docs/bundle-format.md). With
+    ``attempts``, it says that the bundle carries ``evidence/attempts.json`` (so removing
+    that file is caught)."""
     files = []
     for m in sorted(sealed, key=lambda m: m.path):
         digest, size = m.digest()
@@ -136,6 +144,8 @@ def build_manifest(
         "operator": (facts.get("options") or {}).get("operator"),
         "files": files,
     }
+    if attempts:
+        manifest["attempts"] = ATTEMPTS_FORMAT
     return _json_bytes(manifest)
 
 
@@ -181,8 +191,13 @@ def seal(
     *,
     name: str | None = None,
     tsas: Sequence[Any] = (),
+    attempt: Attempt | None = None,
 ) -> Bundle:
     """Seal a finished capture directory into ``log`` and write its bundle into ``out_dir``.
+
+    With ``attempt`` (:func:`evidence.log.attempts.attempt`), the manifest's entry is appended
+    together with the attempt's ``sealed`` record, and the bundle lists that record and the
+    earlier attempts of the same case in ``evidence/attempts.json``.
 
     The bundle file appears whole or not at all. If the entry was logged but the bundle
     could not be written (for example, the disk is full), the error says so and names
@@ -201,9 +216,13 @@ def seal(
     with tempfile.TemporaryDirectory(prefix=f".evidence-seal-{os.getpid()}-", dir=out_dir) as tmp:
         staging = Path(tmp)
         sealed = _sealed_members(capture_dir, staging, facts)
-        manifest_bytes = build_manifest(sealed, facts, log_origin=log.origin)
+        recorded = attempt is not None and attempt.store is not None
+        manifest_bytes = build_manifest(sealed, facts, log_origin=log.origin, attempts=recorded)
         entry = log_entry(manifest_bytes)
-        [index] = log.append([entry])
+        if attempt is None:
+            [index] = log.append([entry])
+        else:
+            index = attempt.seal_entry(entry, manifest_bytes)
         try:
             signed = log.checkpoint()
             size = signed.checkpoint.size
@@ -238,6 +257,9 @@ def seal(
                 Member(NOTE_PATH, note),
                 Member(VKEY_PATH, (log.verifier.vkey() + "\n" + log.timestamp_verifier.vkey() + "\n").encode()),
             ]
+            listed = attempt.attempts_file(size) if attempt is not None else None
+            if listed is not None:
+                proof_members.append(Member(ATTEMPTS_PATH, listed))
             parsed_tokens = []
             for k, der in enumerate(tokens, start=1):
                 proof_members.append(Member(f"evidence/checkpoint.{k}.tsr", der))
@@ -280,6 +302,7 @@ def seal(
         http_error=bool(facts.get("http_error")),
         timestamps=len(tokens),
         warnings=tuple(warnings),
+        attempt_index=attempt.recorded.index if attempt is not None and attempt.recorded is not None else None,
     )
 
 
@@ -322,7 +345,7 @@ def remove_stale(out_dir: Path) -> list[Path]:
         if not m:
             continue
         pid = int(m.group(1) or m.group(2))
-        if pid == os.getpid() or _alive(pid):
+        if pid == os.getpid() or process_alive(pid):
             continue
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
@@ -332,7 +355,8 @@ def remove_stale(out_dir: Path) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (one we may not signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -353,6 +377,7 @@ __all__ = [
     "build_manifest",
     "bundle_name",
     "capture_warnings",
+    "process_alive",
     "refresh_command",
     "remove_stale",
     "seal",

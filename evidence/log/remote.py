@@ -123,6 +123,7 @@ class RemoteLog:
         self._notes: dict[int, bytes] = {}
         self._latest: SignedCheckpoint | None = None
         self._local_tokens: dict[int, list[bytes]] = {}
+        self._keeps_attempts: bool | None = None
         pinned = Verifier.from_vkey(verifier) if isinstance(verifier, str) else verifier
         origin, served, clock = self._describe()
         if pinned is not None and served != pinned:
@@ -184,7 +185,9 @@ class RemoteLog:
         return self.base
 
     # ------------------------------------------------------------------ HTTP
-    def _request(self, method: str, path: str, *, body: bytes | None = None, timeout: float) -> tuple[int, bytes]:
+    def _request(
+        self, method: str, path: str, *, body: bytes | None = None, timeout: float, auth: bool = False
+    ) -> tuple[int, bytes]:
         """(status, body), retrying 429/5xx answers and network errors with backoff.
 
         ``timeout`` is a deadline for the whole call, retries and waits included: each
@@ -194,7 +197,7 @@ class RemoteLog:
 
         url = self.base + path
         headers = {"Content-Type": "application/octet-stream"} if body is not None else {}
-        if self.token is not None and method == "POST":
+        if self.token is not None and (method == "POST" or auth):
             headers["Authorization"] = f"Bearer {self.token}"
         end = time.monotonic() + timeout
         delay = 0.5
@@ -309,8 +312,48 @@ class RemoteLog:
                 )
         return [self._add(e) for e in batch]
 
-    def _add(self, entry: bytes) -> int:
-        status, data = self._request("POST", "add", body=entry, timeout=self.add_timeout)
+    def add_attempt(self, record: bytes) -> int:
+        """Submit an attempt record (``POST /attempts``): the server keeps the record and logs
+        its entry (:func:`evidence.bundle.format.attempt_entry`); return the entry's index,
+        once its proof is verified. Resubmitting is safe (the entry keeps its index)."""
+        from evidence.bundle.format import attempt_entry
+
+        return self._add(attempt_entry(record), path="attempts", body=record)
+
+    def keeps_attempts(self) -> bool:
+        """Whether the server keeps attempt records (a server from before them answers 404 at
+        ``/attempts``: then captures are sealed without them, as before). Asked once."""
+        if self._keeps_attempts is None:
+            status, _ = self._request("GET", "attempts?limit=1", timeout=self.timeout, auth=True)
+            self._keeps_attempts = status not in (404, 405)
+        return self._keeps_attempts
+
+    def list_attempts(
+        self, case: str | None = None, *, start: int = 0, limit: int = 100
+    ) -> tuple[list[tuple[int, bytes]], int | None]:
+        """One page of the server's attempt records (``GET /attempts``, with the token): a list
+        of (index, record bytes) of ``case`` (all, when None) from index ``start`` on, and the
+        ``start`` of the next page (None after the last)."""
+        from urllib.parse import urlencode
+
+        query = {"from": str(start), "limit": str(limit), **({"case": case} if case is not None else {})}
+        status, data = self._request("GET", f"attempts?{urlencode(query)}", timeout=self.timeout, auth=True)
+        if status in (401, 403):
+            self._refused(status, data)
+        if status != 200:
+            raise LogError(f"the log server {self.base} answered GET /attempts with HTTP {status}: {_text(data)}")
+        try:
+            doc = json.loads(data)
+            items = [(int(x["index"]), str(x["record"]).encode("utf-8")) for x in doc["attempts"]]
+            nxt = doc.get("next")
+            if nxt is not None and (not isinstance(nxt, int) or nxt <= start):
+                raise ValueError("the next page must start after this one")
+        except (ValueError, KeyError, TypeError) as e:
+            raise LogError(f"the log server's list of attempts is malformed: {e}") from e
+        return items, nxt
+
+    def _add(self, entry: bytes, *, path: str = "add", body: bytes | None = None) -> int:
+        status, data = self._request("POST", path, body=entry if body is None else body, timeout=self.add_timeout)
         if status in (401, 403):
             self._refused(status, data)
         if status != 200:

@@ -21,6 +21,11 @@ about twice the CPU per request.
   the witness cosignatures obtained; the RFC 3161 tokens over that exact checkpoint note
   that arrived within ``tsa_wait`` are listed under ``/history/<N>/`` before the answer is
   sent. Every appended entry is answered with its proof, never with a failure.
+- **POST /attempts** (bearer token): the body is one attempt record
+  (:mod:`evidence.bundle.attempts`); the server keeps it in ``.state/attempts/`` and logs its
+  entry; the answer is as for ``POST /add``. **GET /attempts?case=C&from=N&limit=M** (bearer
+  token: the records are private) lists them, JSON ``{"attempts": [{"index", "record"}],
+  "next"}``, at most 1,000 a page.
 - **POST /auth** (``Authorization: Bearer <token>``, no body): changes nothing; answers 200
   when the token may add entries, else 401/403 exactly as ``POST /add`` would. Clients
   (``preserve --log URL``) ask it before their first capture, so a missing or wrong token
@@ -100,6 +105,8 @@ CACHE_NONE = "no-store"
 
 _HISTORY_RE = re.compile(r"^history/((?:x\d{3}/)*\d{3})/(checkpoint|[0-9a-f]{16}\.tsr)?$")
 _TSR_NAME = re.compile(r"^[0-9a-f]{16}\.tsr$")
+#: The most attempt records one GET /attempts answers with.
+MAX_ATTEMPTS_PAGE = 1000
 
 
 class LogServer:
@@ -129,6 +136,7 @@ class LogServer:
         self._add_target = (self.prefix + "/add").encode("ascii")
         self._auth_target = (self.prefix + "/auth").encode("ascii")
         self._lookup_rate = RateLimiter(config.lookup_per_minute)
+        self._attempts_target = (self.prefix + "/attempts").encode("ascii")
         self._starlette = self._build()
         self.app = self  # ASGI: POST /add is handled here directly, everything else by Starlette
 
@@ -152,6 +160,9 @@ class LogServer:
         loop = asyncio.get_running_loop()
         seq = Sequencer(self.location, self.config, keys_dir=self.keys_dir)
         seq.log.checkpoint()  # refuse to start on a damaged commit record
+        from evidence.log.attempts import LocalAttempts
+
+        LocalAttempts(seq.log).recover()  # attempt records a crash left pending
         self._public_info = seq.log.info.to_json()
         self._verification_keys = seq.log.info.verification_keys()
 
@@ -191,6 +202,8 @@ class LogServer:
             return Response(b"POST to /auth checks a token\n", 405, media_type="text/plain", headers={"Allow": "POST"})
         if rel.startswith("lookup/"):
             return await self._lookup(request, rel[len("lookup/") :])
+        if rel == "attempts":
+            return await self._list_attempts(request)
         return self._get(rel)
 
     async def _lookup(self, request: Any, digest: str) -> Any:
@@ -205,6 +218,39 @@ class LogServer:
         assert self.sequencer is not None
         status, body = await asyncio.to_thread(lookup_answer, self.sequencer.log, digest)
         return Response(body, status, media_type=JSON_TYPE, headers={"Cache-Control": CACHE_NONE})
+
+    async def _list_attempts(self, request: Any) -> Any:
+        """GET /attempts?case=C&from=N&limit=M (bearer token): one page of attempt records."""
+        from starlette.responses import Response
+
+        auth = request.headers.get("authorization")
+        status, who = self.tokens.check(auth[:MAX_AUTH_HEADER] if auth is not None else None)
+        if status != 200:
+            return Response((who + "\n").encode(), status, media_type="text/plain; charset=utf-8")
+        q = request.query_params
+        start, limit = q.get("from", "0"), q.get("limit", "100")
+        if not start.isdigit() or not limit.isdigit() or not 1 <= int(limit) <= MAX_ATTEMPTS_PAGE or len(start) > 18:
+            return Response(
+                f"from is an entry index and limit a number from 1 to {MAX_ATTEMPTS_PAGE}\n".encode(),
+                400,
+                media_type="text/plain; charset=utf-8",
+            )
+        from evidence.log.attempts import AttemptFiles
+
+        assert self.sequencer is not None
+        files = AttemptFiles.of(self.sequencer.log)
+        found = await asyncio.to_thread(files.list, q.get("case"), start=int(start), limit=int(limit) + 1)
+        page = found[: int(limit)]
+        body = {
+            "attempts": [{"index": a.index, "record": a.record.raw.decode("utf-8")} for a in page],
+            "next": found[-1].index if len(found) > int(limit) else None,
+        }
+        return Response(
+            json.dumps(body, indent=2, ensure_ascii=False).encode("utf-8") + b"\n",
+            200,
+            media_type=JSON_TYPE,
+            headers={"Cache-Control": CACHE_NONE},
+        )
 
     def _get(self, rel: str) -> Any:
         from starlette.responses import Response
@@ -287,8 +333,8 @@ class LogServer:
     async def _post(self, scope: Any, receive: Any, send: Any) -> None:
         """POST /add as a plain ASGI handler: the hot path, kept free of per-request objects."""
         raw = scope.get("raw_path") or scope["path"].encode("utf-8")
-        if raw != self._add_target and raw != self._auth_target:
-            await _send(send, 405, b"only /add and /auth accept POST\n", (b"allow", b"GET, HEAD"))
+        if raw not in (self._add_target, self._auth_target, self._attempts_target):
+            await _send(send, 405, b"only /add, /attempts and /auth accept POST\n", (b"allow", b"GET, HEAD"))
             return
         auth: bytes | None = None
         length: bytes | None = None
@@ -331,6 +377,9 @@ class LogServer:
         if not entry:
             await _send_text(send, 400, "the request body is empty; POST the entry's bytes")
             return
+        if raw == self._attempts_target:
+            await self._reply(send, await self.submit_attempt(entry))
+            return
         if len(entry) > tiles.MAX_ENTRY_SIZE:
             await _send_text(
                 send,
@@ -339,8 +388,34 @@ class LogServer:
                 "Log a digest of large data, not the data itself.",
             )
             return
-        answer = await self.submit(entry)
+        await self._reply(send, await self.submit(entry))
+
+    async def _reply(self, send: Any, answer: Answer) -> None:
         await _send(send, answer.status, answer.body, *((k.encode(), v.encode()) for k, v in answer.headers))
+
+    async def submit_attempt(self, record: bytes) -> Answer:
+        """POST /attempts: keep an attempt record (pending first, so a crash loses none) and log
+        its entry; the answer is the entry's tlog-proof, as for POST /add."""
+        from evidence.bundle.attempts import parse_record
+        from evidence.bundle.format import attempt_entry
+        from evidence.checkpoint import TlogProof
+        from evidence.log.attempts import AttemptFiles
+
+        try:
+            parsed = parse_record(record)
+        except FormatError as e:
+            return Answer.error(400, f"the body is not an attempt record: {e.message}")
+        assert self.sequencer is not None
+        if parsed.log_origin != self.sequencer.log.origin:
+            return Answer.error(400, f"the attempt record names the log {parsed.log_origin!r}, not this one")
+        assert self.sequencer is not None
+        files = AttemptFiles.of(self.sequencer.log)
+        pending = await asyncio.to_thread(files.put_pending, record)
+        answer = await self.submit(attempt_entry(record))
+        if answer.status == 200:
+            index = TlogProof.parse(answer.body).index
+            await asyncio.to_thread(files.commit, index, record, pending)
+        return answer
 
     async def submit(self, entry: bytes) -> Answer:
         """Queue one entry and wait (at most ``submit_timeout``) for its answer."""

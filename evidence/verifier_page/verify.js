@@ -2,7 +2,7 @@
 "use strict";
 const TITLES = {1: "The bundle is a complete, undamaged WACZ container", 2: "Every sealed file matches the manifest", 3: "The log entry is recomputed from the manifest", 4: "The entry is included in the log's signed checkpoint", 5: "The checkpoint is signed by the log's key", 6: "Cosignatures: the log's signed time and the witnesses", 7: "Independent time-stamps (RFC 3161)", 8: "The capture records agree with each other"};
 const DP = "datapackage.json", DPD = "datapackage-digest.json", MAN = "evidence/manifest.json", PROOF = "evidence/entry.tlog-proof", NOTE = "evidence/checkpoint.note", VKEY = "evidence/log.vkey";
-const POST_SEAL = new Set([MAN, PROOF, NOTE, VKEY, "evidence/report.html", "evidence/VERIFY.txt", DP, DPD]);
+const POST_SEAL = new Set([MAN, PROOF, NOTE, VKEY, "evidence/report.html", "evidence/VERIFY.txt", "evidence/attempts.json", DP, DPD]);
 const REQUIRED = ["archive/data.warc.gz", "indexes/index.cdx", "pages/pages.jsonl", "evidence/capture.json"];
 const TOKEN_RE = /^evidence\/checkpoint\.[1-9][0-9]{0,2}\.tsr$/, TSA_RE = /^evidence\/tsa-[1-9][0-9]{0,2}\.pem$/;
 const REFRESH_RE = /^evidence\/refresh-[1-9][0-9]{0,2}\.(note|consistency|[1-9][0-9]{0,2}\.tsr)$/;

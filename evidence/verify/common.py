@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 from evidence._internal import jsonstrict
 from evidence._internal.timefmt import bounded_text, hidden_characters, utc_text
 from evidence.bundle import (
+    ATTEMPTS_PATH,
     DATAPACKAGE,
     DATAPACKAGE_DIGEST,
     INDEX_PATH,
@@ -39,7 +40,17 @@ from evidence.bundle import (
 from evidence.verify.results import STEP_TITLES, Grade, StepResult
 
 POST_SEAL = frozenset(
-    {MANIFEST_PATH, PROOF_PATH, NOTE_PATH, VKEY_PATH, REPORT_PATH, VERIFY_PATH, DATAPACKAGE, DATAPACKAGE_DIGEST}
+    {
+        MANIFEST_PATH,
+        PROOF_PATH,
+        NOTE_PATH,
+        VKEY_PATH,
+        REPORT_PATH,
+        VERIFY_PATH,
+        ATTEMPTS_PATH,
+        DATAPACKAGE,
+        DATAPACKAGE_DIGEST,
+    }
 )
 #: Sealed files every bundle must have.
 REQUIRED_SEALED = (WARC_PATH, INDEX_PATH, PAGES_PATH, "evidence/capture.json")

@@ -78,6 +78,9 @@ def facts(learned: Learned) -> tuple[tuple[str, str], ...]:
         cp = learned.inclusion.signed.checkpoint
         out.append(("Log", cp.origin))
         out.append(("Entry", f"{learned.inclusion.proof.index} (of {cp.size} in the checkpoint)"))
+    attempts = learned.consistency.attempts if learned.consistency is not None else None
+    if attempts is not None:
+        out.append(("Attempts", attempts.text))
     return tuple(out)
 
 
@@ -102,6 +105,9 @@ def data(learned: Learned) -> tuple[tuple[str, Any], ...]:
         out["entry_index"] = learned.inclusion.proof.index
         out["tree_size"] = cp.size
         out["root_hash"] = cp.root_hash.hex()
+    attempts = learned.consistency.attempts if learned.consistency is not None else None
+    if attempts is not None:
+        out.update(attempts.to_data())
     if learned.clock is not None:
         out["signed_time"] = iso(learned.clock.clock_time)
         out["signed_time_unix"] = learned.clock.clock_time

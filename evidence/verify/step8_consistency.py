@@ -12,6 +12,7 @@ from typing import Any
 
 from evidence._internal.timefmt import bounded_text, hidden_characters, visible_text
 from evidence.bundle import (
+    ATTEMPTS_PATH,
     DATAPACKAGE,
     INDEX_PATH,
     MANIFEST_PATH,
@@ -34,6 +35,7 @@ from evidence.verify.step2_manifest import Step2Result
 from evidence.verify.step4_inclusion import Step4Result
 from evidence.verify.step5_log_signature import Step5Result
 from evidence.verify.step6_cosignatures import Step6Result
+from evidence.verify.step8_attempts import AttemptsSummary, check_attempts
 from evidence.verify.step8_index import check_index
 from evidence.verify.step8_records import check_package, check_pages
 from evidence.verify.step8_replay import check_replay
@@ -48,6 +50,8 @@ class Step8Result:
     detail: str
     files: tuple[str, ...]
     warnings: tuple[str, ...]
+    #: What evidence/attempts.json established (None: the bundle has none).
+    attempts: AttemptsSummary | None = None
 
 
 def run(ctx: Context, sealed: Step2Result, inclusion: Step4Result, log: Step5Result, clock: Step6Result) -> Step8Result:
@@ -55,10 +59,14 @@ def run(ctx: Context, sealed: Step2Result, inclusion: Step4Result, log: Step5Res
     check = _Consistency(ctx, sealed.manifest, inclusion.signed, clock.clock_time, log)
     try:
         detail, files = check.check()
+        attempts = check_attempts(ctx, sealed.manifest_bytes, sealed.manifest, inclusion.signed)
     except Exception as e:
         keep_learned(e, Step8Result("", (), tuple(check.warnings)))
         raise
-    return Step8Result(detail, files, tuple(check.warnings))
+    if attempts is not None:
+        detail += f" {ATTEMPTS_PATH}: {attempts.text}; each record is the logged entry at its index."
+        files = (*files, ATTEMPTS_PATH)
+    return Step8Result(detail, files, tuple(check.warnings), attempts)
 
 
 class _Consistency:
