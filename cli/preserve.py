@@ -1,5 +1,8 @@
 """`preserve URL [URL ...]`: capture, seal into the log and write one proof bundle per URL.
 
+`preserve --walk WALK.toml`: walk a start page and steps on video, sealed as one bundle
+(exit codes as for one URL: 0, 2 for a bad walk file, 5 when a step failed, 6).
+
 Exit codes (the table is in evidence/errors.py): 0 every URL preserved; 2 usage or input
 error (nothing was captured: also a log that cannot be used, checked before the first
 capture); 4 some URLs failed (the others were preserved); 5 no URL could be preserved;
@@ -57,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("urls", nargs="*", metavar="URL", help="http(s) address to preserve")
+    p.add_argument(
+        "--walk",
+        metavar="WALK.toml",
+        help="preserve a walk instead of URLs: a start address and steps (start = \"...\" and [[steps]] "
+        "tables; docs/capture.md, 'Walks'), recorded on video and sealed as one bundle",
+    )
+    p.add_argument("--no-video", action="store_true", help="with --walk: do not record the screen (recorded as off)")
     p.add_argument("-o", "--output", default=".", metavar="DIR", help="where to write the bundles (default: .)")
     p.add_argument(
         "--from-file",
@@ -110,6 +120,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _urls(args: argparse.Namespace) -> list[ListedURL]:
+    if args.walk:
+        if args.urls or args.from_file:
+            raise UsageError("give either --walk FILE or URLs (--from-file), not both")
+        from evidence.capture.steps import load_walk_file
+
+        args.walk_loaded = load_walk_file(args.walk)  # a bad walk file is refused before anything starts
+        return [ListedURL(args.walk_loaded.start, 0)]
     urls = [ListedURL(u, 0) for u in args.urls]
     if args.from_file:
         urls += read_list(args.from_file)
@@ -235,7 +252,7 @@ class _Batch:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from evidence.api import capture_with, session
+    from evidence.api import capture_with, session, walk_with
 
     batch = _Batch(_urls(args))
     urls = batch.urls
@@ -262,7 +279,13 @@ def _run(args: argparse.Namespace) -> int:
                 t0 = time.perf_counter()
                 progress = None if quiet else _Progress(f"[{n}/{len(urls)}]")
                 try:
-                    bundle = capture_with(capturer, log, url, out_dir=out, tsas=tsas, progress=progress)
+                    if args.walk:
+                        bundle = walk_with(
+                            capturer, log, url, args.walk_loaded, out_dir=out, tsas=tsas, video=not args.no_video,
+                            progress=progress,
+                        )  # fmt: skip
+                    else:
+                        bundle = capture_with(capturer, log, url, out_dir=out, tsas=tsas, progress=progress)
                 except EvidenceError as e:
                     kind = "could not be captured" if isinstance(e, CaptureError) else "failed"
                     where = f" (line {listed.line} of {args.from_file})" if listed.line else ""

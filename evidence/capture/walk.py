@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evidence.bundle.format import WALK_FORMAT
 from evidence.capture import browser as b
 from evidence.capture.budget import Budget, ProgressCallback
 from evidence.capture.environment import environment_report, system_snapshot, utc_now
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["HOLD_END_MS", "STEPS_NAME", "WALK_FORMAT", "WalkResult", "run_walk", "snapshot_name", "step_shot_name"]
 
-WALK_FORMAT = "evidence-walk/1"
 STEPS_NAME = "steps.json"
 #: The last state stays on screen this long, so the recording ends on it.
 HOLD_END_MS = 1000
@@ -207,7 +207,7 @@ def _step_error(step: Step, url: str, err: BaseException, timeout_s: float) -> W
     why: str
     hint: str | None
     if isinstance(err, PlaywrightTimeout):
-        if step.action in ("goto", "press", "scroll") or step.action == "wait" and isinstance(step.target, int):
+        if step.action in ("goto", "press", "scroll") or (step.action == "wait" and isinstance(step.target, int)):
             why = f"the page did not finish within {seconds(timeout_s)}"
         else:
             why = (
