@@ -358,6 +358,7 @@ def _video(session: _Session, path: Path | None, tmp: Path, ended: float, mp4: b
             "file": None,
             "why_not": "turned off (video=False)",
             "started_at": _iso_time(zero),
+            "ended_at": _iso_time(ended),
             "session_ms": round((ended - zero) * 1000, 1),
         }
     if not path.is_file():
@@ -371,8 +372,10 @@ def _video(session: _Session, path: Path | None, tmp: Path, ended: float, mp4: b
     except WebMError as e:
         raise BrowserError(f"The screen recording is not a readable WebM file: {e}.") from None
     duration = info.duration_s
-    # The recording states when it started (DateUTC): the steps' offsets count from there.
-    zero = info.created if info.created is not None else session.spans[0][0]
+    # The recording starts at its first frame (the page's first paint, after DateUTC, when it
+    # was asked for) and ends as the page closes: its first frame was shown at the end less
+    # its duration. The steps' offsets count from there.
+    zero = ended - duration
     session.place(zero)
     session.files[VIDEO_NAME] = data
     facts: dict[str, Any] = {
@@ -380,9 +383,10 @@ def _video(session: _Session, path: Path | None, tmp: Path, ended: float, mp4: b
         "format": "WebM (Playwright screen recording of the browser context)",
         "sha256": hashlib.sha256(data).hexdigest(),
         "started_at": _iso_time(zero),
-        "started_at_source": "the recording's DateUTC" if info.created is not None else "the first step",
+        "ended_at": _iso_time(ended),
+        "requested_at": _iso_time(info.created) if info.created is not None else None,
         "duration_ms": round(duration * 1000, 1),
-        "session_ms": round((ended - zero) * 1000, 1),
+        "session_ms": round((ended - session.spans[0][0]) * 1000, 1),
         "width": session.opts.viewport_width,
         "height": session.opts.viewport_height,
         "mp4": None,

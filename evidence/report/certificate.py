@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +133,8 @@ class CertifiedData:
     screenshot_png: bytes | None
     #: Why the screenshot is not embedded, when it is not.
     screenshot_note: str = ""
+    #: A walk's steps with their screenshots (:mod:`evidence.report.timeline`); "" for one page.
+    timeline: str = ""
 
 
 def read_certified(view: BundleView, *, manifest_sha256: str | None = None) -> CertifiedData:
@@ -208,7 +211,23 @@ def read_certified(view: BundleView, *, manifest_sha256: str | None = None) -> C
         environment=sealed_json(_ENVIRONMENT),
         screenshot_png=shot,
         screenshot_note=note,
+        timeline=_timeline(view, sealed_bytes),
     )
+
+
+def _timeline(view: BundleView, sealed_bytes: Callable[[str, int | None], bytes | None]) -> str:
+    """The walk's timeline with each step screenshot embedded (only sealed ones, checked)."""
+    from evidence.bundle.format import STEPS_PATH
+    from evidence.report.timeline import timeline_html
+
+    if sealed_bytes(STEPS_PATH, None) is None:
+        return ""
+
+    def embedded(name: str) -> str:
+        data = sealed_bytes(f"evidence/{name}", MAX_EMBEDDED_IMAGE)
+        return "data:image/png;base64," + base64.b64encode(data).decode("ascii") if data else ""
+
+    return timeline_html(view, image_src=embedded)
 
 
 def render_certificate(report: Report, data: CertifiedData | None, context: CertificateContext) -> bytes:
@@ -365,6 +384,7 @@ def render_certificate(report: Report, data: CertifiedData | None, context: Cert
             )
         elif shown.screenshot_note:
             parts.append(f'<p class="note">{bounded_html(shown.screenshot_note)}</p>\n')
+        parts.append(shown.timeline)
         parts += [
             "<h2>3. How and from where it was captured (as recorded)</h2>\n<table>\n",
             *environment_rows(shown.manifest, shown.capture, shown.environment),

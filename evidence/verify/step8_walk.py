@@ -8,10 +8,11 @@ The checks (docs/verifying.md, "Walks"; the format in docs/bundle-format.md, "Wa
    numbered 0, 1, 2, ... (0: the start page), each of a known action;
 2. each step starts no earlier than the one before it ended, ends no earlier than it started,
    and lies within the capture's recorded start and end (:data:`WALK_TOLERANCE_S`);
-3. the screen recording is a WebM file whose own header states the duration and start time
-   ``steps.json`` gives; each step's offset into it is its time less the recording's start;
-   every step ends within the recording, and the recording lasts as long as the session did
-   (within :data:`VIDEO_SLACK_S` or :data:`VIDEO_SHARE`);
+3. the screen recording is a WebM file whose own header states the duration ``steps.json``
+   gives, and the time from its first frame to its end there; it was not asked for after
+   its first frame (its DateUTC); each step's offset into it is its time less the recording's
+   first frame, every step lies within the recording, and the recording lasts as long as the
+   session did, from step 0 to the end (within :data:`VIDEO_SLACK_S` or :data:`VIDEO_SHARE`);
 4. every screenshot, snapshot file and video ``steps.json`` names is sealed, and every sealed
    walk file is named in it.
 """
@@ -185,14 +186,28 @@ def _check_video(ctx: Context, video: dict[str, Any], spans: list[tuple[Any, flo
             STEPS_PATH,
         )
     zero = _time(video.get("started_at"), "the recording's start")
-    if info.created is not None and abs(info.created - zero) > 0.002:
+    ended = _time(video.get("ended_at"), "the recording's end")
+    if abs(ended - zero - duration) > 0.002:
         raise Fail(
-            f"{STEPS_PATH} says the recording started at {video.get('started_at')}, but {path} itself states "
-            f"{when_text(info.created)}.",
+            f"{STEPS_PATH} says the recording ran from {video.get('started_at')} to {video.get('ended_at')}, which "
+            f"is not the {duration:.3f} s that {path} itself states.",
+            path,
+            STEPS_PATH,
+        )
+    if info.created is not None and info.created > zero + VIDEO_SLACK_S:
+        raise Fail(
+            f"{path} states that it was started at {when_text(info.created)}, after its first frame "
+            f"({video.get('started_at')}) according to {STEPS_PATH}.",
             path,
             STEPS_PATH,
         )
     session = _number(video.get("session_ms"), "the session's length") / 1000
+    if spans and abs(ended - spans[0][1] - session) > OFFSET_TOLERANCE_S:
+        raise Fail(
+            f"{STEPS_PATH} says the session lasted {session:.3f} s, but from the start of step 0 to the end of the "
+            f"recording is {ended - spans[0][1]:.3f} s.",
+            STEPS_PATH,
+        )
     if abs(duration - session) > max(VIDEO_SLACK_S, VIDEO_SHARE * session):
         raise Fail(
             f"The screen recording {path} lasts {duration:.1f} s, but the session it should show lasted "
