@@ -179,10 +179,12 @@ def parse_steps(raw: Any) -> tuple[Step, ...]:
     if len(raw) > MAX_STEPS:
         raise InvalidWalkError(f"A walk has at most {MAX_STEPS} steps; this one has {len(raw)}.")
     steps = tuple(_one(n, s) for n, s in enumerate(raw, start=1))
-    names = [s.target for s in steps if s.action == "snapshot"]
+    seen: set[str | int] = set()
     for s in steps:
-        if s.action == "snapshot" and names.count(s.target) > 1:
-            raise _bad(s.number, f"the snapshot name {s.target!r} is used twice; each snapshot needs its own")
+        if s.action == "snapshot":
+            if s.target in seen:
+                raise _bad(s.number, f"the snapshot name {s.target!r} is used twice; each snapshot needs its own")
+            seen.add(s.target)
     return steps
 
 

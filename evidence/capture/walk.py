@@ -119,7 +119,7 @@ class _Session:
     def record(self, number: int, step: dict[str, Any], url_before: str, t0: float) -> dict[str, Any]:
         """Screenshot the viewport and add the step (done since ``t0``, Unix time) to the list."""
         shot = step_shot_name(number)
-        self.files[shot] = b._screenshot(self.tab.cdp, {}, self.opts.timeout_s * 1000)
+        self.files[shot] = self.screenshot()
         entry = {
             "number": number,
             **step,
@@ -136,6 +136,19 @@ class _Session:
         self.spans.append((t0, t0))
         self.end_entry()
         return entry
+
+    def screenshot(self) -> bytes:
+        """The viewport as PNG. Playwright's screenshot follows a navigation the step started late
+        (a page being replaced may never draw the frame a DevTools screenshot waits for); one
+        that still does not come is tried once more after the page loaded."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        wait = min(self.opts.timeout_s, 10.0) * 1000
+        try:
+            return self.page.screenshot(type="png", timeout=wait, animations="allow", caret="initial")
+        except PlaywrightTimeout:
+            self.page.wait_for_load_state("load", timeout=self.opts.timeout_s * 1000)
+            return self.page.screenshot(type="png", timeout=wait, animations="allow", caret="initial")
 
     def end_entry(self) -> None:
         """The last entry ends now."""
