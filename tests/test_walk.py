@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "capture"))
 from capture_helpers import decode_png, load_site_module
-from tools import Pywb, project_command, pywb_bin
+from tools import Pywb, project_command, proxied_browser, pywb_bin
 from tsa.fixtures import RunningTSA, local_tsa, tsa_pki  # noqa: F401
 from verify_helpers import flip, members, reseal, rewrite
 
@@ -227,21 +227,13 @@ def test_the_walk_replays_in_pywb(walked: Bundle, capturer: Capturer, shop: mark
     assert bin_dir is not None
     copy = tmp_path / "walk.wacz"
     shutil.copy(walked.path, copy)
-    with Pywb(bin_dir, tmp_path, [copy], proxy=True) as base:
-        browser = capturer._ready().playwright.chromium.launch(
-            executable_path=capturer.browser_info["executable"],
-            args=["--no-sandbox", "--proxy-bypass-list=<-loopback>"],
-            proxy={"server": base.rstrip("/")},
-        )
-        try:
-            page = browser.new_page()
-            for path, text in ((f"/shop/{market.SELLER}", "Shop of"), ("/item/1", market.BASE_PRICE)):
-                response = page.goto(shop.url(path))
-                assert response is not None and response.status == 200
-                assert "x-archive-orig-date" in response.headers  # from the archive, not the live site
-                assert text in page.content()
-        finally:
-            browser.close()
+    with Pywb(bin_dir, tmp_path, [copy], proxy=True) as base, proxied_browser(capturer, base) as browser:
+        page = browser.new_page()
+        for path, text in ((f"/shop/{market.SELLER}", "Shop of"), ("/item/1", market.BASE_PRICE)):
+            response = page.goto(shop.url(path))
+            assert response is not None and response.status == 200
+            assert "x-archive-orig-date" in response.headers  # from the archive, not the live site
+            assert text in page.content()
 
 
 def test_a_failing_step_ends_the_walk_naming_it_and_writes_nothing(
