@@ -1,5 +1,8 @@
 """`preserve URL [URL ...]`: capture, seal into the log and write one proof bundle per URL.
 
+`preserve --walk WALK.toml`: walk a start page and steps on video, sealed as one bundle
+(exit codes as for one URL: 0, 2 for a bad walk file, 5 when a step failed, 6).
+
 Exit codes (the table is in evidence/errors.py): 0 every URL preserved; 2 usage or input
 error (nothing was captured: also a log that cannot be used, checked before the first
 capture); 4 some URLs failed (the others were preserved); 5 no URL could be preserved;
@@ -61,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("urls", nargs="*", metavar="URL", help="http(s) address to preserve")
+    p.add_argument(
+        "--walk",
+        metavar="WALK.toml",
+        help="preserve a walk instead of URLs: a start address and steps (start = \"...\" and [[steps]] "
+        "tables; docs/capture.md, 'Walks'), recorded on video and sealed as one bundle",
+    )
+    p.add_argument("--no-video", action="store_true", help="with --walk: do not record the screen (recorded as off)")
     p.add_argument("-o", "--output", default=".", metavar="DIR", help="where to write the bundles (default: .)")
     p.add_argument(
         "--from-file",
@@ -122,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _urls(args: argparse.Namespace) -> list[ListedURL]:
+    if args.walk:
+        if args.urls or args.from_file:
+            raise UsageError("give either --walk FILE or URLs (--from-file), not both")
+        from evidence.capture.steps import load_walk_file
+
+        args.walk_loaded = load_walk_file(args.walk)  # a bad walk file is refused before anything starts
+        return [ListedURL(args.walk_loaded.start, 0)]
     urls = [ListedURL(u, 0) for u in args.urls]
     if args.from_file:
         urls += read_list(args.from_file)
@@ -286,7 +303,10 @@ def _run(args: argparse.Namespace) -> int:
         label = f"[{n + 1}/{len(urls)}]"
         progress = None if quiet else _Progress(label)
         try:
-            outcome = capture_outcome(slot, listed.url, out_dir=out, tsas=tsas, progress=progress)
+            outcome = capture_outcome(
+                slot, listed.url, out_dir=out, tsas=tsas, progress=progress,
+                walk=getattr(args, "walk_loaded", None), video=not args.no_video,
+            )  # fmt: skip
         finally:
             if progress is not None:
                 progress.close()

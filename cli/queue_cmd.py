@@ -58,8 +58,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     url = queue_url(args)
     listed = [ListedURL(u, 0) for u in args.urls] + (read_list(args.from_file) if args.from_file else [])
-    if not listed:
-        raise UsageError("give at least one URL (or --from-file FILE)")
+    if args.walk and listed:
+        raise UsageError("give either --walk FILE (the walk names its start) or URLs (--from-file), not both")
+    if not listed and not args.walk:
+        raise UsageError("give at least one URL (or --from-file FILE, or --walk FILE)")
     walk = None
     if args.walk:
         from evidence._internal.files import read_file
@@ -74,6 +76,10 @@ def cmd_add(args: argparse.Namespace) -> int:
             walk = data.decode("utf-8")
         except UnicodeDecodeError:
             raise UsageError(f"the walk file {args.walk} is not UTF-8 text") from None
+        from evidence.capture.steps import load_walk_text
+
+        # A bad walk is refused now, not by every worker that takes the job.
+        listed = [ListedURL(load_walk_text(walk, f"the walk file {args.walk}").start, 0)]
     requests = [CaptureRequest(u.url, args.case, args.operator, args.notes, walk) for u in listed]
     ids = add(url, requests)
     if args.json:

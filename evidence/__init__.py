@@ -11,6 +11,7 @@ The small public face of the library. Everything else is importable but not prom
     >>> [index] = log.append([b"entry"])                                     # doctest: +SKIP
 
 ``evidence.capture`` is the one-call function (it keeps its browser between calls);
+``evidence.walk`` preserves a walk (start page and steps, on video) the same way;
 ``evidence.Session`` captures a batch with one browser and an explicit lifetime;
 ``evidence.capture_many(urls, jobs=N)`` captures a batch N pages at once. The
 capture machinery lives in the package of the same name, imported as
@@ -40,7 +41,7 @@ from evidence.errors import (
 )
 
 if _TYPE_CHECKING:
-    from evidence.api import Session, capture
+    from evidence.api import Session, capture, walk
     from evidence.batch import capture_many
     from evidence.bundle import Bundle
     from evidence.log import Log
@@ -58,6 +59,7 @@ _LAZY = {
     "TrustPolicy": "evidence.trust",
     "Report": "evidence.verify",
     "verify": "evidence.verify",
+    "walk": "evidence.api",
 }
 #: Functions that share their name with a subpackage/submodule of the same name.
 _SHADOWED = frozenset({"capture", "verify"})
@@ -115,4 +117,5 @@ __all__ = [
     "capture",
     "capture_many",
     "verify",
+    "walk",
 ]

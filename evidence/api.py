@@ -19,7 +19,7 @@ import contextlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from evidence.bundle import Bundle, remove_stale, seal
 from evidence.capture import CaptureOptions, Capturer
 from evidence.capture.budget import ProgressCallback
+from evidence.capture.steps import Walk
 from evidence.config import (
     TSAConfig,
     check_origin,
@@ -196,6 +197,18 @@ def _capture_and_seal(
     progress: ProgressCallback | None,
 ) -> Bundle:
     out = Path(out_dir)
+    with _capture_folder(out) as cap_dir:
+        capturer.capture(url, cap_dir, options, progress=progress)
+        if progress is not None:
+            progress("sealing into the log")
+        return seal(cap_dir, the_log, out, name=name, tsas=tsas, attempt=a)
+
+
+@contextmanager
+def _capture_folder(out: Path) -> Iterator[Path]:
+    """A capture folder (not yet made) in a hidden temporary folder inside ``out``, for one
+    capture to write and :func:`seal` to read; gone afterwards. A failed (or interrupted)
+    capture leaves nothing: not even the folders made for it."""
     created = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -204,19 +217,53 @@ def _capture_and_seal(
     try:
         remove_stale(out)
         with tempfile.TemporaryDirectory(prefix=f".evidence-capture-{os.getpid()}-", dir=out) as tmp:
-            cap_dir = Path(tmp) / "capture"
-            capturer.capture(url, cap_dir, options, progress=progress)
-            if progress is not None:
-                progress("sealing into the log")
-            return seal(cap_dir, the_log, out, name=name, tsas=tsas, attempt=a)
+            yield Path(tmp) / "capture"
     except BaseException:
-        # A failed (or interrupted) capture leaves nothing: not even the folders made for it.
         for folder in created:  # deepest first
             try:
                 folder.rmdir()
             except OSError:
                 break  # not empty (another capture's bundle, or a file someone put there)
         raise
+
+
+def walk_with(
+    capturer: Capturer,
+    the_log: SealableLog,
+    start: str,
+    steps: Sequence[Mapping[str, Any]] | Walk,
+    *,
+    out_dir: str | os.PathLike[str] = ".",
+    tsas: Sequence[TSAConfig] = (),
+    name: str | None = None,
+    options: CaptureOptions | None = None,
+    video: bool = True,
+    mp4: bool = True,
+    progress: ProgressCallback | None = None,
+) -> Bundle:
+    """Walk ``start`` and ``steps`` (see :mod:`evidence.capture.steps`) with a running browser
+    and seal the whole session into ``the_log`` as one bundle, like :func:`capture_with`.
+
+    A step that fails raises :class:`~evidence.capture.errors.WalkStepError` naming it, and
+    nothing is written; bad steps raise :class:`~evidence.capture.errors.InvalidWalkError`
+    before the browser is used.
+    """
+    from evidence.capture.steps import parse_walk
+    from evidence.capture.walk import run_walk
+    from evidence.log.attempts import attempt
+
+    walk = steps if isinstance(steps, Walk) else parse_walk(start, steps)
+    out = Path(out_dir)
+    opts = options or capturer.options
+    # On the record whatever its outcome, like every capture (a failed step included).
+    with (
+        attempt(the_log, url=walk.start, walk=walk.definition(), case=opts.case, operator=opts.operator) as a,
+        _capture_folder(out) as cap_dir,
+    ):
+        run_walk(capturer, walk, cap_dir, options, video=video, mp4=mp4, progress=progress)
+        if progress is not None:
+            progress("sealing into the log")
+        return seal(cap_dir, the_log, out, name=name, tsas=tsas, attempt=a)
 
 
 def _check_writable(the_log: object) -> None:
@@ -364,6 +411,68 @@ def capture(
             tsas=tsas,
             name=name,
             options=CaptureOptions(**options),
+            progress=progress,
+        )
+    finally:
+        if not isinstance(log, Log):
+            close_log(the_log)
+            close_log(the_log)
+
+
+def walk(
+    start: str,
+    steps: Sequence[Mapping[str, Any]],
+    *,
+    out_dir: str | os.PathLike[str] = ".",
+    log: LogLike = None,
+    tsa: str | Sequence[str] | None = None,
+    name: str | None = None,
+    executable: str | None = None,
+    origin: str | None = None,
+    video: bool = True,
+    mp4: bool = True,
+    progress: ProgressCallback | None = None,
+    **options: Any,
+) -> Bundle:
+    """Walk from ``start`` through ``steps``, recorded on video, and seal it all as one bundle.
+
+        bundle = evidence.walk("https://shop.example/", [
+            {"fill": "#q", "text": "handbag"}, {"press": "Enter"},
+            {"click": "a.result"}, {"click": "#variant-red"},
+            {"snapshot": "listing"}, {"click": "#seller"},
+        ], case="2026-017", operator="J. Smith")
+
+    Steps are mappings with one action each (``goto``, ``click``, ``fill`` with ``text``
+    and optional ``secret``, ``press``, ``select`` with ``value``, ``scroll``, ``wait``,
+    ``snapshot``; see :mod:`evidence.capture.steps`). Each step waits at most ``timeout_s``.
+    The bundle holds ``evidence/steps.json`` (every step with its times and offsets into the
+    video), a screenshot after every step, each snapshot's artifacts, one WARC of the whole
+    session and the screen recording ``session.webm`` (and ``session.mp4`` when ffmpeg is
+    present). ``log``, ``tsa``, ``executable``, ``origin`` and ``options`` are as for
+    :func:`capture` (the browser is the one :func:`capture` keeps).
+
+    Raises :class:`~evidence.capture.errors.InvalidWalkError` for a bad step and
+    :class:`~evidence.capture.errors.WalkStepError` (naming the step) when one fails; nothing
+    is written then.
+    """
+    from evidence.capture.steps import parse_walk
+
+    _check_options(options)
+    the_walk = parse_walk(start, steps)  # refuse bad steps before the log or the browser is touched
+    tsas = resolve_tsas(tsa)
+    the_log = resolve_log(log, tsas=tsas, origin=origin)
+    try:
+        return walk_with(
+            _shared_capturer(executable),
+            the_log,
+            the_walk.start,
+            the_walk,
+            out_dir=out_dir,
+            tsas=tsas,
+            name=name,
+            options=CaptureOptions(**options),
+            video=video,
+            mp4=mp4,
             progress=progress,
         )
     finally:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from evidence.bundle import Bundle
     from evidence.capture import CaptureOptions, Capturer
     from evidence.capture.budget import ProgressCallback
+    from evidence.capture.steps import Walk
     from evidence.config import TSAConfig
     from evidence.log.remote import SealableLog
 
@@ -237,16 +238,25 @@ def capture_outcome(
     tsas: Sequence[TSAConfig],
     progress: ProgressCallback | None = None,
     options: CaptureOptions | None = None,
+    walk: Walk | None = None,
+    video: bool = True,
 ) -> Outcome:
     """Capture and seal one URL with a job's slot (``options``: instead of the browser's
-    defaults); a failure of this URL is the outcome's error."""
-    from evidence.api import capture_with
+    defaults), or, with ``walk``, that walk (``url`` is its start); a failure is the
+    outcome's error."""
+    from evidence.api import capture_with, walk_with
 
     t0 = time.perf_counter()
     try:
-        bundle = capture_with(
-            slot.capturer, slot.log, url, out_dir=out_dir, tsas=tsas, progress=progress, options=options
-        )
+        if walk is not None:
+            bundle = walk_with(
+                slot.capturer, slot.log, walk.start, walk, out_dir=out_dir, tsas=tsas, options=options,
+                video=video, progress=progress,
+            )  # fmt: skip
+        else:
+            bundle = capture_with(
+                slot.capturer, slot.log, url, out_dir=out_dir, tsas=tsas, progress=progress, options=options
+            )
     except EvidenceError as e:
         return Outcome(url, None, e, time.perf_counter() - t0)
     return Outcome(url, bundle, None, time.perf_counter() - t0)

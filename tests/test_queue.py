@@ -90,8 +90,8 @@ def run(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run
     urls.insert(3, slow_url)  # among the first taken: it is under way while the workers are busy
     failing_url = f"http://127.0.0.1:{_closed_port()}/gone"
     walk_url = site.url("/listing?walk=1")
-    walk = tmp / "walk.txt"
-    walk.write_text("click #more\n")
+    walk = tmp / "walk.toml"
+    walk.write_text(f'start = "{walk_url}"\n\n[[steps]]\nscroll = "bottom"\n\n[[steps]]\nsnapshot = "listing"\n')
 
     def add(*args: str) -> None:
         r = subprocess.run(
@@ -104,7 +104,7 @@ def run(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run
         assert r.returncode == 0, r.stderr
 
     add(*urls, failing_url)
-    add("--walk", str(walk), walk_url)
+    add("--walk", str(walk))
     procs: list[subprocess.Popen[bytes]] = []
     logs = [tmp / f"worker-{k}.log" for k in range(3)]
     try:
@@ -215,10 +215,14 @@ def test_a_job_that_keeps_failing_ends_failed_with_its_reason_after_its_tries(ru
     assert "reason:" in r.stdout and "refused" in r.stdout.lower()
 
 
-def test_a_walk_job_fails_at_once_with_a_clear_reason(run: Run) -> None:
+def test_a_walk_job_is_walked_and_sealed_as_one_bundle(run: Run) -> None:
+    import zipfile
+
     [job] = [j for j in run.status["jobs"] if j["url"] == run.walk_url]
-    assert job["status"] == "failed" and job["tries"] == 1 and job["walk"] is True
-    assert "walks are not supported by this version" in job["error"]
+    assert job["status"] == "done" and job["walk"] is True, job
+    with zipfile.ZipFile(job["bundle"]) as z:
+        steps = json.loads(z.read("evidence/steps.json"))
+    assert [s["action"] for s in steps["steps"]] == ["start", "scroll", "snapshot"], steps
 
 
 def test_bad_input_is_refused_plainly(postgres: Any) -> None:

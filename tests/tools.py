@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,3 +105,18 @@ class Pywb:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@contextlib.contextmanager
+def proxied_browser(capturer: Any, proxy_base: str) -> Iterator[Any]:
+    """A Chromium of ``capturer``'s program whose every request goes through the proxy at
+    ``proxy_base`` (a pywb proxy: :class:`Pywb` with ``proxy=True``), loopback included; closed on exit."""
+    browser = capturer._ready().playwright.chromium.launch(
+        executable_path=capturer.browser_info["executable"],
+        args=["--no-sandbox", "--proxy-bypass-list=<-loopback>"],
+        proxy={"server": proxy_base.rstrip("/")},
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()

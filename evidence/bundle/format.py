@@ -44,6 +44,20 @@ CAPTURE_ARTIFACTS = (
     "page.mhtml",
     "tls-chain.pem",
 )
+#: A walk's files (docs/bundle-format.md, "Walks"): its steps, a screenshot after each step,
+#: the artifacts of each snapshot, and the screen recording. Sealed like the capture artifacts.
+STEPS_PATH = "evidence/steps.json"
+WALK_FORMAT = "evidence-walk/1"
+#: The actions a step of ``steps.json`` may have (0 is always ``start``; ``navigate`` is a
+#: navigation an investigator made in an interactive session).
+WALK_ACTIONS = frozenset(
+    {"start", "goto", "click", "fill", "press", "select", "scroll", "wait", "snapshot", "navigate"}
+)
+WALK_FILE_RE = re.compile(
+    r"\Aevidence/(?:steps\.json|step-[0-9]{3}\.png|session\.webm|session\.mp4|"
+    r"snapshot-[A-Za-z0-9][A-Za-z0-9_-]{0,39}-"
+    r"(?:screenshot-full\.png|screenshot-viewport\.png|dom\.html|page\.mhtml|page\.pdf))\Z"
+)
 #: Token and certificate names. Use them with ``fullmatch``; the ``\\A...\\Z`` anchors make even
 #: ``match`` exact (``$`` would also match before a final newline: ``evidence/tsa-1.pem\\n``).
 TOKEN_RE = re.compile(r"\Aevidence/checkpoint\.([1-9][0-9]{0,2})\.tsr\Z")
@@ -128,11 +142,15 @@ __all__ = [
     "PAGES_PATH",
     "PROOF_PATH",
     "REPORT_PATH",
+    "STEPS_PATH",
     "TOKEN_RE",
     "TOOL_NAME",
     "TSA_CERT_RE",
     "VERIFY_PATH",
     "VKEY_PATH",
+    "WALK_ACTIONS",
+    "WALK_FILE_RE",
+    "WALK_FORMAT",
     "WARC_PATH",
     "attempt_entry",
     "entry_for_digest",

@@ -50,6 +50,7 @@ from evidence.bundle.format import (
     TOOL_NAME,
     VERIFY_PATH,
     VKEY_PATH,
+    WALK_FILE_RE,
     WARC_PATH,
     log_entry,
     member_order,
@@ -162,6 +163,9 @@ def _sealed_members(capture_dir: Path, staging: Path, facts: dict[str, Any]) -> 
         p = capture_dir / name
         if p.is_file():
             members.append(Member(f"evidence/{name}", p))
+    for p in sorted(capture_dir.iterdir()):  # a walk's steps, step screenshots, snapshots, video
+        if WALK_FILE_RE.fullmatch(f"evidence/{p.name}") and p.is_file():
+            members.append(Member(f"evidence/{p.name}", p))
     return members
 
 

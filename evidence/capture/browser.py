@@ -331,8 +331,10 @@ def _acquire_driver() -> Playwright:
 
     state: list[Any] | None = getattr(_drivers, "state", None)
     if state is None:
+        from evidence.capture.video import driver_env
+
         try:
-            with _driver_ignores_ctrl_c():
+            with _driver_ignores_ctrl_c(), driver_env():  # driver_env: an ffmpeg for screen recordings
                 driver = sync_playwright().start()
         except PlaywrightError as err:
             raise BrowserError(
@@ -474,6 +476,8 @@ class _Tab:
     loads: list[float]
     navigations: list[str]
     prewarmed: bool = False
+    #: ``time.monotonic()`` just before the page was made (where a screen recording starts).
+    opened: float = 0.0
 
     def close(self) -> None:
         from playwright.sync_api import Error as PlaywrightError
@@ -496,19 +500,31 @@ def _tab_key(
 
 
 def _open_tab(
-    process: _Process, opts: CaptureOptions, user_agent: str, storage: StorageState | None
+    process: _Process,
+    opts: CaptureOptions,
+    user_agent: str,
+    storage: StorageState | None,
+    video_dir: Path | None = None,
 ) -> _Tab:
+    """A fresh context and page; with ``video_dir``, the context records the screen there
+    (Playwright's video: WebM, complete once the context is closed)."""
     created_at = utc_now()
+    viewport = {"width": opts.viewport_width, "height": opts.viewport_height}
+    video: dict[str, Any] = {}
+    if video_dir is not None:
+        video = {"record_video_dir": str(video_dir), "record_video_size": viewport}
     context = process.browser.new_context(
-        viewport={"width": opts.viewport_width, "height": opts.viewport_height},
+        viewport=viewport,  # type: ignore[arg-type]
         user_agent=user_agent,
         ignore_https_errors=opts.insecure,
         storage_state=storage.state if storage else None,  # type: ignore[arg-type]
         service_workers="block",
         accept_downloads=False,
+        **video,
     )
     try:
         context.add_init_script(settle.QUIET_INIT_JS)
+        opened = time.monotonic()
         page = context.new_page()
         cdp = context.new_cdp_session(page)
         recorder = NetworkRecorder(cdp, opts.max_body_bytes)
@@ -526,6 +542,7 @@ def _open_tab(
         playwright_urls=[],
         loads=[],
         navigations=[],
+        opened=opened,
     )
     context.on("request", lambda request: tab.playwright_urls.append(request.url))
     page.on("load", lambda _page: tab.loads.append(time.monotonic()))
@@ -1261,17 +1278,22 @@ def _resources(recorder: NetworkRecorder) -> list[Resource]:
 
 
 def _tls_info(
-    page: _Page, raw: wire.RawFetch, verify_error: str | None, insecure: bool
+    main: Exchange | None,
+    chain: list[bytes],
+    final_url: str,
+    raw: wire.RawFetch,
+    verify_error: str | None,
+    insecure: bool,
 ) -> TLSInfo | None:
-    if page.main is None or page.main.final.response is None:
+    """The TLS facts of the page's document ``main`` (certificate ``chain``, DER, leaf first)."""
+    if main is None or main.final.response is None:
         return None
-    details = page.main.final.response.get("securityDetails")
+    details = main.final.response.get("securityDetails")
     if not details:
         return None
-    chain = page.chain_der
     leaf_sha = hashlib.sha256(chain[0]).hexdigest() if chain else None
     raw_leaf = raw.connection.leaf_sha256
-    same_origin = urlsplit(raw.final_url).netloc == urlsplit(page.final_url).netloc
+    same_origin = urlsplit(raw.final_url).netloc == urlsplit(final_url).netloc
     return TLSInfo(
         protocol=str(details.get("protocol", "")),
         cipher=str(details.get("cipher", "")),
@@ -1296,27 +1318,26 @@ def _tls_info(
     )
 
 
-def _main_document(page: _Page, raw: wire.RawFetch) -> dict[str, Any]:
-    """The page's own body as the browser had it, compared with the raw fetch's."""
-    body = page.main.body if page.main else None
+def _main_document(main: Exchange | None, charset: str | None, raw: wire.RawFetch) -> dict[str, Any]:
+    """The page's own body (``main``, as the browser had it), compared with the raw fetch's."""
+    body = main.body if main else None
     digest = hashlib.sha256(body).hexdigest() if body is not None else None
-    same_url = page.main is not None and page.main.final.url == raw.final_url
+    same_url = main is not None and main.final.url == raw.final_url
     return {
-        "url": page.main.final.url if page.main else None,
+        "url": main.final.url if main else None,
         "body_sha256": digest,
         "body_bytes": len(body) if body is not None else None,
-        "body_encoding": page.main.body_encoding if page.main else None,
+        "body_encoding": main.body_encoding if main else None,
         "raw_fetch_body_sha256": raw.body_sha256,
         "matches_raw_fetch": (digest == raw.body_sha256) if (digest and same_url) else None,
-        "warc_date": warc_date(page.main.final.wall_time) if page.main else None,
-        "raw_fetch_differs": _raw_fetch_difference(page, raw),
+        "warc_date": warc_date(main.final.wall_time) if main else None,
+        "raw_fetch_differs": _raw_fetch_difference(main, charset, raw),
     }
 
 
-def _raw_fetch_difference(page: _Page, raw: wire.RawFetch) -> dict[str, Any] | None:
+def _raw_fetch_difference(main: Exchange | None, charset: str | None, raw: wire.RawFetch) -> dict[str, Any] | None:
     """What differs between the browser's and the raw fetch's copy of the page (``None``
     when they are the same or cannot be compared); see :mod:`evidence.capture.compare`."""
-    main = page.main
     if main is None or main.body is None or main.final.url != raw.final_url:
         return None
     if hashlib.sha256(main.body).hexdigest() == raw.body_sha256:
@@ -1327,7 +1348,7 @@ def _raw_fetch_difference(page: _Page, raw: wire.RawFetch) -> dict[str, Any] | N
     return compare.describe_difference(
         main.body,
         raw_body,
-        charset=page.charset,
+        charset=charset,
         browser_request=main.final.request_header_list(),
         raw_request=raw_request,
     )
@@ -1341,7 +1362,7 @@ def _iso(epoch: Any) -> str:
 
 
 def _write_warc(
-    raw: wire.RawFetch, page: _Page, opts: CaptureOptions, user_agent: str, process: _Process
+    raw: wire.RawFetch, recorder: NetworkRecorder, opts: CaptureOptions, user_agent: str, process: _Process
 ) -> tuple[bytes, dict[str, Any]]:
     buffer = io.BytesIO()
     writer = EvidenceWARCWriter(buffer)
@@ -1365,7 +1386,7 @@ def _write_warc(
     skipped = 0
     heads_from_wire = 0
     redacted = raw.redacted
-    for ex in page.recorder.ordered():
+    for ex in recorder.ordered():
         for i, hop in enumerate(ex.hops):
             if hop.response is None:
                 continue
@@ -1418,6 +1439,39 @@ def _write_warc(
         "source_header": "WARC-Evidence-Source (browser | raw-fetch)",
     }
     return buffer.getvalue(), summary
+
+
+def _wire_fetch(
+    target: Target,
+    opts: CaptureOptions,
+    user_agent: str,
+    storage: StorageState | None,
+    budget: Budget,
+    timings: dict[str, float],
+) -> tuple[wire.DNSLookup, wire.RawFetch, str | None]:
+    """Step 2 of a capture: the DNS lookup and the raw fetch of ``target`` (the
+    browser-independent record), and with ``insecure`` the TLS verification error."""
+    t = budget.begin("dns")
+    dns = wire.resolve(target, max(0.1, budget.wait_s(opts.timeout_s)))
+    timings["dns_ms"] = _ms(t)
+    budget.done("dns", t)
+    t = budget.begin("raw_fetch")
+    raw = wire.raw_fetch(
+        target,
+        user_agent=user_agent,
+        cookies=storage.cookies if storage else [],
+        timeout_s=max(0.1, budget.wait_s(opts.timeout_s)),
+        max_body_bytes=opts.max_body_bytes,
+        max_redirects=opts.max_redirects,
+        insecure=opts.insecure,
+    )
+    verify_error = None
+    if opts.insecure and urlsplit(raw.final_url).scheme == "https":
+        final = check_url(raw.final_url)
+        verify_error = wire.verify_tls(final.host, final.port, max(0.1, budget.wait_s(opts.timeout_s)))
+    timings["raw_fetch_ms"] = _ms(t)
+    budget.done("raw_fetch", t)
+    return dns, raw, verify_error
 
 
 def _chain_pem(chain: list[bytes]) -> bytes:
@@ -1534,26 +1588,7 @@ class Capturer:
         )
         snapshot_thread.start()
 
-        t = budget.begin("dns")
-        dns = wire.resolve(target, max(0.1, budget.wait_s(opts.timeout_s)))
-        timings["dns_ms"] = _ms(t)
-        budget.done("dns", t)
-        t = budget.begin("raw_fetch")
-        raw = wire.raw_fetch(
-            target,
-            user_agent=user_agent,
-            cookies=storage.cookies if storage else [],
-            timeout_s=max(0.1, budget.wait_s(opts.timeout_s)),
-            max_body_bytes=opts.max_body_bytes,
-            max_redirects=opts.max_redirects,
-            insecure=opts.insecure,
-        )
-        verify_error = None
-        if opts.insecure and urlsplit(raw.final_url).scheme == "https":
-            final = check_url(raw.final_url)
-            verify_error = wire.verify_tls(final.host, final.port, max(0.1, budget.wait_s(opts.timeout_s)))
-        timings["raw_fetch_ms"] = _ms(t)
-        budget.done("raw_fetch", t)
+        dns, raw, verify_error = _wire_fetch(target, opts, user_agent, storage, budget, timings)
 
         page = _browse(process, target, opts, user_agent, storage, budget)
         timings.update(page.timings)
@@ -1578,10 +1613,10 @@ class Capturer:
             main_response.get("statusText") or (raw.status_text if not main_response else "")
         )
         http_error = status >= 400
-        tls = _tls_info(page, raw, verify_error, opts.insecure)
+        tls = _tls_info(page.main, page.chain_der, page.final_url, raw, verify_error, opts.insecure)
         resources = _resources(page.recorder)
         t_warc = budget.begin("archive.warc.gz")
-        warc, warc_summary = _write_warc(raw, page, opts, user_agent, process)
+        warc, warc_summary = _write_warc(raw, page.recorder, opts, user_agent, process)
         budget.done("archive.warc.gz", t_warc)
         warnings = list(page.warnings)
         warnings.extend(_budget_warnings(budget))
@@ -1603,7 +1638,7 @@ class Capturer:
         missing = [r.url for r in resources if not r.body_recorded and r.status is not None]
         if missing:
             warnings.append(f"{len(missing)} response(s) are listed without a body in the WARC.")
-        main_document = _main_document(page, raw)
+        main_document = _main_document(page.main, page.charset, raw)
         differs = main_document["raw_fetch_differs"]
         if differs is not None and not differs["text_identical"]:  # not only re-encoded
             warnings.insert(0, compare.difference_warning(raw.final_url, main_document["raw_fetch_differs"]))

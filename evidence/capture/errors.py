@@ -19,10 +19,12 @@ __all__ = [
     "HostNotFoundError",
     "InvalidOptionError",
     "InvalidURLError",
+    "InvalidWalkError",
     "OutputDirError",
     "RedirectLoopError",
     "StorageStateError",
     "TLSFailedError",
+    "WalkStepError",
     "seconds",
 ]
 
@@ -78,3 +80,21 @@ class BrowserNotFoundError(CaptureError):
 
 class BrowserError(CaptureError):
     """The browser failed to start or stopped working during the capture."""
+
+
+class InvalidWalkError(CaptureError):
+    """A walk's description (its start address or one of its steps) cannot be used; nothing
+    was captured."""
+
+
+class WalkStepError(CaptureError):
+    """A step of a walk failed (its element was not found, its page did not load, it took
+    too long): the walk ended there and nothing was written.
+
+    ``step`` is the step's number (from 1, as in the walk file) and ``action`` its action.
+    """
+
+    def __init__(self, message: str, *, step: int, action: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.step = step
+        self.action = action

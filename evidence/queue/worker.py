@@ -9,7 +9,7 @@ capture is sealed on its own, as ``preserve`` does it.
 
 - A try that fails is tried again after a backoff (``backoff_s``, doubled each time), at
   most ``tries`` times in all; then the job ends *failed* with the reason of its last try.
-  A job that can never succeed (a walk, before this version captures walks) fails at once.
+  A job that can never succeed (a walk file damaged after it was added) fails at once.
 - A worker sends a heartbeat every ``heartbeat_s``. The jobs of a worker whose heartbeat
   is older than ``stall_s`` (killed, or its machine gone) are put back on the queue by the
   other workers, and counted as a try; no job is lost. What the dead worker left half-done
@@ -45,13 +45,6 @@ if TYPE_CHECKING:
     from evidence.batch import LogOpener, Slot
     from evidence.capture import CaptureOptions
     from evidence.config import TSAConfig
-
-#: What a worker says when it is given a walk (the walk capture of another issue is not in this version).
-WALKS_UNSUPPORTED = (
-    "walks are not supported by this version of evidence: this job carries a walk file, which only a "
-    "version with walk captures (evidence.walk) can run; upgrade the workers and add the job again"
-)
-
 
 @dataclass(frozen=True)
 class WorkerSettings:
@@ -181,10 +174,18 @@ def make_task(
         assert job.id is not None
         try_no = int(job.attempts) + 1
         where = f"job {job.id} (try {try_no} of {settings.tries})"
+        the_walk = None
         if walk is not None:
-            record_outcome(settings.queue_url, job.id, error=WALKS_UNSUPPORTED, worker=settings.name)
-            say(f"{where} FAILED {url}: {WALKS_UNSUPPORTED}")
-            raise PermanentJobError(WALKS_UNSUPPORTED)
+            from evidence.capture.errors import InvalidWalkError
+            from evidence.capture.steps import load_walk_text
+
+            try:
+                the_walk = load_walk_text(walk, f"the walk of job {job.id}")
+            except InvalidWalkError as e:  # checked when added; a job written by hand can still hold one
+                reason = e.diagnostics()
+                record_outcome(settings.queue_url, job.id, error=reason, worker=settings.name)
+                say(f"{where} FAILED {url}: {reason}")
+                raise PermanentJobError(reason) from e
         earlier = recorded_bundle(settings.queue_url, job.id)
         if earlier is not None and Path(earlier).is_file():
             say(f"{where} {url}: already preserved by an earlier try -> {earlier}")
@@ -193,7 +194,9 @@ def make_task(
         extra: dict[str, Any] = {k: v for k, v in given if v is not None}
         options = replace(slots.options, **extra) if extra else None
         say(f"{where} capturing {url}")
-        outcome = capture_outcome(slots.get(), url, out_dir=settings.out_dir, tsas=tsas, options=options)
+        outcome = capture_outcome(
+            slots.get(), url, out_dir=settings.out_dir, tsas=tsas, options=options, walk=the_walk
+        )
         if outcome.bundle is None:
             assert outcome.error is not None
             reason = outcome.error.diagnostics()
@@ -303,7 +306,6 @@ async def _reclaim_forever(app: procrastinate.App, settings: WorkerSettings, say
 
 
 __all__ = [
-    "WALKS_UNSUPPORTED",
     "JobFailed",
     "PermanentJobError",
     "WorkerSettings",

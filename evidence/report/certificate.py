@@ -233,6 +233,12 @@ _T: dict[str, tuple[str, str]] = {
         "这些警告不改变核验结论，但阅读者必须知悉。",
     ),
     # ---- the screenshot
+    "h_timeline": ("The walk, step by step", "取证过程（逐步记录）"),
+    "timeline_note": (
+        "How the page was reached: each step the browser took, in order, with the time it ended, its "
+        "place in the screen recording and the screenshot taken after it (all sealed).",
+        "页面是如何到达的：浏览器按顺序执行的每一步操作，包括结束时间、在录屏中的位置以及该步之后截取的截图（均已封存）。",
+    ),
     "h_screenshot": ("What the capture's browser showed (the whole page)", "采集时浏览器显示的内容（整页截图）"),
     "h_screenshot_first": ("What the capture's browser showed (first screen)", "采集时浏览器显示的内容（首屏截图）"),
     "screenshot_alt": ("Screenshot of the preserved page", "所保全网页的截图"),
@@ -513,6 +519,8 @@ class CertifiedData:
     screenshot_note: str = ""
     #: The whole page (``screenshot-full.png``), when sealed and small enough to embed.
     full_png: bytes | None = None
+    #: A walk's steps with their screenshots (:mod:`evidence.report.timeline`); "" for one page.
+    timeline: str = ""
 
 
 def _png_refusal(name: str, png: bytes) -> str:
@@ -597,7 +605,23 @@ def read_certified(view: BundleView, *, manifest_sha256: str | None = None) -> C
         screenshot_png=shot,
         screenshot_note=note,
         full_png=full,
+        timeline=_timeline(view, sealed_bytes),
     )
+
+
+def _timeline(view: BundleView, sealed_bytes: Callable[[str, int | None], bytes | None]) -> str:
+    """The walk's timeline with each step screenshot embedded (only sealed ones, checked)."""
+    from evidence.bundle.format import STEPS_PATH
+    from evidence.report.timeline import timeline_html
+
+    if sealed_bytes(STEPS_PATH, None) is None:
+        return ""
+
+    def embedded(name: str) -> str:
+        data = sealed_bytes(f"evidence/{name}", MAX_EMBEDDED_IMAGE)
+        return "data:image/png;base64," + base64.b64encode(data).decode("ascii") if data else ""
+
+    return timeline_html(view, image_src=embedded)
 
 
 def evidence_number(report: Report) -> EvidenceNumber | None:
@@ -895,8 +919,11 @@ def _screenshot(p: Page) -> str:
 
 
 def timeline(p: Page) -> str:
-    """Slot: a walk's timeline (provided by :mod:`evidence.report.timeline` when wired in)."""
-    return ""
+    """A walk's timeline: every step with its time, offset into the video and screenshot
+    (:mod:`evidence.report.timeline`); nothing for a one-page capture."""
+    if p.data is None or not p.data.timeline:
+        return ""
+    return p.h2("h_timeline") + p.para("timeline_note") + p.data.timeline
 
 
 def clean_environment(p: Page) -> str:

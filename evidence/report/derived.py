@@ -286,6 +286,9 @@ def _report_v3(view: BundleView) -> bytes:
             '<p><img class="shot" src="screenshot-viewport.png" alt="Screenshot of the first screen of the page"></p>\n'
             f"<p>The whole page is in {where}.</p>\n"
         )
+    from evidence.report.timeline import timeline_html
+
+    parts.append(timeline_html(view))  # a walk's steps; nothing for a single page
     not_made = field_at(capture, "artifacts_not_made")
     if isinstance(not_made, dict) and not_made:
         # Captures with a time budget name every file they did not make, and why.

@@ -40,6 +40,7 @@ from evidence.verify.step8_index import check_index
 from evidence.verify.step8_records import check_package, check_pages
 from evidence.verify.step8_replay import check_replay
 from evidence.verify.step8_times import check_times
+from evidence.verify.step8_walk import check_walk
 from evidence.verify.step8_warc import scan_warc
 
 
@@ -119,6 +120,7 @@ class _Consistency:
         self.check_sealed_json()
         window = check_times(self.ctx, self.manifest, self.signed, self.clock_time, self.log, self.warnings)
         self.check_artifacts_sealed(cap)
+        walked = check_walk(self.ctx, self.manifest)
         url, final_url, status = m.get("url"), m.get("final_url"), m.get("status")
         targets = [u for u in (final_url, url) if isinstance(u, str) and u]
         if not targets:
@@ -175,7 +177,8 @@ class _Consistency:
             f"records are dated within the capture; {INDEX_PATH} is exactly the index of those records "
             f"({len(scan.index)} lines); {PAGES_PATH} and {DATAPACKAGE} show exactly the sealed page, title and "
             f"dates; {REPORT_PATH} and {VERIFY_PATH} are exactly what the bundle's data produces"
-            + (" (in the wording of an earlier version; see the warnings)." if older else "."),
+            + (" (in the wording of an earlier version; see the warnings)." if older else ".")
+            + (f" {walked}" if walked else ""),
             (CAPTURE_PATH, WARC_PATH, INDEX_PATH, PAGES_PATH, DATAPACKAGE, REPORT_PATH, VERIFY_PATH),
         )
 

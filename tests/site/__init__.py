@@ -222,9 +222,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     scheme = "http"
+    handler: type[BaseHTTPRequestHandler] = _Handler
 
     def __init__(self, hits: list[Hit], lock: threading.Lock) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", 0), self.handler)
         self.hits = hits
         self.lock = lock
 
