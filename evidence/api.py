@@ -168,7 +168,7 @@ def capture_with(
         remove_stale(out)
         with tempfile.TemporaryDirectory(prefix=f".evidence-capture-{os.getpid()}-", dir=out) as tmp:
             cap_dir = Path(tmp) / "capture"
-            capturer.capture(url, cap_dir, options, progress=progress)
+            capturer.capture(url, cap_dir, options, progress=progress, tsas=tsas)
             if progress is not None:
                 progress("sealing into the log")
             return seal(cap_dir, the_log, out, name=name, tsas=tsas)

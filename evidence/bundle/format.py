@@ -37,10 +37,14 @@ CAPTURE_ARTIFACTS = (
     "page.pdf",
     "page.mhtml",
     "tls-chain.pem",
+    "clean-environment.json",
+    "start.tsr",
 )
 #: Token and certificate names. Use them with ``fullmatch``; the ``\\A...\\Z`` anchors make even
 #: ``match`` exact (``$`` would also match before a final newline: ``evidence/tsa-1.pem\\n``).
 TOKEN_RE = re.compile(r"\Aevidence/checkpoint\.([1-9][0-9]{0,2})\.tsr\Z")
+CLEAN_PATH = "evidence/clean-environment.json"
+START_TOKEN_PATH = "evidence/start.tsr"
 TSA_CERT_RE = re.compile(r"\Aevidence/tsa-([1-9][0-9]{0,2})\.pem\Z")
 
 
@@ -98,6 +102,7 @@ def member_order(path: str) -> tuple[int, str]:
 
 __all__ = [
     "CAPTURE_ARTIFACTS",
+    "CLEAN_PATH",
     "DATAPACKAGE",
     "DATAPACKAGE_DIGEST",
     "ENTRY_HEADER",
@@ -108,6 +113,7 @@ __all__ = [
     "PAGES_PATH",
     "PROOF_PATH",
     "REPORT_PATH",
+    "START_TOKEN_PATH",
     "TOKEN_RE",
     "TOOL_NAME",
     "TSA_CERT_RE",
