@@ -24,7 +24,7 @@ to do. The command line prints :meth:`EvidenceError.diagnostics` and exits with
 
 The table is :data:`EXIT_CODES`, the one place the codes are defined.
 
-When several apply, ``preserve`` exits with the first of 5, 7, 4, 6, 8 that does.
+When several apply, ``preserve`` exits with the first of 7, 5, 4, 6, 8 that does.
 
 Subclasses group errors by the layer that raises them. Mismatch errors carry both the
 expected and the computed value, so a report can show them side by side.

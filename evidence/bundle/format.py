@@ -8,6 +8,7 @@ the verifier all take their names from here (docs/bundle-format.md is the specif
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -46,6 +47,23 @@ TOKEN_RE = re.compile(r"\Aevidence/checkpoint\.([1-9][0-9]{0,2})\.tsr\Z")
 CLEAN_PATH = "evidence/clean-environment.json"
 START_TOKEN_PATH = "evidence/start.tsr"
 TSA_CERT_RE = re.compile(r"\Aevidence/tsa-([1-9][0-9]{0,2})\.pem\Z")
+
+
+CLEAN_FORMAT = "evidence-clean-environment/1"
+
+
+def clean_report_digest(report: dict[str, Any]) -> bytes:
+    """SHA-256 of the stamped part of ``clean-environment.json``: the object of its
+    ``format``, ``checked_at`` and ``items`` members, as JSON with sorted keys, no
+    whitespace, UTF-8 (the values hold no floating-point numbers)."""
+    part = {k: report.get(k) for k in ("format", "checked_at", "items")}
+    text = json.dumps(part, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def start_message(report_digest: bytes, nonce: bytes) -> bytes:
+    """What the start token's imprint is the SHA-256 of: the 32-byte report digest, then the nonce."""
+    return report_digest + nonce
 
 
 def log_entry(manifest_bytes: bytes) -> bytes:
@@ -102,6 +120,7 @@ def member_order(path: str) -> tuple[int, str]:
 
 __all__ = [
     "CAPTURE_ARTIFACTS",
+    "CLEAN_FORMAT",
     "CLEAN_PATH",
     "DATAPACKAGE",
     "DATAPACKAGE_DIGEST",
@@ -120,8 +139,10 @@ __all__ = [
     "VERIFY_PATH",
     "VKEY_PATH",
     "WARC_PATH",
+    "clean_report_digest",
     "log_entry",
     "member_order",
     "package_fields",
     "page_entry",
+    "start_message",
 ]

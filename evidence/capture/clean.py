@@ -37,12 +37,14 @@ import socket
 import ssl
 import struct
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evidence.bundle.format import CLEAN_FORMAT, clean_report_digest, start_message
 from evidence.capture.environment import (
     hosts_file_report,
     network_interfaces,
@@ -64,10 +66,9 @@ __all__ = [
     "enforce",
     "recheck_hosts",
     "run_clean_check",
-    "stamped_message",
+    "start_message",
 ]
 
-CLEAN_FORMAT = "evidence-clean-environment/1"
 CLEAN_FILE = "clean-environment.json"
 START_TOKEN_FILE = "start.tsr"
 
@@ -135,7 +136,7 @@ class CleanReport:
         }
 
     def report_sha256(self) -> str:
-        return hashlib.sha256(canonical_json(self.stamped_part())).hexdigest()
+        return clean_report_digest(self.stamped_part()).hex()
 
     def failures(self) -> list[CleanItem]:
         """FAIL items not allowed by the caller."""
@@ -161,7 +162,7 @@ class CleanReport:
             "start": {
                 "report_sha256": self.report_sha256(),
                 "nonce": self.nonce.hex(),
-                "imprint": hashlib.sha256(stamped_message(bytes.fromhex(self.report_sha256()), self.nonce)).hexdigest(),
+                "imprint": hashlib.sha256(start_message(bytes.fromhex(self.report_sha256()), self.nonce)).hexdigest(),
                 "token": START_TOKEN_FILE if self.start_token else None,
                 "tsa": self.start_tsa,
                 "gen_time": self.start_gen_time,
@@ -188,16 +189,6 @@ class CleanReport:
         if self.start_token:
             out[START_TOKEN_FILE] = self.start_token
         return out
-
-
-def canonical_json(value: Any) -> bytes:
-    """The bytes the report digest is over: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def stamped_message(report_digest: bytes, nonce: bytes) -> bytes:
-    """What the start token's imprint is the SHA-256 of: the 32-byte report digest, then the nonce."""
-    return report_digest + nonce
 
 
 # ---------------------------------------------------------------------------------------
@@ -493,7 +484,7 @@ def _stamp(report: CleanReport, tsas: Sequence[Any], opts: CaptureOptions) -> Cl
     from evidence.errors import EvidenceError
     from evidence.timestamp.client import request_timestamp
 
-    message = stamped_message(bytes.fromhex(report.report_sha256()), report.nonce)
+    message = start_message(bytes.fromhex(report.report_sha256()), report.nonce)
     failures = []
     for tsa in tsas:
         before = time.time()
@@ -563,7 +554,9 @@ def _store(path: str) -> tuple[Any, ...]:
     except OSError:
         return ()
     try:
-        return tuple(x509.load_pem_x509_certificates(data))
+        with warnings.catch_warnings():  # old roots with odd serial numbers are still roots
+            warnings.simplefilter("ignore")
+            return tuple(x509.load_pem_x509_certificates(data))
     except ValueError:
         return ()
 

@@ -34,6 +34,8 @@ from evidence.verify.step2_manifest import Step2Result
 from evidence.verify.step4_inclusion import Step4Result
 from evidence.verify.step5_log_signature import Step5Result
 from evidence.verify.step6_cosignatures import Step6Result
+from evidence.verify.step7_bracket import Bracket, check_window
+from evidence.verify.step7_timestamps import Step7Result
 from evidence.verify.step8_index import check_index
 from evidence.verify.step8_records import check_package, check_pages
 from evidence.verify.step8_replay import check_replay
@@ -48,17 +50,28 @@ class Step8Result:
     detail: str
     files: tuple[str, ...]
     warnings: tuple[str, ...]
+    #: The window the start token and the end time-stamps put the capture in (None: no start token).
+    bracket: Bracket | None = None
+    #: What capture QA flagged (``capture.json`` → ``qa.flags``).
+    qa_flags: tuple[str, ...] = ()
 
 
-def run(ctx: Context, sealed: Step2Result, inclusion: Step4Result, log: Step5Result, clock: Step6Result) -> Step8Result:
+def run(
+    ctx: Context,
+    sealed: Step2Result,
+    inclusion: Step4Result,
+    log: Step5Result,
+    clock: Step6Result,
+    stamps: Step7Result | None = None,
+) -> Step8Result:
     """Step 8: every cross-check; warnings found before a failure are kept for the report."""
-    check = _Consistency(ctx, sealed.manifest, inclusion.signed, clock.clock_time, log)
+    check = _Consistency(ctx, sealed.manifest, inclusion.signed, clock.clock_time, log, stamps)
     try:
         detail, files = check.check()
     except Exception as e:
-        keep_learned(e, Step8Result("", (), tuple(check.warnings)))
+        keep_learned(e, Step8Result("", (), tuple(check.warnings), check.bracket, tuple(check.qa_flags)))
         raise
-    return Step8Result(detail, files, tuple(check.warnings))
+    return Step8Result(detail, files, tuple(check.warnings), check.bracket, tuple(check.qa_flags))
 
 
 class _Consistency:
@@ -71,7 +84,11 @@ class _Consistency:
         signed: SignedCheckpoint,
         clock_time: int,
         log: Step5Result,
+        stamps: Step7Result | None = None,
     ) -> None:
+        self.stamps = stamps
+        self.bracket: Bracket | None = None
+        self.qa_flags: list[str] = []
         self.ctx = ctx
         self.manifest = manifest
         self.signed = signed
@@ -110,6 +127,11 @@ class _Consistency:
                 )
         self.check_sealed_json()
         window = check_times(self.ctx, self.manifest, self.signed, self.clock_time, self.log, self.warnings)
+        if self.stamps is not None:
+            window, self.bracket = check_window(
+                self.ctx, self.stamps.start, self.stamps.tokens, window, self.warnings
+            )
+        self.qa_warnings(cap)
         self.check_artifacts_sealed(cap)
         url, final_url, status = m.get("url"), m.get("final_url"), m.get("status")
         targets = [u for u in (final_url, url) if isinstance(u, str) and u]
@@ -161,8 +183,10 @@ class _Consistency:
                 older.append((path, matched))
         if older:
             self.warnings.append(old_edition_warning(older))
+        bracketed = f"; {self.bracket.detail}" if self.bracket is not None else ""
         return (
-            f"{CAPTURE_PATH} agrees with the manifest; the times are in a possible order ({window.describe()}); "
+            f"{CAPTURE_PATH} agrees with the manifest; the times are in a possible order ({window.describe()})"
+            f"{bracketed}; "
             f"{WARC_PATH} holds the response for {ok_url} with HTTP status {status}, and its {scan.records} "
             f"records are dated within the capture; {INDEX_PATH} is exactly the index of those records "
             f"({len(scan.index)} lines); {PAGES_PATH} and {DATAPACKAGE} show exactly the sealed page, title and "
@@ -181,6 +205,23 @@ class _Consistency:
         for w in found[:100]:
             if isinstance(w, str) and w.strip():
                 self.warnings.append(f"the capture recorded: {w.strip()[:2000]}")
+
+    def qa_warnings(self, cap: dict[str, Any]) -> None:
+        """A warning for each page capture QA flagged as probably not the listing (``capture.json`` →
+        ``qa``): a captcha or login wall, an error page, a blank page. Still evidence (of cloaking,
+        perhaps), but not of the listing."""
+        qa = cap.get("qa")
+        flags = qa.get("flags") if isinstance(qa, dict) else None
+        if not isinstance(flags, list):
+            return
+        for f in flags[:50]:
+            if isinstance(f, dict) and isinstance(f.get("saw"), str):
+                text = f"{f.get('flag')}: {f['saw'][:500]}"
+                self.qa_flags.append(text)
+                self.warnings.append(
+                    f"Capture QA: the preserved page is probably not the listing ({text}); look at the screenshot "
+                    f"before relying on it ({CAPTURE_PATH} → qa)."
+                )
 
     def check_artifacts_sealed(self, cap: dict[str, Any]) -> None:
         """Every file ``capture.json`` lists as written is sealed: a capture file may be
