@@ -310,6 +310,8 @@ def _run(args: argparse.Namespace) -> int:
                 took = time.perf_counter() - t0
                 flag = f" (HTTP {bundle.status}: error page preserved)" if bundle.http_error else ""
                 say(f"[{n}/{len(urls)}] ok {url} -> {bundle.path} in {took:.1f}s{flag}")
+                if bundle.qa_flags:
+                    say(f"    QA: probably NOT the listing ({len(bundle.qa_flags)} flag(s)); see the warnings")
                 for w in bundle.warnings:
                     say("    warning: " + w.replace("\n", "\n             "))
                 batch.results.append(
@@ -327,6 +329,7 @@ def _run(args: argparse.Namespace) -> int:
                         "manifest_sha256": bundle.manifest_sha256,
                         "timestamps": bundle.timestamps,
                         "warnings": list(bundle.warnings),
+                        "qa_flags": list(bundle.qa_flags),
                         "seconds": round(took, 2),
                     }
                 )

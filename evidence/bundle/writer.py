@@ -92,6 +92,8 @@ class Bundle:
     http_error: bool
     timestamps: int
     warnings: tuple[str, ...] = ()
+    #: What capture QA flagged (``capture.json`` → ``qa.flags``): the page is probably not the listing.
+    qa_flags: tuple[str, ...] = ()
 
     def summary(self) -> str:
         cp = self.checkpoint
@@ -280,7 +282,16 @@ def seal(
         http_error=bool(facts.get("http_error")),
         timestamps=len(tokens),
         warnings=tuple(warnings),
+        qa_flags=_qa_flags(facts),
     )
+
+
+def _qa_flags(facts: dict[str, Any]) -> tuple[str, ...]:
+    qa = facts.get("qa")
+    flags = qa.get("flags") if isinstance(qa, dict) else None
+    if not isinstance(flags, list):
+        return ()
+    return tuple(f"{f.get('flag')}: {f.get('saw')}" for f in flags if isinstance(f, dict))
 
 
 def refresh_command(bundle: Path, tsas: Sequence[Any], log: SealableLog) -> str:

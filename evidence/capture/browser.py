@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from evidence.capture import clean, compare, fonts, settle
+from evidence.capture import clean, compare, fonts, qa, settle
 from evidence.capture import http as wire
 from evidence.capture.budget import (
     FINISH_SHARE,
@@ -1451,6 +1451,8 @@ class Capturer:
         self._explicit = Path(executable) if executable is not None else None
         self._process: _Process | None = None
         self._software: dict[str, Any] | None = None
+        #: DOM sizes of the earlier pages per host (capture QA's "much smaller" flag).
+        self._sizes: dict[str, list[int]] = {}
 
     def start(self) -> None:
         """Start Playwright and the browser (no-op if already running)."""
@@ -1632,6 +1634,19 @@ class Capturer:
             warnings.insert(0, compare.difference_warning(raw.final_url, main_document["raw_fetch_differs"]))
         if http_error:
             warnings.append(f"The page answered with HTTP status {status} ({status_text}).")
+        dom_size = len(page.dom or b"")
+        earlier = self._sizes.setdefault(urlsplit(page.final_url).hostname or target.host, [])
+        qa_flags = qa.assess(
+            status=status,
+            title=page.title,
+            text=page.text,
+            dom=page.dom,
+            screenshot=page.screenshot_viewport,
+            size=dom_size,
+            earlier_sizes=earlier,
+        )
+        earlier.append(dom_size)
+        warnings.extend(f"Capture QA: the page is probably not the listing: {f.text()}" for f in qa_flags)
         for item in clean_report.items:
             if item.overridden:
                 warnings.insert(
@@ -1741,6 +1756,7 @@ class Capturer:
                 "captures_before_in_this_browser_process": captures_before,
             },
             "clean_environment": clean_report.summary(),
+            "qa": qa.qa_record(qa_flags),
             "warnings": warnings,
             "artifacts": names,
             "artifacts_not_made": {

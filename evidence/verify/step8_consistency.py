@@ -207,21 +207,17 @@ class _Consistency:
                 self.warnings.append(f"the capture recorded: {w.strip()[:2000]}")
 
     def qa_warnings(self, cap: dict[str, Any]) -> None:
-        """A warning for each page capture QA flagged as probably not the listing (``capture.json`` →
-        ``qa``): a captcha or login wall, an error page, a blank page. Still evidence (of cloaking,
-        perhaps), but not of the listing."""
+        """What capture QA flagged as probably not the listing (``capture.json`` → ``qa``): a
+        captcha or login wall, an error page, a blank page. Still evidence (of cloaking,
+        perhaps), but not of the listing; the report's data lists them."""
         qa = cap.get("qa")
         flags = qa.get("flags") if isinstance(qa, dict) else None
         if not isinstance(flags, list):
             return
         for f in flags[:50]:
             if isinstance(f, dict) and isinstance(f.get("saw"), str):
-                text = f"{f.get('flag')}: {f['saw'][:500]}"
-                self.qa_flags.append(text)
-                self.warnings.append(
-                    f"Capture QA: the preserved page is probably not the listing ({text}); look at the screenshot "
-                    f"before relying on it ({CAPTURE_PATH} → qa)."
-                )
+                # The warning itself is among the capture's own (capture.json → warnings).
+                self.qa_flags.append(f"{f.get('flag')}: {f['saw'][:500]}")
 
     def check_artifacts_sealed(self, cap: dict[str, Any]) -> None:
         """Every file ``capture.json`` lists as written is sealed: a capture file may be
