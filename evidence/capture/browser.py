@@ -1546,7 +1546,7 @@ class Capturer:
         clean_report = clean.run_clean_check(
             [target.host],
             opts,
-            browser={**process.info, **process.fingerprint()},
+            browser=process.info,
             urls=[target.url],
             browser_env=process.env,
             tsas=tsas,
@@ -1604,6 +1604,7 @@ class Capturer:
             [*hosts, *(urlsplit(r.url).hostname or "" for r in resources)],
             opts,
             chains={check_url(page.final_url).origin: page.chain_der} if page.chain_der else {},
+            browser={**process.info, **process.fingerprint()},
         )
         t_warc = budget.begin("archive.warc.gz")
         warc, warc_summary = _write_warc(raw, page, opts, user_agent, process)

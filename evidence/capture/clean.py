@@ -12,13 +12,14 @@ them the same way:
 - :func:`run_clean_check` before the first request: browser profile and extensions,
   proxies (environment and browser flags), the hosts file for the hosts known so far,
   resolver configuration and DNS answers (and a second resolver's, when one is
-  configured), the browser binary, local interfaces, the egress address (when an echo
+  configured), local interfaces, the egress address (when an echo
   service is configured). Those items are the *stamped* part: an RFC 3161 token is asked
   for over ``SHA-256(report digest || nonce)`` (the start of the time bracket), and its
   time is compared with this computer's clock (the ``clock`` item).
 - :func:`recheck_hosts` before sealing: the hosts file again for every host reached later
-  (resources, redirects) and the TLS chains the capture recorded, checked against the
-  system trust store.
+  (resources, redirects), the TLS chains the capture recorded (checked against the
+  system trust store), and the browser binary's version and SHA-256 (hashed in the
+  background while the capture runs, so that it costs the capture no time).
 
 :func:`enforce` raises :class:`UncleanEnvironmentError` naming the first FAIL item unless
 the caller allowed it (``CaptureOptions(allow_unclean=("hosts-file",))``); an allowed FAIL is
@@ -705,7 +706,6 @@ def run_clean_check(
         _hosts_item(hosts, options),
         _resolver_item(),
         _dns_item(hosts, options),
-        _binary_item(browser),
         _interfaces_item(),
         _egress_item(options),
     )
@@ -720,9 +720,11 @@ def recheck_hosts(
     options: CaptureOptions,
     *,
     chains: Mapping[str, Sequence[bytes]] | None = None,
+    browser: Mapping[str, Any] | None = None,
 ) -> CleanReport:
     """Before sealing: the hosts file for hosts reached after the check (resources,
     redirects, later steps), and the TLS chains recorded (``origin -> DER certificates``).
+    ``browser``: the browser's facts with its binary's SHA-256 (the ``browser-binary`` item).
     Returns the completed report; raises :class:`UncleanEnvironmentError` on a FAIL not allowed."""
     checked = set()
     for item in report.before:
@@ -734,6 +736,8 @@ def recheck_hosts(
         added.append(_hosts_item(later, options, label=" (among the hosts reached later)"))
     if chains is not None:
         added.append(_tls_item(chains, options))
+    if browser is not None and not any(i.check == "browser-binary" for i in report.items):
+        added.append(_binary_item(browser))
     return enforce(_allow(replace(report, after=tuple(added))))
 
 
