@@ -62,6 +62,8 @@ BUNDLE_FILES = (
     "evidence/page.pdf",
     "evidence/page.mhtml",
     "evidence/tls-chain.pem",
+    "evidence/clean-environment.json",
+    "evidence/start.tsr",
     "evidence/manifest.json",
     "evidence/entry.tlog-proof",
     "evidence/checkpoint.note",

@@ -221,6 +221,32 @@ def environment_rows(manifest: dict[str, Any], capture: Any, env: Any) -> list[s
     ]
 
 
+def clean_rows(view: BundleView) -> list[str]:
+    """The clean-environment check, item by item (bundles made since it exists; none before)."""
+    from evidence.bundle.format import CLEAN_PATH
+
+    if not view.has(CLEAN_PATH):
+        return []
+    report = view.json(CLEAN_PATH)
+    items = []
+    for key in ("items", "added_before_sealing"):
+        found = field_at(report, key)
+        items += found if isinstance(found, list) else []
+    rows = [
+        "<h2>Clean-environment check (as recorded)</h2>\n",
+        f"<p>Checked item by item before the first request to the site; overall: "
+        f"{bounded_html(field_at(report, 'verdict'))}. What was observed for each item is in "
+        "<code>clean-environment.json</code>.</p>\n<table>\n",
+    ]
+    for item in items[:MAX_SHOWN_ITEMS]:
+        verdict = field_at(item, "verdict")
+        if field_at(item, "overridden"):
+            verdict = f"{verdict} (allowed by the user: --allow-unclean {field_at(item, 'check')})"
+        rows.append(shown_row(f"{field_at(item, 'check')}: {verdict}", field_at(item, "why")))
+    rows.append("</table>\n")
+    return rows
+
+
 def file_rows(manifest: dict[str, Any]) -> list[str]:
     files = manifest.get("files")
     return [
@@ -298,6 +324,7 @@ def _report_v3(view: BundleView) -> bytes:
         *environment_rows(manifest, capture, env),
         "</table>\n<p>The full capture environment is recorded in <code>environment.json</code>; "
         "every request the browser made is in <code>capture.json</code> and the web archive.</p>\n",
+        *clean_rows(view),
         "<h2>3. Seal: every file's fingerprint</h2>\n",
         "<p>The manifest lists the SHA-256 fingerprint of every preserved file. Changing any byte "
         "of any file changes its fingerprint.</p>\n<table>\n"

@@ -313,15 +313,15 @@ class _Tokens:
                     "Its signature was not checked: that needs the TSA's root certificate, which the bundle does not "
                     "include."
                 )
-            self.to_confirm.append(
-                ToConfirm(
-                    "Time-stamping authority certificate",
-                    f"{signer.subject.rfc4514_string()} (issued by {signer.issuer.rfc4514_string()})",
-                    f"sha256:{certificate_fingerprint(signer)}",
-                    "Obtain the TSA's certificate and its root certificate from the authority itself and give them "
-                    "with --tsa-cert, or pin them with 'tsa-root' and 'tsa' lines in your trust policy.",
-                )
+            confirm = ToConfirm(
+                "Time-stamping authority certificate",
+                f"{signer.subject.rfc4514_string()} (issued by {signer.issuer.rfc4514_string()})",
+                f"sha256:{certificate_fingerprint(signer)}",
+                "Obtain the TSA's certificate and its root certificate from the authority itself and give them "
+                "with --tsa-cert, or pin them with 'tsa-root' and 'tsa' lines in your trust policy.",
             )
+            if confirm not in self.to_confirm:  # the start token and the checkpoint's often share a TSA
+                self.to_confirm.append(confirm)
         who = signer.subject.rfc4514_string() if signer is not None else "an unknown signer"
         return TokenOutcome(
             short,
