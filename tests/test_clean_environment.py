@@ -135,9 +135,12 @@ def test_the_verifier_fails_an_altered_start_token(
     files = members(path)
     token = bytearray(files["evidence/start.tsr"])
     token[-5] ^= 0x55
-    assert _verify(
-        reseal(path, tmp_path / "flipped.wacz", log, sealed={"evidence/start.tsr": bytes(token)}), log, local_tsa
-    ).verdict is Verdict.FAILED
+    assert (
+        _verify(
+            reseal(path, tmp_path / "flipped.wacz", log, sealed={"evidence/start.tsr": bytes(token)}), log, local_tsa
+        ).verdict
+        is Verdict.FAILED
+    )
 
 
 def test_a_hosts_file_override_fails_and_can_be_allowed_on_the_record(
@@ -233,3 +236,29 @@ def test_unknown_check_names_are_refused() -> None:
 
     with pytest.raises(InvalidOptionError, match="not a check"):
         CaptureOptions(allow_unclean=("hosts",))
+
+
+def test_preserve_exits_7_naming_the_item_and_allow_unclean_lets_it_go_on(site: Any, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tools import project_command
+
+    from evidence.capture import find_chromium
+
+    env = {**os.environ, "EVIDENCE_HOME": str(tmp_path / "home"), "ALL_PROXY": "socks5://127.0.0.1:9"}
+    argv = [project_command("preserve"), site.url("/listing"), "-o", str(tmp_path / "out")]
+    argv += ["--browser", str(find_chromium().path), "--json"]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == EXIT_UNCLEAN, run.stderr
+    failed = json.loads(run.stdout)["results"][0]
+    assert failed["kind"] == "UncleanEnvironmentError" and "'proxy-environment'" in failed["error"]
+    assert not list((tmp_path / "out").glob("*.wacz"))
+    # The raw fetch would go through that proxy too; no_proxy keeps the local site direct.
+    env["NO_PROXY"] = "127.0.0.1"
+    run = subprocess.run(
+        [*argv, "--allow-unclean", "proxy-environment"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    [bundle] = (tmp_path / "out").glob("*.wacz")
+    assert _clean(bundle)["overrides"] == ["proxy-environment"]
