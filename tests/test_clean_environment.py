@@ -109,6 +109,22 @@ def test_a_normal_capture_is_clean_bracketed_and_verifies(sealed: tuple[Path, Lo
     assert window["start_grade"] == "VERIFIED" and window["end_grade"] == "VERIFIED"
     assert window["start_unix"] <= window["end_unix"]
     assert "Capture window (independent times)" in dict(result.facts)
+    # VERIFY.txt's by-hand command for the start token works as written, with openssl.
+    import re
+    import subprocess
+
+    with zipfile.ZipFile(path) as z:
+        how = z.read("evidence/VERIFY.txt").decode()
+        token = z.read("evidence/start.tsr")
+    digest = re.search(r"-in evidence/start.tsr -digest ([0-9a-f]{64})", how)
+    assert digest is not None and digest.group(1) == report["start"]["imprint"]
+    (tmp := path.parent / "start.tsr").write_bytes(token)
+    run = subprocess.run(
+        ["openssl", "ts", "-verify", "-in", str(tmp), "-digest", digest.group(1), "-CAfile", str(local_tsa.root_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert "Verification: OK" in run.stdout, run.stdout + run.stderr
     step7 = next(s for s in result.steps if s.number == 7)
     assert "Start token: VERIFIED" in step7.detail and "evidence/start.tsr" in step7.files
 

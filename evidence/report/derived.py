@@ -418,11 +418,34 @@ def _verify_v3(view: BundleView) -> bytes:
         "        done",
         "   (the same for each refresh-<k>.<j>.tsr with -data evidence/refresh-<k>.note), and",
         "   openssl ts -reply -in <token> -text shows the time it states.",
+    ]
+    lines += _start_token_lines(view)
+    lines += [
         "",
         "Formats: docs/bundle-format.md in the evidence project; all are open specifications.",
         "",
     ]
     return "\n".join(lines).encode("utf-8")
+
+
+def _start_token_lines(view: BundleView) -> list[str]:
+    """VERIFY.txt's step 7 for bundles with a start token (none for others, so theirs is unchanged)."""
+    from evidence.bundle.format import CLEAN_PATH, START_TOKEN_PATH
+
+    if not (view.has(START_TOKEN_PATH) and view.has(CLEAN_PATH)):
+        return []
+    imprint = field_at(view.json(CLEAN_PATH), "start", "imprint")
+    if not (isinstance(imprint, str) and len(imprint) == 64 and all(c in "0123456789abcdef" for c in imprint)):
+        imprint = "<start.imprint of clean-environment.json>"
+    return [
+        "7. The start of the capture: evidence/start.tsr is an RFC 3161 time-stamp asked for before the",
+        "   first request to the site, over SHA-256(D || nonce), where D is the SHA-256 of the checks in",
+        "   evidence/clean-environment.json made before that request and the nonce is its start.nonce",
+        "   (docs/bundle-format.md, section 12). The capture took place after its time and before the",
+        "   time-stamps of step 6:",
+        f"        openssl ts -verify -in evidence/start.tsr -digest {imprint} \\",
+        "            -CAfile <TSA root certificate>",
+    ]
 
 
 # --------------------------------------------------------------------------- editions 1 and 2 (frozen)
