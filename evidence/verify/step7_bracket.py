@@ -166,7 +166,9 @@ def check_window(
         name = f"evidence/{t.name}"
         when = t.time.timestamp() if t.time is not None else _gen_time(ctx, name)
         ends.append((when, t.name, t.grade.value))
-    end = min(ends) if ends else None
+    # A token from an authority you pin bounds the end; others only when there is none such.
+    verified = [e for e in ends if e[2] == Grade.VERIFIED.value]
+    end = min(verified or ends) if ends else None
     t1 = start.time
     grade1 = start.outcome.grade.value if start.outcome is not None else None
     if t1 is not None and window.start < t1 - tol:
@@ -190,8 +192,8 @@ def check_window(
     if t1 is None:
         first = "no start token (no time-stamping authority answered at the start)"
     else:
-        first = f"{when_text(t1)} (start token, {grade1})"
-    last = f"{when_text(end[0])} ({end[1]}, {end[2]})" if end is not None else "no end time-stamp"
+        first = f"the start token ({grade1}) at {when_text(t1)}"
+    last = f"{end[1]} ({end[2]}) at {when_text(end[0])}" if end is not None else "no end time-stamp"
     length = f", {span(end[0] - t1)} long" if end is not None and t1 is not None else ""
     detail = (
         f"the capture lies between {first} and {last}{length}; its clock's start and every WARC record date fall "
