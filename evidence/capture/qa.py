@@ -41,10 +41,11 @@ _ERROR = re.compile(
 )
 #: A page smaller than this share of the median of the earlier pages is flagged.
 SMALL_SHARE = 0.2
-#: The viewport screenshot counts as blank when this share of its pixels is one colour ...
-UNIFORM_SHARE = 0.995
+#: The viewport screenshot counts as blank when this share of its pixels is one colour (a
+#: line of text on a white page is about 99.8 %: not blank) ...
+UNIFORM_SHARE = 0.999
 #: ... or its luminance varies less than this (standard deviation, 0-255).
-FLAT_STDDEV = 2.0
+FLAT_STDDEV = 1.5
 _MAX_PIXELS = 40_000_000
 
 
