@@ -1646,7 +1646,8 @@ class Capturer:
             size=dom_size,
             earlier_sizes=earlier,
         )
-        earlier.append(dom_size)
+        if not http_error:
+            earlier.append(dom_size)
         warnings.extend(f"Capture QA: the page is probably not the listing: {f.text()}" for f in qa_flags)
         for item in clean_report.items:
             if item.overridden:

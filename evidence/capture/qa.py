@@ -79,8 +79,12 @@ def assess(
     earlier_sizes: Sequence[int] = (),
 ) -> tuple[Flag, ...]:
     """The flags for one captured page (``text``: its visible text; ``size``: its DOM's bytes;
-    ``earlier_sizes``: those of the earlier pages of the same batch or walk)."""
+    ``earlier_sizes``: those of the earlier pages of the same batch or walk). None for a page
+    that answered with an HTTP error: its status already says it is not the listing; QA
+    looks at the pages that answered as if they were."""
     flags: list[Flag] = []
+    if status >= 400:
+        return ()  # the HTTP error status already says so (capture.json → http_error, and a warning)
     head = f"{title}\n{text}"
     markup = (dom or b"")[:2_000_000]
     m = _CAPTCHA.search(head)
@@ -93,14 +97,11 @@ def assess(
     if pw or lm:
         parts = (["a password field"] if pw else []) + ([f'the words "{_quote(lm, head)}"'] if lm else [])
         flags.append(Flag("login-wall", f"a login wall: {' and '.join(parts)}"))
-    if status < 400:
-        em = _ERROR.search(title) or _ERROR.search(text[:400])
-        if em:
-            where = "title" if _ERROR.search(title) else "text"
-            src = title if where == "title" else text[:400]
-            flags.append(
-                Flag("error-page", f'an error page answered with HTTP {status}: its {where} says "{_quote(em, src)}"')
-            )
+    em = _ERROR.search(title) or _ERROR.search(text[:400])
+    if em:
+        where = "title" if _ERROR.search(title) else "text"
+        src = title if where == "title" else text[:400]
+        flags.append(Flag("error-page", f'an error page answered with HTTP {status}: its {where} says "{_quote(em, src)}"'))
     if screenshot:
         blank = _blank(screenshot)
         if blank:
