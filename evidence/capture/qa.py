@@ -101,7 +101,9 @@ def assess(
     if em:
         where = "title" if _ERROR.search(title) else "text"
         src = title if where == "title" else text[:400]
-        flags.append(Flag("error-page", f'an error page answered with HTTP {status}: its {where} says "{_quote(em, src)}"'))
+        flags.append(
+            Flag("error-page", f'an error page answered with HTTP {status}: its {where} says "{_quote(em, src)}"')
+        )
     if screenshot:
         blank = _blank(screenshot)
         if blank:
