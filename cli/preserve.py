@@ -30,9 +30,12 @@ from evidence.errors import (
     EXIT_NOTHING_PRESERVED,
     EXIT_OK,
     EXIT_PARTIAL,
+    EXIT_QA_FLAGGED,
+    EXIT_UNCLEAN,
     EXIT_USAGE,
     CaptureError,
     EvidenceError,
+    UncleanEnvironmentError,
     UsageError,
 )
 
@@ -49,8 +52,11 @@ EPILOG = """exit codes:
   5    no URL could be preserved
   6    every URL preserved, but no time-stamping authority that was asked gave a time-stamp:
        add it later with the 'evidence refresh' command each bundle's warning shows
+  7    the clean-environment check found a FAIL item (named); nothing was captured for that URL
+  8    every URL preserved, but capture QA flagged a page as probably not the listing
+       (captcha, login wall, error page, blank page): look at it before relying on it
   130  interrupted (Ctrl-C): the URLs not yet preserved are written to a file to rerun
-When several apply, the first of 5, 4, 6 is used."""
+When several apply, the first of 7, 5, 4, 6, 8 is used."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -127,6 +133,17 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--storage-state", metavar="FILE", help="cookies/storage state for pages behind a login")
     g.add_argument("--insecure", action="store_true", help="accept invalid TLS certificates (recorded as such)")
     g.add_argument("--max-height", type=int, metavar="PX", help="cap for the full-page screenshot height")
+    c = p.add_argument_group("clean-environment check")
+    c.add_argument(
+        "--allow-unclean",
+        action="append",
+        metavar="CHECK",
+        help="go on although this check FAILs (repeatable; recorded in the bundle and shown on the certificate)",
+    )
+    c.add_argument("--trusted-ca", metavar="PEM", help="roots trusted besides the system store (a private CA): WARN")
+    c.add_argument("--second-resolver", metavar="IP[:PORT]", help="DNS server to cross-check the answers with")
+    c.add_argument("--egress-echo-url", metavar="URL", help="service that answers with the address it sees")
+    c.add_argument("--hosts-file", metavar="FILE", help="hosts file to check (default: the system's)")
     add_browser(g)
     return p
 
@@ -177,6 +194,16 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         opts["pdf"] = False
     if args.no_mhtml:
         opts["mhtml"] = False
+    if args.allow_unclean:
+        opts["allow_unclean"] = tuple(args.allow_unclean)
+    for arg, field in (
+        ("trusted_ca", "trusted_ca"),
+        ("second_resolver", "second_resolver"),
+        ("egress_echo_url", "egress_echo_url"),
+        ("hosts_file", "hosts_file"),
+    ):
+        if getattr(args, arg):
+            opts[field] = getattr(args, arg)
     return opts
 
 
@@ -266,12 +293,16 @@ class _Batch:
 
     def exit_code(self) -> int:
         ok = self.ok
+        if any(r.get("kind") == UncleanEnvironmentError.__name__ for r in self.results):
+            return EXIT_UNCLEAN
         if not ok:
             return EXIT_NOTHING_PRESERVED
         if len(ok) < len(self.results):
             return EXIT_PARTIAL
         if self.tsas_asked and any(r["timestamps"] == 0 for r in ok):
             return EXIT_NO_TIMESTAMP
+        if any(r.get("qa_flags") for r in ok):
+            return EXIT_QA_FLAGGED
         return EXIT_OK
 
 
@@ -365,6 +396,7 @@ def _result(listed: ListedURL, outcome: Outcome) -> dict[str, Any]:
         "manifest_sha256": bundle.manifest_sha256,
         "timestamps": bundle.timestamps,
         "warnings": list(bundle.warnings),
+        "qa_flags": list(bundle.qa_flags),
         "seconds": round(outcome.seconds, 2),
     }
 
@@ -382,6 +414,8 @@ def _report(
     assert bundle is not None
     flag = f" (HTTP {bundle.status}: error page preserved)" if bundle.http_error else ""
     lines = [f"{label} ok {result['url']} -> {bundle.path} in {outcome.seconds:.1f}s{flag}"]
+    if bundle.qa_flags:
+        lines.append(f"    QA: probably NOT the listing ({len(bundle.qa_flags)} flag(s)); see the warnings")
     lines += ["    warning: " + w.replace("\n", "\n             ") for w in bundle.warnings]
     say("\n".join(lines))
 

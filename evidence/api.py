@@ -198,7 +198,7 @@ def _capture_and_seal(
 ) -> Bundle:
     out = Path(out_dir)
     with _capture_folder(out) as cap_dir:
-        capturer.capture(url, cap_dir, options, progress=progress)
+        capturer.capture(url, cap_dir, options, progress=progress, tsas=tsas)
         if progress is not None:
             progress("sealing into the log")
         return seal(cap_dir, the_log, out, name=name, tsas=tsas, attempt=a)
@@ -260,7 +260,7 @@ def walk_with(
         attempt(the_log, url=walk.start, walk=walk.definition(), case=opts.case, operator=opts.operator) as a,
         _capture_folder(out) as cap_dir,
     ):
-        run_walk(capturer, walk, cap_dir, options, video=video, mp4=mp4, progress=progress)
+        run_walk(capturer, walk, cap_dir, options, video=video, mp4=mp4, progress=progress, tsas=tsas)
         if progress is not None:
             progress("sealing into the log")
         return seal(cap_dir, the_log, out, name=name, tsas=tsas, attempt=a)

@@ -15,12 +15,16 @@ to do. The command line prints :meth:`EvidenceError.diagnostics` and exits with
 - 6: ``preserve``: every URL was preserved, but a time-stamping authority was asked and none
   gave a time-stamp, so at least one bundle has no independent time (``evidence refresh
   BUNDLE --tsa URL`` adds it later)
+- 7: ``preserve``: the clean-environment check found a FAIL item (a proxy, a hosts-file
+  override, an interception certificate, a wrong clock, ...) and nothing was captured
+- 8: ``preserve``: preserved, but capture QA flagged at least one page as probably not the
+  listing (a captcha or login wall, an error page, a blank page): look at it before relying on it
 - 130: interrupted (Ctrl-C); nothing half-written is left behind
 - 141: the reader of the output went away (``evidence log status | head``), as SIGPIPE
 
 The table is :data:`EXIT_CODES`, the one place the codes are defined.
 
-When several apply, ``preserve`` exits with the first of 5, 4, 6 that does.
+When several apply, ``preserve`` exits with the first of 7, 5, 4, 6, 8 that does.
 
 Subclasses group errors by the layer that raises them. Mismatch errors carry both the
 expected and the computed value, so a report can show them side by side.
@@ -39,6 +43,8 @@ EXIT_NOT_ANCHORED = 3
 EXIT_PARTIAL = 4
 EXIT_NOTHING_PRESERVED = 5
 EXIT_NO_TIMESTAMP = 6
+EXIT_UNCLEAN = 7
+EXIT_QA_FLAGGED = 8
 EXIT_INTERRUPTED = 130
 #: Exit status after the reader of our output went away (``evidence log status | head``):
 #: what a shell reports for a process ended by SIGPIPE.
@@ -78,6 +84,16 @@ EXIT_CODES: Mapping[int, ExitCode] = MappingProxyType(
                 EXIT_NO_TIMESTAMP,
                 "EXIT_NO_TIMESTAMP",
                 "preserve: preserved, but no time-stamping authority asked gave a time-stamp",
+            ),
+            ExitCode(
+                EXIT_UNCLEAN,
+                "EXIT_UNCLEAN",
+                "preserve: the clean-environment check found a FAIL item; nothing was captured",
+            ),
+            ExitCode(
+                EXIT_QA_FLAGGED,
+                "EXIT_QA_FLAGGED",
+                "preserve: preserved, but capture QA flagged a page as probably not the listing",
             ),
             ExitCode(EXIT_INTERRUPTED, "EXIT_INTERRUPTED", "interrupted (Ctrl-C); nothing half-written is left behind"),
             ExitCode(EXIT_BROKEN_PIPE, "EXIT_BROKEN_PIPE", "the reader of the output went away (as SIGPIPE)"),
@@ -138,6 +154,18 @@ class CaptureError(EvidenceError):
 
 class QueueError(EvidenceError):
     """The capture queue (its PostgreSQL database) could not be reached or used."""
+
+
+class UncleanEnvironmentError(CaptureError):
+    """The clean-environment check found a FAIL item the user did not allow; nothing was captured.
+
+    :attr:`item` names the check (what ``--allow-unclean`` takes)."""
+
+    exit_code = EXIT_UNCLEAN
+
+    def __init__(self, message: str, *, hint: str | None = None, item: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.item = item
 
 
 class BundleFormatError(EvidenceError):

@@ -390,6 +390,25 @@ def capture_dir(root: Path, *, started: dt.datetime | None = None) -> Path:
     return d
 
 
+def clean_environment(d: Path, tsa: Any) -> None:
+    """A clean-environment report (two items) and its start token from ``tsa``, as the capture writes them."""
+    import secrets
+    from dataclasses import replace
+
+    from evidence.capture.clean import CleanItem, CleanReport, start_message
+    from evidence.timestamp import request_timestamp
+
+    items = (
+        CleanItem("proxy-environment", "PASS", {"environment_variables": {}}, "no proxy variable is set"),
+        CleanItem("hosts-file", "PASS", {"path": "/etc/hosts", "entries_for_captured_hosts": []}, "no override"),
+    )
+    report = CleanReport(iso(dt.datetime.now(dt.UTC)), items, secrets.token_bytes(32))
+    token = request_timestamp(start_message(bytes.fromhex(report.report_sha256()), report.nonce), tsa)
+    report = replace(report, start_token=token.der, start_tsa=tsa.url, start_gen_time=iso(token.gen_time))
+    for name, data in report.files().items():
+        (d / name).write_bytes(data)
+
+
 def make_bundle(root: Path, tsa_url: str | None, origin: str, *, name: str = "listing.wacz") -> tuple[Any, Any]:
     """A hand-made capture sealed into a new log (two other entries first, so that other
     entries' proofs exist to swap in), time-stamped by the TSA at ``tsa_url``.
@@ -405,7 +424,10 @@ def make_bundle(root: Path, tsa_url: str | None, origin: str, *, name: str = "li
     log = Log.create(root / "log", origin=origin)
     log.append([b"other entry 0", b"other entry 1"])
     tsas = [TSAConfig(name="local-tsa", url=tsa_url)] if tsa_url else []
+    d = capture_dir(root)
+    if tsas:
+        clean_environment(d, tsas[0])
     # Recorded as an attempt, as every capture is: the bundle carries evidence/attempts.json.
     with attempt(log, url=REQUESTED) as a:
-        bundle = seal(capture_dir(root), log, root / "out", name=name, tsas=tsas, attempt=a)
+        bundle = seal(d, log, root / "out", name=name, tsas=tsas, attempt=a)
     return bundle, log

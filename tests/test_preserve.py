@@ -405,12 +405,13 @@ def test_a_failing_tsa_is_asked_once_per_capture(
     tmp_path: Path, home: Path, site: Any, chromium: str, local_tsa: RunningTSA
 ) -> None:
     """The log's time-stamping hook asks when it makes the checkpoint; sealing the bundle does
-    not ask the same failing TSA again (a hanging TSA would otherwise cost its timeout twice)."""
+    not ask the same failing TSA again (a hanging TSA would otherwise cost its timeout twice).
+    The clean-environment check asks it once more, before the first request, for the start token."""
     from tsa.server import TSAServer
 
     with TSAServer(local_tsa.tsa, mode="error") as server:
         bundle = evidence.capture(site.url("/listing"), out_dir=tmp_path / "out", tsa=server.url, executable=chromium)
-        assert server.requests == 1
+        assert server.requests == 2  # the start token, then the checkpoint's: never a third time
     assert bundle.timestamps == 0
     assert len([w for w in bundle.warnings if w.startswith("no time-stamp from")]) == 1
     assert any("NO independent time-stamp" in w for w in bundle.warnings)

@@ -213,6 +213,14 @@ def reseal(
     return dest
 
 
+def _site_ca(root: Path, site: Any) -> Path:
+    """The test site's private root as a PEM file, for the clean-environment check's
+    ``trusted_ca`` option (it is in no system store: without it the check FAILs on TLS)."""
+    path = root / "site-ca.pem"
+    path.write_bytes(site.certs.root_pem)
+    return path
+
+
 def make_bundle(root: Path, tsa_url: str, chromium: str, origin: str) -> tuple[Any, Log]:
     """Capture the local site's listing over HTTPS (through a redirect) into a new log.
 
@@ -234,6 +242,7 @@ def make_bundle(root: Path, tsa_url: str, chromium: str, origin: str) -> tuple[A
         bundle = api.capture(
             site.url("/redirect/1", https=True),
             insecure=True,
+            trusted_ca=_site_ca(root, site),
             out_dir=root / "out",
             log=log,
             tsa=[tsa_url],

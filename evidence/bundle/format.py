@@ -8,6 +8,7 @@ the verifier all take their names from here (docs/bundle-format.md is the specif
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -43,6 +44,8 @@ CAPTURE_ARTIFACTS = (
     "page.pdf",
     "page.mhtml",
     "tls-chain.pem",
+    "clean-environment.json",
+    "start.tsr",
 )
 #: A walk's files (docs/bundle-format.md, "Walks"): its steps, a screenshot after each step,
 #: the artifacts of each snapshot, and the screen recording. Sealed like the capture artifacts.
@@ -61,7 +64,26 @@ WALK_FILE_RE = re.compile(
 #: Token and certificate names. Use them with ``fullmatch``; the ``\\A...\\Z`` anchors make even
 #: ``match`` exact (``$`` would also match before a final newline: ``evidence/tsa-1.pem\\n``).
 TOKEN_RE = re.compile(r"\Aevidence/checkpoint\.([1-9][0-9]{0,2})\.tsr\Z")
+CLEAN_PATH = "evidence/clean-environment.json"
+START_TOKEN_PATH = "evidence/start.tsr"
 TSA_CERT_RE = re.compile(r"\Aevidence/tsa-([1-9][0-9]{0,2})\.pem\Z")
+
+
+CLEAN_FORMAT = "evidence-clean-environment/1"
+
+
+def clean_report_digest(report: dict[str, Any]) -> bytes:
+    """SHA-256 of the stamped part of ``clean-environment.json``: the object of its
+    ``format``, ``checked_at`` and ``items`` members, as JSON with sorted keys, no
+    whitespace, UTF-8 (the values hold no floating-point numbers)."""
+    part = {k: report.get(k) for k in ("format", "checked_at", "items")}
+    text = json.dumps(part, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def start_message(report_digest: bytes, nonce: bytes) -> bytes:
+    """What the start token's imprint is the SHA-256 of: the 32-byte report digest, then the nonce."""
+    return report_digest + nonce
 
 
 def log_entry(manifest_bytes: bytes) -> bytes:
@@ -132,6 +154,8 @@ __all__ = [
     "ATTEMPT_FORMAT",
     "ATTEMPT_HEADER",
     "CAPTURE_ARTIFACTS",
+    "CLEAN_FORMAT",
+    "CLEAN_PATH",
     "DATAPACKAGE",
     "DATAPACKAGE_DIGEST",
     "ENTRY_HEADER",
@@ -142,6 +166,7 @@ __all__ = [
     "PAGES_PATH",
     "PROOF_PATH",
     "REPORT_PATH",
+    "START_TOKEN_PATH",
     "STEPS_PATH",
     "TOKEN_RE",
     "TOOL_NAME",
@@ -153,9 +178,11 @@ __all__ = [
     "WALK_FORMAT",
     "WARC_PATH",
     "attempt_entry",
+    "clean_report_digest",
     "entry_for_digest",
     "log_entry",
     "member_order",
     "package_fields",
     "page_entry",
+    "start_message",
 ]

@@ -98,6 +98,8 @@ class Bundle:
     warnings: tuple[str, ...] = ()
     #: The index of this capture's attempt record in the log (None: no attempt was recorded).
     attempt_index: int | None = None
+    #: What capture QA flagged (``capture.json`` → ``qa.flags``): the page is probably not the listing.
+    qa_flags: tuple[str, ...] = ()
 
     def summary(self) -> str:
         cp = self.checkpoint
@@ -307,7 +309,16 @@ def seal(
         timestamps=len(tokens),
         warnings=tuple(warnings),
         attempt_index=attempt.recorded.index if attempt is not None and attempt.recorded is not None else None,
+        qa_flags=_qa_flags(facts),
     )
+
+
+def _qa_flags(facts: dict[str, Any]) -> tuple[str, ...]:
+    qa = facts.get("qa")
+    flags = qa.get("flags") if isinstance(qa, dict) else None
+    if not isinstance(flags, list):
+        return ()
+    return tuple(f"{f.get('flag')}: {f.get('saw')}" for f in flags if isinstance(f, dict))
 
 
 def refresh_command(bundle: Path, tsas: Sequence[Any], log: SealableLog) -> str:

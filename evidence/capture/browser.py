@@ -35,14 +35,14 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from evidence.capture import compare, fonts, settle
+from evidence.capture import clean, compare, fonts, qa, settle
 from evidence.capture import http as wire
 from evidence.capture.budget import (
     FINISH_SHARE,
@@ -1505,6 +1505,8 @@ class Capturer:
         self._explicit = Path(executable) if executable is not None else None
         self._process: _Process | None = None
         self._software: dict[str, Any] | None = None
+        #: DOM sizes of the earlier pages per host (capture QA's "much smaller" flag).
+        self._sizes: dict[str, list[int]] = {}
 
     def start(self) -> None:
         """Start Playwright and the browser (no-op if already running)."""
@@ -1553,8 +1555,14 @@ class Capturer:
         options: CaptureOptions | None = None,
         *,
         progress: ProgressCallback | None = None,
+        tsas: Sequence[Any] = (),
     ) -> CaptureResult:
         """Capture ``url`` into the new folder ``out_dir``; see the module docstring.
+
+        Before the first request the clean-environment check runs
+        (:mod:`evidence.capture.clean`; ``tsas`` are asked for its start token) and it is
+        completed before anything is written: a FAIL the options do not allow raises
+        :class:`~evidence.errors.UncleanEnvironmentError`.
 
         Returns a :class:`CaptureResult` (4xx/5xx pages included, flagged by
         ``http_error``). Raises a :class:`~evidence.errors.CaptureError` subclass, leaving
@@ -1588,6 +1596,18 @@ class Capturer:
         )
         snapshot_thread.start()
 
+        t = time.monotonic()
+        clean_report = clean.run_clean_check(
+            [target.host],
+            opts,
+            browser=process.info,
+            urls=[target.url],
+            browser_env=process.env,
+            tsas=tsas,
+        )
+        timings["clean_check_ms"] = _ms(t)
+
+
         dns, raw, verify_error = _wire_fetch(target, opts, user_agent, storage, budget, timings)
 
         page = _browse(process, target, opts, user_agent, storage, budget)
@@ -1615,6 +1635,13 @@ class Capturer:
         http_error = status >= 400
         tls = _tls_info(page.main, page.chain_der, page.final_url, raw, verify_error, opts.insecure)
         resources = _resources(page.recorder)
+        clean_report = clean.recheck_hosts(
+            clean_report,
+            [*hosts, *(urlsplit(r.url).hostname or "" for r in resources)],
+            opts,
+            chains={check_url(page.final_url).origin: page.chain_der} if page.chain_der else {},
+            browser={**process.info, **process.fingerprint()},
+        )
         t_warc = budget.begin("archive.warc.gz")
         warc, warc_summary = _write_warc(raw, page.recorder, opts, user_agent, process)
         budget.done("archive.warc.gz", t_warc)
@@ -1644,6 +1671,27 @@ class Capturer:
             warnings.insert(0, compare.difference_warning(raw.final_url, main_document["raw_fetch_differs"]))
         if http_error:
             warnings.append(f"The page answered with HTTP status {status} ({status_text}).")
+        dom_size = len(page.dom or b"")
+        earlier = self._sizes.setdefault(urlsplit(page.final_url).hostname or target.host, [])
+        qa_flags = qa.assess(
+            status=status,
+            title=page.title,
+            text=page.text,
+            dom=page.dom,
+            screenshot=page.screenshot_viewport,
+            size=dom_size,
+            earlier_sizes=earlier,
+        )
+        if not http_error:
+            earlier.append(dom_size)
+        warnings.extend(f"Capture QA: the page is probably not the listing: {f.text()}" for f in qa_flags)
+        for item in clean_report.items:
+            if item.overridden:
+                warnings.insert(
+                    0,
+                    f"The clean-environment check FAILED on '{item.check}'; the capture went on only because "
+                    f"that was allowed on the record (allow_unclean / --allow-unclean {item.check}): {item.why}",
+                )
 
         profile = {
             "browser_context": "new for this capture: no cookies, storage or cache from any other capture",
@@ -1692,6 +1740,7 @@ class Capturer:
             "tls-chain.pem": _chain_pem(page.chain_der) if page.chain_der else None,
         }
         files = {name: data for name, data in made.items() if data is not None}
+        files.update(clean_report.files())
         names = [n for n in ARTIFACT_NAMES if n in files or n.endswith(".json")]
         facts: dict[str, Any] = {
             "format": CAPTURE_FORMAT,
@@ -1744,6 +1793,8 @@ class Capturer:
                 "version": process.info.get("version"),
                 "captures_before_in_this_browser_process": captures_before,
             },
+            "clean_environment": clean_report.summary(),
+            "qa": qa.qa_record(qa_flags),
             "warnings": warnings,
             "artifacts": names,
             "artifacts_not_made": {

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,23 @@ from evidence.capture.errors import InvalidOptionError, StorageStateError
 __all__ = ["CaptureOptions", "StorageState", "load_storage_state"]
 
 MiB = 1024 * 1024
+
+#: The clean-environment check's items (:mod:`evidence.capture.clean`), in report order:
+#: what ``allow_unclean`` may name.
+CLEAN_CHECKS: tuple[str, ...] = (
+    "browser-profile",
+    "browser-extensions",
+    "proxy-environment",
+    "proxy-browser",
+    "hosts-file",
+    "resolver-configuration",
+    "dns-answers",
+    "browser-binary",
+    "network-interfaces",
+    "egress-address",
+    "clock",
+    "tls-chains",
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,19 @@ class CaptureOptions:
         max_redirects: the most HTTP redirects followed before the capture fails as a loop.
         operator, case, notes: free text about who captured and why, recorded in
             ``environment.json`` and ``capture.json``.
+        allow_unclean: names of clean-environment checks (:data:`CLEAN_CHECKS`) whose FAIL
+            the user accepts knowingly: the capture goes on, and the override is recorded in
+            ``clean-environment.json``, on the certificate and in ``evidence verify``'s report.
+        hosts_file: the hosts file the clean-environment check reads (default
+            ``$EVIDENCE_HOSTS_FILE``, else the system's, ``/etc/hosts``).
+        second_resolver: a DNS server (``IP`` or ``IP:PORT``) asked directly to cross-check
+            the system resolver's answers; without one the ``dns-answers`` item is a WARN.
+        egress_echo_url: a service that answers with the address it sees the request come
+            from (the ``egress-address`` item); without one that item only says so.
+        trusted_ca: a PEM file of root certificates trusted besides the system store (a
+            private or intranet CA): a chain ending in one is a WARN, not a FAIL.
+        clock_tolerance_s: the largest difference between this computer's clock and the
+            start token's time that passes the ``clock`` item (default 300 s).
     """
 
     viewport_width: int = 1280
@@ -99,6 +130,12 @@ class CaptureOptions:
     budget_s: float = DEFAULT_BUDGET_S
     pdf: bool = True
     mhtml: bool = True
+    allow_unclean: tuple[str, ...] = ()
+    hosts_file: Path | None = None
+    second_resolver: str | None = None
+    egress_echo_url: str | None = None
+    trusted_ca: Path | None = None
+    clock_tolerance_s: float = 300.0
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> InvalidOptionError:
@@ -148,8 +185,28 @@ class CaptureOptions:
             raise bad("user_agent", "it must be one non-empty line of text")
         if self.wait_selector is not None and not self.wait_selector.strip():
             raise bad("wait_selector", "it must not be empty")
-        if self.storage_state is not None and not isinstance(self.storage_state, Path):
-            object.__setattr__(self, "storage_state", Path(self.storage_state))
+        for name in ("storage_state", "hosts_file", "trusted_ca"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                if not isinstance(value, str | os.PathLike):
+                    raise bad(name, "it must be a file name")
+                object.__setattr__(self, name, Path(value))
+        allowed = (self.allow_unclean,) if isinstance(self.allow_unclean, str) else self.allow_unclean
+        if not isinstance(allowed, tuple | list) or not all(isinstance(a, str) for a in allowed):
+            raise bad("allow_unclean", "it must be a list of check names")
+        unknown = [a for a in allowed if a not in CLEAN_CHECKS]
+        if unknown:
+            raise bad("allow_unclean", f"{', '.join(unknown)} is not a check; the checks are {', '.join(CLEAN_CHECKS)}")
+        object.__setattr__(self, "allow_unclean", tuple(dict.fromkeys(allowed)))
+        for name in ("second_resolver", "egress_echo_url"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise bad(name, "it must be non-empty text")
+        if self.egress_echo_url is not None and not self.egress_echo_url.startswith(("http://", "https://")):
+            raise bad("egress_echo_url", "it must be an http:// or https:// address")
+        tol = self.clock_tolerance_s
+        if not isinstance(tol, int | float) or isinstance(tol, bool) or not math.isfinite(tol) or not 1 <= tol <= 86400:
+            raise bad("clock_tolerance_s", "it must be a number of seconds from 1 to 86400")
         if not all(isinstance(getattr(self, n), bool) for n in ("insecure", "scroll", "pdf", "mhtml")):
             raise InvalidOptionError(
                 "The capture options insecure, scroll, pdf and mhtml must be True or False."
@@ -163,6 +220,10 @@ class CaptureOptions:
         """The options as recorded in ``capture.json`` (storage state as its file name only)."""
         out = dataclasses.asdict(self)
         out["storage_state"] = self.storage_state.name if self.storage_state else None
+        for name in ("hosts_file", "trusted_ca"):
+            value = getattr(self, name)
+            out[name] = str(value) if value is not None else None
+        out["allow_unclean"] = list(self.allow_unclean)
         return out
 
 

@@ -23,7 +23,8 @@ __all__ = [
 ]
 
 #: Every file a capture can write, in the order they are listed in ``capture.json``.
-#: ``tls-chain.pem`` is written for HTTPS pages only.
+#: ``tls-chain.pem`` is written for HTTPS pages only, ``start.tsr`` only when a TSA gave the
+#: clean-environment check its start token.
 ARTIFACT_NAMES: tuple[str, ...] = (
     "archive.warc.gz",
     "screenshot-full.png",
@@ -33,6 +34,8 @@ ARTIFACT_NAMES: tuple[str, ...] = (
     "page.mhtml",
     "tls-chain.pem",
     "environment.json",
+    "clean-environment.json",
+    "start.tsr",
     "capture.json",
 )
 

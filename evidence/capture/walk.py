@@ -25,13 +25,15 @@ import hashlib
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from evidence.bundle.format import WALK_FORMAT
 from evidence.capture import browser as b
+from evidence.capture import clean
 from evidence.capture.budget import Budget, ProgressCallback
 from evidence.capture.environment import environment_report, system_snapshot, utc_now
 from evidence.capture.errors import BrowserError, CaptureError, WalkStepError, seconds
@@ -252,11 +254,15 @@ def run_walk(
     video: bool = True,
     mp4: bool = True,
     progress: ProgressCallback | None = None,
+    tsas: Sequence[Any] = (),
 ) -> WalkResult:
     """Walk ``walk`` with ``capturer``'s browser into the new folder ``out_dir``; see the
     module docstring. ``video=False`` records no screen (recorded as turned off); ``mp4=False``
-    makes no MP4 copy."""
-    return _walk(capturer, walk, Path(out_dir), options or capturer.options, video, mp4, progress, _scripted(walk))
+    makes no MP4 copy. ``tsas``: asked for the start token of the clean-environment check,
+    which runs before the first request, as for a one-page capture."""
+    return _walk(
+        capturer, walk, Path(out_dir), options or capturer.options, video, mp4, progress, _scripted(walk), tsas
+    )
 
 
 def _scripted(walk: Walk) -> Callable[[_Session, ProgressCallback | None], None]:
@@ -292,6 +298,7 @@ def _walk(
     mp4: bool,
     progress: ProgressCallback | None,
     drive: Callable[[_Session, ProgressCallback | None], None],
+    tsas: Sequence[Any] = (),
 ) -> WalkResult:
     from playwright.sync_api import Error as PlaywrightError
 
@@ -307,6 +314,11 @@ def _walk(
     snapshot_thread.start()
     budget = Budget(opts.budget_s, progress, start=t_total)
     timings: dict[str, float] = {}
+    t = time.monotonic()
+    clean_report = clean.run_clean_check(
+        [target.host], opts, browser=process.info, urls=[target.url], browser_env=process.env, tsas=tsas
+    )
+    timings["clean_check_ms"] = b._ms(t)
     dns, raw, verify_error = b._wire_fetch(target, opts, user_agent, storage, budget, timings)
 
     with tempfile.TemporaryDirectory(prefix="evidence-walk-") as tmp:
@@ -356,7 +368,7 @@ def _walk(
         return _write(
             capturer, process, walk, out, opts, session, raw, dns, verify_error, main, chain_der,
             final_url, title, started_at, finished_at, video_facts, user_agent, storage is not None,
-            snapshot_thread, snapshot, timings, t_total,
+            snapshot_thread, snapshot, timings, t_total, clean_report,
         )  # fmt: skip
 
 
@@ -438,6 +450,7 @@ def _write(
     snapshot: dict[str, Any],
     timings: dict[str, float],
     t_total: float,
+    clean_report: clean.CleanReport,
 ) -> WalkResult:
     """Write the walk's files (all or none) and return what it recorded."""
     recorder = session.tab.recorder
@@ -467,6 +480,22 @@ def _write(
     snapshot_thread.join(timeout=30)
     visited = [str(e["url_after"]) for e in session.entries]
     hosts = list(dict.fromkeys(check_url(u).host for u in [walk.start, *visited] if u.startswith(("http:", "https:"))))
+    # Before sealing: the hosts reached after the check (later steps, resources) and the TLS chain.
+    clean_report = clean.recheck_hosts(
+        clean_report,
+        [*hosts, *(urlsplit(r.url).hostname or "" for r in resources)],
+        opts,
+        chains={check_url(final_url).origin: chain_der} if chain_der else {},
+        browser={**process.info, **process.fingerprint()},
+    )
+    files.update(clean_report.files())
+    for item in clean_report.items:
+        if item.overridden:
+            warnings.insert(
+                0,
+                f"The clean-environment check FAILED on '{item.check}'; the walk went on only because "
+                f"that was allowed on the record (allow_unclean / --allow-unclean {item.check}): {item.why}",
+            )
     environment = environment_report(
         software=capturer._software_report(),
         browser={**process.info, **process.fingerprint()},
@@ -529,6 +558,7 @@ def _write(
             "snapshots": [e["snapshot"]["name"] for e in session.entries if e.get("snapshot")],
             "video": video.get("file"),
         },
+        "clean_environment": clean_report.summary(),
         "warnings": warnings,
         "artifacts": names,
         "artifacts_not_made": session.not_made,

@@ -233,6 +233,15 @@ _T: dict[str, tuple[str, str]] = {
         "这些警告不改变核验结论，但阅读者必须知悉。",
     ),
     # ---- the screenshot
+    "h_clean": ("The capture machine, checked item by item", "采集环境清洁性检查（逐项）"),
+    "clean_note": (
+        "Before the first request to the site, the capture tool checked the machine it ran on, item by item "
+        "(browser profile, proxies, hosts file, name resolution, clock, TLS chains); the verdicts and what was "
+        "observed are sealed in the bundle.",
+        "在向网站发出第一个请求之前，采集工具逐项检查了其运行的计算机"
+        "（浏览器配置、代理、hosts 文件、域名解析、时钟、TLS 证书链）；"
+        "各项结论及观察到的情况均已封存在证据包中。",
+    ),
     "h_timeline": ("The walk, step by step", "取证过程（逐步记录）"),
     "timeline_note": (
         "How the page was reached: each step the browser took, in order, with the time it ended, its "
@@ -521,6 +530,8 @@ class CertifiedData:
     full_png: bytes | None = None
     #: A walk's steps with their screenshots (:mod:`evidence.report.timeline`); "" for one page.
     timeline: str = ""
+    #: The clean-environment check's table (bundles made since it exists; "" before).
+    clean_html: str = ""
 
 
 def _png_refusal(name: str, png: bytes) -> str:
@@ -606,7 +617,18 @@ def read_certified(view: BundleView, *, manifest_sha256: str | None = None) -> C
         screenshot_note=note,
         full_png=full,
         timeline=_timeline(view, sealed_bytes),
+        clean_html=_clean_table(view, sealed_bytes),
     )
+
+
+def _clean_table(view: BundleView, sealed_bytes: Callable[[str, int | None], bytes | None]) -> str:
+    """The clean-environment check item by item, from the sealed report only (its seal checked)."""
+    from evidence.bundle.format import CLEAN_PATH
+    from evidence.report.derived import clean_rows
+
+    if sealed_bytes(CLEAN_PATH, None) is None:
+        return ""
+    return "".join(clean_rows(view)[1:])  # its own heading is replaced by the certificate's
 
 
 def _timeline(view: BundleView, sealed_bytes: Callable[[str, int | None], bytes | None]) -> str:
@@ -927,8 +949,11 @@ def timeline(p: Page) -> str:
 
 
 def clean_environment(p: Page) -> str:
-    """Slot: the clean-environment table (provided by the clean-environment check when wired in)."""
-    return ""
+    """The clean-environment check, item by item, as sealed in the bundle (what was observed
+    and why it matters); nothing for a bundle made before the check existed."""
+    if p.data is None or not p.data.clean_html:
+        return ""
+    return p.h2("h_clean") + p.para("clean_note") + p.data.clean_html
 
 
 def _claims(p: Page) -> str:

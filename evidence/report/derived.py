@@ -221,6 +221,32 @@ def environment_rows(manifest: dict[str, Any], capture: Any, env: Any) -> list[s
     ]
 
 
+def clean_rows(view: BundleView) -> list[str]:
+    """The clean-environment check, item by item (bundles made since it exists; none before)."""
+    from evidence.bundle.format import CLEAN_PATH
+
+    if not view.has(CLEAN_PATH):
+        return []
+    report = view.json(CLEAN_PATH)
+    items = []
+    for key in ("items", "added_before_sealing"):
+        found = field_at(report, key)
+        items += found if isinstance(found, list) else []
+    rows = [
+        "<h2>Clean-environment check (as recorded)</h2>\n",
+        f"<p>Checked item by item before the first request to the site; overall: "
+        f"{bounded_html(field_at(report, 'verdict'))}. What was observed for each item is in "
+        "<code>clean-environment.json</code>.</p>\n<table>\n",
+    ]
+    for item in items[:MAX_SHOWN_ITEMS]:
+        verdict = field_at(item, "verdict")
+        if field_at(item, "overridden"):
+            verdict = f"{verdict} (allowed by the user: --allow-unclean {field_at(item, 'check')})"
+        rows.append(shown_row(f"{field_at(item, 'check')}: {verdict}", field_at(item, "why")))
+    rows.append("</table>\n")
+    return rows
+
+
 def file_rows(manifest: dict[str, Any]) -> list[str]:
     files = manifest.get("files")
     return [
@@ -301,6 +327,7 @@ def _report_v3(view: BundleView) -> bytes:
         *environment_rows(manifest, capture, env),
         "</table>\n<p>The full capture environment is recorded in <code>environment.json</code>; "
         "every request the browser made is in <code>capture.json</code> and the web archive.</p>\n",
+        *clean_rows(view),
         "<h2>3. Seal: every file's fingerprint</h2>\n",
         "<p>The manifest lists the SHA-256 fingerprint of every preserved file. Changing any byte "
         "of any file changes its fingerprint.</p>\n<table>\n"
@@ -394,11 +421,34 @@ def _verify_v3(view: BundleView) -> bytes:
         "        done",
         "   (the same for each refresh-<k>.<j>.tsr with -data evidence/refresh-<k>.note), and",
         "   openssl ts -reply -in <token> -text shows the time it states.",
+    ]
+    lines += _start_token_lines(view)
+    lines += [
         "",
         "Formats: docs/bundle-format.md in the evidence project; all are open specifications.",
         "",
     ]
     return "\n".join(lines).encode("utf-8")
+
+
+def _start_token_lines(view: BundleView) -> list[str]:
+    """VERIFY.txt's step 7 for bundles with a start token (none for others, so theirs is unchanged)."""
+    from evidence.bundle.format import CLEAN_PATH, START_TOKEN_PATH
+
+    if not (view.has(START_TOKEN_PATH) and view.has(CLEAN_PATH)):
+        return []
+    imprint = field_at(view.json(CLEAN_PATH), "start", "imprint")
+    if not (isinstance(imprint, str) and len(imprint) == 64 and all(c in "0123456789abcdef" for c in imprint)):
+        imprint = "<start.imprint of clean-environment.json>"
+    return [
+        "7. The start of the capture: evidence/start.tsr is an RFC 3161 time-stamp asked for before the",
+        "   first request to the site, over SHA-256(D || nonce), where D is the SHA-256 of the checks in",
+        "   evidence/clean-environment.json made before that request and the nonce is its start.nonce",
+        "   (docs/bundle-format.md, section 12). The capture took place after its time and before the",
+        "   time-stamps of step 6:",
+        f"        openssl ts -verify -in evidence/start.tsr -digest {imprint} \\",
+        "            -CAfile <TSA root certificate>",
+    ]
 
 
 # --------------------------------------------------------------------------- editions 1 and 2 (frozen)

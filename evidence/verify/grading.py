@@ -81,6 +81,9 @@ def facts(learned: Learned) -> tuple[tuple[str, str], ...]:
     attempts = learned.consistency.attempts if learned.consistency is not None else None
     if attempts is not None:
         out.append(("Attempts", attempts.text))
+    bracket = learned.consistency.bracket if learned.consistency is not None else None
+    if bracket is not None:
+        out.append(("Capture window (independent times)", bracket.detail))
     return tuple(out)
 
 
@@ -125,6 +128,14 @@ def data(learned: Learned) -> tuple[tuple[str, Any], ...]:
         }
         for t in tokens
     ]
+    c = learned.consistency
+    if c is not None and c.bracket is not None:
+        out["capture_window"] = c.bracket.to_json()
+    if c is not None and c.qa_flags:
+        out["qa_flags"] = list(c.qa_flags)
+    start = learned.timestamps.start if learned.timestamps is not None else None
+    if start is not None:
+        out["clean_environment"] = {"verdict": start.verdict, "overrides": list(start.overrides)}
     return tuple(out.items())
 
 

@@ -44,7 +44,7 @@ def _steps(ctx: Context, r: dict[int, Any]) -> tuple[Callable[[], Any], ...]:
         lambda: step5_log_signature.run(ctx, r[4]),
         lambda: step6_cosignatures.run(ctx, r[4], r[5]),
         lambda: step7_timestamps.run(ctx, r[4], r[5]),
-        lambda: step8_consistency.run(ctx, r[2], r[4], r[5], r[6]),
+        lambda: step8_consistency.run(ctx, r[2], r[4], r[5], r[6], r[7]),
     )
 
 

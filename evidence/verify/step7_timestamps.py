@@ -44,6 +44,7 @@ from evidence.verify.results import (
 )
 from evidence.verify.step4_inclusion import Step4Result
 from evidence.verify.step5_log_signature import Step5Result
+from evidence.verify.step7_bracket import StartStamp, check_start
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Step7Result:
     tokens: tuple[TokenOutcome, ...]
     to_confirm: tuple[ToConfirm, ...]
     empty: bool = False
+    #: The clean-environment report's start token (None: a bundle without the report).
+    start: StartStamp | None = None
 
 
 def run(ctx: Context, inclusion: Step4Result, log: Step5Result) -> Step7Result:
@@ -80,14 +83,18 @@ def run(ctx: Context, inclusion: Step4Result, log: Step5Result) -> Step7Result:
                 f"evidence/checkpoint.{m.group(1)}.tsr",
             )
     refreshed = [(name, r) for r in log.refreshes for name, _ in r.tokens]
+    start = check_start(ctx, checker.check_token)
+    said = f" Start token: {start.outcome.text}" if start is not None and start.outcome is not None else ""
+    start_files: tuple[str, ...] = ("evidence/start.tsr",) if start is not None and start.outcome is not None else ()
     if not numbered and not refreshed:
         return Step7Result(
-            "The bundle carries no RFC 3161 time-stamp: there is nothing to check here, and no independent "
-            "time (see the claims below).",
+            "The bundle carries no RFC 3161 time-stamp over its checkpoint: there is nothing to check here, and no "
+            "independent time (see the claims below)." + said,
+            start_files,
             (),
-            (),
-            (),
-            empty=True,
+            tuple(checker.to_confirm),
+            empty=start is None or start.outcome is None,
+            start=start,
         )
     seen: dict[str, str] = {}
     for name in [n for _, n in numbered] + [n for n, _ in refreshed]:
@@ -107,7 +114,9 @@ def run(ctx: Context, inclusion: Step4Result, log: Step5Result) -> Step7Result:
         keep_learned(e, Step7Result("", (), tuple(tokens), ()))  # the tokens checked so far are shown
         raise
     lines = [f"{o.name}: {o.text}" for o in tokens]
-    return Step7Result(" ".join(lines), tuple(files), tuple(tokens), tuple(checker.to_confirm))
+    return Step7Result(
+        " ".join(lines) + said, tuple(files) + start_files, tuple(tokens), tuple(checker.to_confirm), start=start
+    )
 
 
 def _check_all(
@@ -304,15 +313,15 @@ class _Tokens:
                     "Its signature was not checked: that needs the TSA's root certificate, which the bundle does not "
                     "include."
                 )
-            self.to_confirm.append(
-                ToConfirm(
-                    "Time-stamping authority certificate",
-                    f"{signer.subject.rfc4514_string()} (issued by {signer.issuer.rfc4514_string()})",
-                    f"sha256:{certificate_fingerprint(signer)}",
-                    "Obtain the TSA's certificate and its root certificate from the authority itself and give them "
-                    "with --tsa-cert, or pin them with 'tsa-root' and 'tsa' lines in your trust policy.",
-                )
+            confirm = ToConfirm(
+                "Time-stamping authority certificate",
+                f"{signer.subject.rfc4514_string()} (issued by {signer.issuer.rfc4514_string()})",
+                f"sha256:{certificate_fingerprint(signer)}",
+                "Obtain the TSA's certificate and its root certificate from the authority itself and give them "
+                "with --tsa-cert, or pin them with 'tsa-root' and 'tsa' lines in your trust policy.",
             )
+            if confirm not in self.to_confirm:  # the start token and the checkpoint's often share a TSA
+                self.to_confirm.append(confirm)
         who = signer.subject.rfc4514_string() if signer is not None else "an unknown signer"
         return TokenOutcome(
             short,

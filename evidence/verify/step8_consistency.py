@@ -35,6 +35,8 @@ from evidence.verify.step2_manifest import Step2Result
 from evidence.verify.step4_inclusion import Step4Result
 from evidence.verify.step5_log_signature import Step5Result
 from evidence.verify.step6_cosignatures import Step6Result
+from evidence.verify.step7_bracket import Bracket, check_window
+from evidence.verify.step7_timestamps import Step7Result
 from evidence.verify.step8_attempts import AttemptsSummary, check_attempts
 from evidence.verify.step8_index import check_index
 from evidence.verify.step8_records import check_package, check_pages
@@ -53,21 +55,32 @@ class Step8Result:
     warnings: tuple[str, ...]
     #: What evidence/attempts.json established (None: the bundle has none).
     attempts: AttemptsSummary | None = None
+    #: The window the start token and the end time-stamps put the capture in (None: no start token).
+    bracket: Bracket | None = None
+    #: What capture QA flagged (``capture.json`` → ``qa.flags``).
+    qa_flags: tuple[str, ...] = ()
 
 
-def run(ctx: Context, sealed: Step2Result, inclusion: Step4Result, log: Step5Result, clock: Step6Result) -> Step8Result:
+def run(
+    ctx: Context,
+    sealed: Step2Result,
+    inclusion: Step4Result,
+    log: Step5Result,
+    clock: Step6Result,
+    stamps: Step7Result | None = None,
+) -> Step8Result:
     """Step 8: every cross-check; warnings found before a failure are kept for the report."""
-    check = _Consistency(ctx, sealed.manifest, inclusion.signed, clock.clock_time, log)
+    check = _Consistency(ctx, sealed.manifest, inclusion.signed, clock.clock_time, log, stamps)
     try:
         detail, files = check.check()
         attempts = check_attempts(ctx, sealed.manifest_bytes, sealed.manifest, inclusion.signed)
     except Exception as e:
-        keep_learned(e, Step8Result("", (), tuple(check.warnings)))
+        keep_learned(e, Step8Result("", (), tuple(check.warnings), None, check.bracket, tuple(check.qa_flags)))
         raise
     if attempts is not None:
         detail += f" {ATTEMPTS_PATH}: {attempts.text}; each record is the logged entry at its index."
         files = (*files, ATTEMPTS_PATH)
-    return Step8Result(detail, files, tuple(check.warnings), attempts)
+    return Step8Result(detail, files, tuple(check.warnings), attempts, check.bracket, tuple(check.qa_flags))
 
 
 class _Consistency:
@@ -80,7 +93,11 @@ class _Consistency:
         signed: SignedCheckpoint,
         clock_time: int,
         log: Step5Result,
+        stamps: Step7Result | None = None,
     ) -> None:
+        self.stamps = stamps
+        self.bracket: Bracket | None = None
+        self.qa_flags: list[str] = []
         self.ctx = ctx
         self.manifest = manifest
         self.signed = signed
@@ -119,6 +136,11 @@ class _Consistency:
                 )
         self.check_sealed_json()
         window = check_times(self.ctx, self.manifest, self.signed, self.clock_time, self.log, self.warnings)
+        if self.stamps is not None:
+            window, self.bracket = check_window(
+                self.ctx, self.stamps.start, self.stamps.tokens, window, self.warnings
+            )
+        self.qa_warnings(cap)
         self.check_artifacts_sealed(cap)
         walked = check_walk(self.ctx, self.manifest)
         url, final_url, status = m.get("url"), m.get("final_url"), m.get("status")
@@ -171,8 +193,10 @@ class _Consistency:
                 older.append((path, matched))
         if older:
             self.warnings.append(old_edition_warning(older))
+        bracketed = f"; {self.bracket.detail}" if self.bracket is not None else ""
         return (
-            f"{CAPTURE_PATH} agrees with the manifest; the times are in a possible order ({window.describe()}); "
+            f"{CAPTURE_PATH} agrees with the manifest; the times are in a possible order ({window.describe()})"
+            f"{bracketed}; "
             f"{WARC_PATH} holds the response for {ok_url} with HTTP status {status}, and its {scan.records} "
             f"records are dated within the capture; {INDEX_PATH} is exactly the index of those records "
             f"({len(scan.index)} lines); {PAGES_PATH} and {DATAPACKAGE} show exactly the sealed page, title and "
@@ -192,6 +216,19 @@ class _Consistency:
         for w in found[:100]:
             if isinstance(w, str) and w.strip():
                 self.warnings.append(f"the capture recorded: {w.strip()[:2000]}")
+
+    def qa_warnings(self, cap: dict[str, Any]) -> None:
+        """What capture QA flagged as probably not the listing (``capture.json`` → ``qa``): a
+        captcha or login wall, an error page, a blank page. Still evidence (of cloaking,
+        perhaps), but not of the listing; the report's data lists them."""
+        qa = cap.get("qa")
+        flags = qa.get("flags") if isinstance(qa, dict) else None
+        if not isinstance(flags, list):
+            return
+        for f in flags[:50]:
+            if isinstance(f, dict) and isinstance(f.get("saw"), str):
+                # The warning itself is among the capture's own (capture.json → warnings).
+                self.qa_flags.append(f"{f.get('flag')}: {f['saw'][:500]}")
 
     def check_artifacts_sealed(self, cap: dict[str, Any]) -> None:
         """Every file ``capture.json`` lists as written is sealed: a capture file may be

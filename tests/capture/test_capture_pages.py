@@ -167,7 +167,9 @@ def test_partial_body_is_not_recorded_as_if_complete(
 
 
 def test_https_capture_holds_the_certificate(capturer: Capturer, site: Any, tmp_path: Path) -> None:
-    result = _capture(capturer, tmp_path, site.url("/redirect/1", https=True), insecure=True)
+    ca = tmp_path / "site-ca.pem"
+    ca.write_bytes(site.certs.root_pem)
+    result = _capture(capturer, tmp_path, site.url("/redirect/1", https=True), insecure=True, trusted_ca=ca)
     assert result.status == 200 and result.final_url == site.url("/listing", https=True)
     pem = result.artifacts["tls-chain.pem"].read_text()
     chain = [

@@ -22,6 +22,7 @@ import datetime as dt
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -278,9 +279,12 @@ def _der_len(n: int) -> bytes:
     return bytes([0x80 | len(raw)]) + raw
 
 
-def resign_token(response: bytes, signer: Issued, workdir: Path) -> bytes:
+def resign_token(
+    response: bytes, signer: Issued, workdir: Path, edit: Callable[[bytes], bytes] | None = None
+) -> bytes:
     """The same TSTInfo (time, imprint, nonce...) as ``response``, signed by ``signer``
-    with ``openssl cms -sign``, wrapped as a granted TimeStampResp."""
+    with ``openssl cms -sign``, wrapped as a granted TimeStampResp. ``edit`` changes the
+    DER TSTInfo before it is signed (a TSA whose clock is wrong, for example)."""
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         d = Path(tmp)
@@ -302,6 +306,8 @@ def resign_token(response: bytes, signer: Issued, workdir: Path) -> bytes:
             "-out",
             "tstinfo.der",
         )
+        if edit is not None:
+            (d / "tstinfo.der").write_bytes(edit((d / "tstinfo.der").read_bytes()))
         run(
             "cms", "-sign", "-binary", "-nodetach", "-in", "tstinfo.der",
             "-econtent_type", "1.2.840.113549.1.9.16.1.4",  # id-smime-ct-TSTInfo
