@@ -91,7 +91,10 @@ def _apt_packages(command: str) -> set[str]:
 
 #: What CI installs beyond the README for the tests alone: Info-ZIP (the three-reader
 #: comparison, the by-hand checks) and poppler (the certificate's PDF read back as text).
-TEST_ONLY_PACKAGES = {"unzip", "poppler-utils"}
+#: What CI adds for the tests alone: the independent tools (unzip, pdftoppm/pdffonts, zbarimg
+#: to decode the certificate's QR code), PostgreSQL (the tests start their own server for the
+#: queue and the shared log) and Xvfb (a screen for the interactive session's visible browser).
+TEST_ONLY_PACKAGES = {"unzip", "poppler-utils", "zbar-tools", "postgresql", "xvfb", "xauth"}
 
 
 def test_readme_set_up_matches_ci() -> None:

@@ -174,13 +174,14 @@ def run(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run
 
 def test_every_url_is_preserved_once_and_every_bundle_verifies(run: Run) -> None:
     done = [j for j in run.status["jobs"] if j["status"] == "done"]
-    assert sorted(j["url"] for j in done) == sorted(run.urls)  # done jobs map 1:1 to the URLs
+    expected = sorted([*run.urls, run.walk_url])  # the pages, and the walk (its start address)
+    assert sorted(j["url"] for j in done) == expected  # done jobs map 1:1 to the URLs
     bundles = [Path(j["bundle"]) for j in done]
-    assert len(set(bundles)) == len(bundles) == len(run.urls)
+    assert len(set(bundles)) == len(bundles) == len(expected)
     # In the output folder: those bundles and nothing else (no half bundle, no temporary folder).
     assert sorted(run.out.iterdir()) == sorted(bundles), sorted(p.name for p in run.out.iterdir())
     captured = [json.loads(BundleView.open(b).read(MANIFEST_PATH))["url"] for b in bundles]
-    assert sorted(captured) == sorted(run.urls)  # no URL captured twice
+    assert sorted(captured) == expected  # no URL captured twice
     assert len({j["log_index"] for j in done}) == len(done)
     r = subprocess.run(
         [EVIDENCE, "verify", *map(str, bundles), "--log-key", str(run.log_dir / "verification-keys.txt")],

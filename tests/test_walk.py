@@ -236,7 +236,7 @@ def test_the_walk_replays_in_pywb(walked: Bundle, capturer: Capturer, shop: mark
             assert text in page.content()
 
 
-def test_a_failing_step_ends_the_walk_naming_it_and_writes_nothing(
+def test_a_failing_step_ends_the_walk_naming_it_and_is_on_the_record_as_failed(
     shop: market.MarketSite, capturer: Capturer, log: Log, tmp_path: Path
 ) -> None:
     from evidence.capture import CaptureOptions
@@ -250,7 +250,14 @@ def test_a_failing_step_ends_the_walk_naming_it_and_writes_nothing(
     assert err.step == 2 and err.action == "click"
     assert err.message.startswith("Step 2 of the walk failed: (click '#no-such-button')")
     assert "'#no-such-button' was not found" in err.message
-    assert not out.exists() and log.size == size  # no half bundle, no entry
+    assert not out.exists()  # no half bundle
+    # One entry only: the failed attempt's record (a walk, like every capture, is on the record).
+    from evidence.log.attempts import list_attempts
+
+    assert log.size == size + 1
+    [failed] = [a for a in list_attempts(log) if a.index == size]
+    assert failed.record.outcome == "failed" and failed.record.walk_sha256
+    assert "Step 2 of the walk failed" in (failed.record.error_message or "")
 
 
 def test_bad_steps_are_refused_naming_the_step(tmp_path: Path) -> None:
