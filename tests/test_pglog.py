@@ -86,6 +86,8 @@ class CheckpointWatcher:
     def __init__(self, servers: list[RunningServer]) -> None:
         self.urls = [s.url for s in servers]
         self.seen: dict[bytes, str] = {}
+        #: The servers that answered with a checkpoint (whichever of them showed a note first).
+        self.served: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -102,6 +104,7 @@ class CheckpointWatcher:
                     continue  # the server that was killed
                 if r.status_code == 200:
                     self.seen.setdefault(r.content, url)
+                    self.served.add(url)
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -154,7 +157,7 @@ def test_two_servers_share_one_log_and_a_sigkill_loses_nothing(shared: SimpleNam
         merkle.verify_consistency(
             cp.size, size, cp.root_hash, signed.checkpoint.root_hash, hashes.consistency_proof(cp.size)
         )
-    assert set(watcher.seen.values()) == set(watcher.urls)  # checkpoints were read from both servers
+    assert watcher.served == set(watcher.urls)  # checkpoints were read from both servers
     sizes = sorted(by_size)
     for old, new in itertools.pairwise(sizes):  # successive checkpoints, pairwise
         merkle.verify_consistency(old, new, by_size[old], by_size[new], reader.hashes(new).consistency_proof(old))
